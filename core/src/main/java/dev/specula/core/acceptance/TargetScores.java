@@ -1,0 +1,69 @@
+package dev.specula.core.acceptance;
+
+import dev.specula.core.model.Logits;
+import dev.specula.core.sampling.Distribution;
+import dev.specula.core.sampling.SamplingTransform;
+
+/**
+ * The target's verdict material for one step: its logits for the k+1 verified positions, turned into
+ * distributions p lazily (a greedy rule needs only argmaxes; a sampling rule stops transforming rows at the
+ * first rejection). Row {@code i} scores the position of draft token {@code i}; row {@code k} gives the bonus.
+ *
+ * <p>Per generation, reused every step; not thread-safe.
+ */
+public final class TargetScores {
+    private final SamplingTransform transform;
+    private Distribution[] rows = new Distribution[0];
+    private boolean[] ready = new boolean[0];
+    private final Distribution workspace;
+    private Logits logits;
+
+    public TargetScores(SamplingTransform transform) {
+        this.transform = transform;
+        this.workspace = new Distribution(transform.vocabSize());
+    }
+
+    /** Points the scores at a new block of logits (valid for this step only). */
+    public TargetScores reset(Logits logits) {
+        if (logits.vocabSize() != transform.vocabSize()) {
+            throw new IllegalArgumentException("target logits have vocabulary " + logits.vocabSize()
+                    + ", expected " + transform.vocabSize());
+        }
+        this.logits = logits;
+        int n = logits.rows();
+        if (rows.length < n) {
+            Distribution[] grown = new Distribution[n];
+            System.arraycopy(rows, 0, grown, 0, rows.length);
+            for (int i = rows.length; i < n; i++) {
+                grown[i] = new Distribution(transform.vocabSize());
+            }
+            rows = grown;
+            ready = new boolean[n];
+        }
+        java.util.Arrays.fill(ready, false);
+        return this;
+    }
+
+    public int rows() {
+        return logits.rows();
+    }
+
+    /** The target's most likely token at a position, straight from its logits. */
+    public int argmax(int row) {
+        return logits.argmax(row);
+    }
+
+    /** The distribution p the target samples from at a position (computed once per step). */
+    public Distribution distribution(int row) {
+        if (!ready[row]) {
+            transform.apply(logits, row, rows[row]);
+            ready[row] = true;
+        }
+        return rows[row];
+    }
+
+    /** A scratch distribution for residuals (overwritten by each rule call). */
+    Distribution workspace() {
+        return workspace;
+    }
+}

@@ -1,0 +1,49 @@
+package dev.specula.core.model;
+
+/**
+ * The state of one sequence in a causal language model (its KV cache and positions): the handle both the
+ * draft and the target are driven through.
+ *
+ * <p>Not thread-safe: one generation drives it. It is owned by whoever called
+ * {@link CausalLanguageModel#newSequence()} and must be closed by that owner; {@code close()} is idempotent and
+ * any other call after it throws {@link IllegalStateException}.
+ *
+ * <pre>{@code
+ * try (ModelSequence seq = model.newSequence()) {
+ *     Logits prefill = seq.append(promptIds);        // one forward call, a row per prompt token
+ *     Logits verify = seq.append(last, d1, d2, d3);  // one call scores 4 positions
+ *     seq.rollback(seq.length() - 2);                // drop the two rejected draft tokens
+ * }
+ * }</pre>
+ */
+public interface ModelSequence extends AutoCloseable {
+
+    /**
+     * Appends {@code count} tokens in ONE forward call and returns a logits row for every appended position.
+     * New tokens attend causally to each other and to everything already in the sequence.
+     *
+     * @return logits valid until the next call on this sequence
+     * @throws IllegalArgumentException if a token is outside {@code [0, vocabSize)}, {@code count < 1}, or the
+     *                                  sequence would exceed the model's maximum length
+     */
+    Logits append(int[] tokens, int offset, int count);
+
+    default Logits append(int... tokens) {
+        return append(tokens, 0, tokens.length);
+    }
+
+    /**
+     * Forgets every token after the first {@code length}, as if they had never been appended (KV truncation).
+     *
+     * @throws IllegalArgumentException if {@code length} is negative or greater than {@link #length()}
+     */
+    void rollback(int length);
+
+    /** Number of tokens the sequence has consumed. */
+    int length();
+
+    int vocabSize();
+
+    @Override
+    void close();
+}

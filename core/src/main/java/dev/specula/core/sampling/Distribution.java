@@ -1,0 +1,146 @@
+package dev.specula.core.sampling;
+
+import java.util.Arrays;
+import java.util.Objects;
+import java.util.random.RandomGenerator;
+
+/**
+ * A probability distribution over the vocabulary: a reusable buffer the {@link SamplingTransform} fills, so the
+ * hot path allocates nothing. Probabilities are stored as floats and sum to 1 up to rounding; every operation
+ * that depends on the total (sampling) uses the actual sum, so rounding never biases a draw.
+ *
+ * <p>Mutable and not thread-safe; a holder that hands one out documents how long it stays valid.
+ */
+public final class Distribution {
+    private final float[] probs;
+    private int argmax;
+
+    public Distribution(int vocabSize) {
+        if (vocabSize <= 0) {
+            throw new IllegalArgumentException("vocabSize must be > 0, got " + vocabSize);
+        }
+        this.probs = new float[vocabSize];
+    }
+
+    /** A distribution with the given probabilities (normalized here); for tests and simulations. */
+    public static Distribution of(double... p) {
+        Distribution d = new Distribution(p.length);
+        double total = 0;
+        for (double v : p) {
+            if (!(v >= 0) || Double.isInfinite(v)) {
+                throw new IllegalArgumentException("probabilities must be finite and >= 0, got " + v);
+            }
+            total += v;
+        }
+        if (total <= 0) {
+            throw new IllegalArgumentException("probabilities must not all be zero");
+        }
+        for (int i = 0; i < p.length; i++) {
+            d.probs[i] = (float) (p[i] / total);
+        }
+        d.updateArgmax();
+        return d;
+    }
+
+    public int vocabSize() {
+        return probs.length;
+    }
+
+    public float prob(int token) {
+        return probs[token];
+    }
+
+    /** The most likely token (the lowest id among ties). */
+    public int argmax() {
+        return argmax;
+    }
+
+    /** The live probability array, for read-only use by acceptance math and tests. */
+    public float[] probabilities() {
+        return probs;
+    }
+
+    /** Draws a token by inverse CDF over the actual total mass. */
+    public int sample(RandomGenerator rng) {
+        double total = 0;
+        for (float p : probs) {
+            total += p;
+        }
+        double u = rng.nextDouble() * total;
+        double acc = 0;
+        int last = -1;
+        for (int t = 0; t < probs.length; t++) {
+            float p = probs[t];
+            if (p > 0) {
+                acc += p;
+                last = t;
+                if (u < acc) {
+                    return t;
+                }
+            }
+        }
+        return last; // u landed on the rounding gap at the very top
+    }
+
+    /** Sets the distribution to certainty on one token. */
+    public void setOneHot(int token) {
+        Objects.checkIndex(token, probs.length);
+        Arrays.fill(probs, 0f);
+        probs[token] = 1f;
+        argmax = token;
+    }
+
+    /** Copies {@code other} into this distribution. */
+    public void copyFrom(Distribution other) {
+        if (other.probs.length != probs.length) {
+            throw new IllegalArgumentException("vocabulary sizes differ: " + other.probs.length + " vs " + probs.length);
+        }
+        System.arraycopy(other.probs, 0, probs, 0, probs.length);
+        argmax = other.argmax;
+    }
+
+    /**
+     * Normalizes the given non-negative weights (already written into {@link #probabilities()}) to sum to 1.
+     *
+     * @return false if all weights are zero (the distribution is left unchanged)
+     */
+    public boolean normalize() {
+        double total = 0;
+        for (float p : probs) {
+            total += p;
+        }
+        if (!(total > 0)) {
+            return false;
+        }
+        float inv = (float) (1.0 / total);
+        for (int t = 0; t < probs.length; t++) {
+            probs[t] *= inv;
+        }
+        updateArgmax();
+        return true;
+    }
+
+    void updateArgmax() {
+        int best = 0;
+        float bestValue = -1f;
+        for (int t = 0; t < probs.length; t++) {
+            if (probs[t] > bestValue) {
+                bestValue = probs[t];
+                best = t;
+            }
+        }
+        argmax = best;
+    }
+
+    @Override
+    public String toString() {
+        StringBuilder sb = new StringBuilder("Distribution{");
+        int shown = 0;
+        for (int t = 0; t < probs.length && shown < 8; t++) {
+            if (probs[t] > 0) {
+                sb.append(shown++ == 0 ? "" : ", ").append(t).append('=').append(probs[t]);
+            }
+        }
+        return sb.append(shown == 8 ? ", ...}" : "}").toString();
+    }
+}
