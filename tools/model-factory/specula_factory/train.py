@@ -90,7 +90,7 @@ def run(ckpt_path, cfg, tokens, *, minutes, peak_lr, batch_size, seq_len, seed, 
         state["tokens"] += inp.numel()
         state["elapsed_s"] += time.time() - t0
         l = loss.item()
-        state["loss_ema"] = l if state["loss_ema"] is None else 0.98 * state["loss_ema"] + 0.02 * l
+        state["loss_ema"] = l if state["loss_ema"] is None else 0.9 * state["loss_ema"] + 0.1 * l
         if state["elapsed_s"] - last_log > 60:
             last_log = state["elapsed_s"]
             log(f"step {state['step']} t={state['elapsed_s']:.0f}s/{budget:.0f}s tokens={state['tokens']} "

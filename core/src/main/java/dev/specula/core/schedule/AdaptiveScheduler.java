@@ -134,12 +134,8 @@ public final class AdaptiveScheduler implements DraftScheduler {
         if (n < verifyMean.length) {
             observeVerify(n, outcome.verifyNanos());
         }
-        if (drafted == 0) {
-            return;
-        }
-        double perToken = (double) outcome.draftNanos() / drafted;
-        draftPerToken = Double.isNaN(draftPerToken) ? perToken
-                : COST_FORGETTING * draftPerToken + (1 - COST_FORGETTING) * perToken;
+        // Evidence fades every step, plain steps included: after a stretch of plain decoding the estimates drift
+        // back towards the prior, so an early unlucky verdict cannot switch speculation off for good.
         double f = o.forgetting();
         pooledAccepted *= f;
         pooledRejected *= f;
@@ -151,6 +147,12 @@ public final class AdaptiveScheduler implements DraftScheduler {
             bucketAccepted[b] *= f;
             bucketRejected[b] *= f;
         }
+        if (drafted == 0) {
+            return;
+        }
+        double perToken = (double) outcome.draftNanos() / drafted;
+        draftPerToken = Double.isNaN(draftPerToken) ? perToken
+                : COST_FORGETTING * draftPerToken + (1 - COST_FORGETTING) * perToken;
         Proposal proposal = outcome.proposal();
         for (int i = 0; i < Math.min(drafted, accepted.length); i++) {
             boolean ok = i < kept;

@@ -1,0 +1,141 @@
+package dev.specula.core.schedule;
+
+import dev.specula.core.StepOutcome;
+import dev.specula.core.acceptance.Verdict;
+import dev.specula.core.draft.Proposal;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Schedulers on simulated models with known acceptance and costs. Time is simulated: a target call over n
+ * positions costs T * verifyRatio(n) (ratios measured for a 12M-parameter target on a 2-core CPU) and each draft
+ * token costs c * T. Acceptance is i.i.d. per position with probability a.
+ */
+class SchedulerSimulationTest {
+    static final double T = 2_000_000; // 2 ms per target call of one token
+    static final double[] MEASURED = {0, 1.0, 1.17, 1.27, 1.35, 1.43, 1.57, 1.72, 1.87, 2.02};
+
+    static double verifyRatio(int n) {
+        return n < MEASURED.length ? MEASURED[n] : MEASURED[9] + 0.15 * (n - 9);
+    }
+
+    /** Expected throughput of a fixed draft length (tokens per simulated ns). */
+    static double analyticRate(int k, double a, double c) {
+        double e = a == 1 ? k + 1 : (1 - Math.pow(a, k + 1)) / (1 - a);
+        return e / (k * c * T + T * verifyRatio(k + 1));
+    }
+
+    record Run(double rate, List<Integer> ks) {
+    }
+
+    static Run simulate(Scheduling scheduling, double a, double c, int tokens, long seed) {
+        DraftScheduler s = scheduling.start();
+        SplittableRandom r = new SplittableRandom(seed);
+        double time = 0;
+        int produced = 0;
+        List<Integer> ks = new ArrayList<>();
+        while (produced < tokens) {
+            DraftPlan plan = s.plan();
+            int k = plan.maxDraftTokens();
+            ks.add(k);
+            int acc = 0;
+            while (acc < k && r.nextDouble() < a) {
+                acc++;
+            }
+            long draft = Math.round(k * c * T);
+            long verify = Math.round(T * verifyRatio(k + 1));
+            time += draft + verify;
+            produced += acc + 1;
+            s.feedback(new StepOutcome(plan, Proposal.oneHot(new int[k]), new Verdict(k, acc, 0), draft, verify));
+        }
+        return new Run(produced / time, ks);
+    }
+
+    @Test
+    void adaptiveReachesNinetySevenPercentOfTheBestFixedLengthOverTheGrid() {
+        double[] acceptances = {0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95};
+        double[] costRatios = {0.02, 0.05, 0.1, 0.2, 0.4, 0.6};
+        List<Double> fractions = new ArrayList<>();
+        StringBuilder table = new StringBuilder();
+        for (double a : acceptances) {
+            for (double c : costRatios) {
+                double best = 0;
+                int bestK = 0;
+                for (int k = 0; k <= 8; k++) {
+                    if (analyticRate(k, a, c) > best) {
+                        best = analyticRate(k, a, c);
+                        bestK = k;
+                    }
+                }
+                double rate = 0;
+                int seeds = 3;
+                for (int seed = 0; seed < seeds; seed++) {
+                    rate += simulate(Scheduling.adaptive(), a, c, 20_000, seed).rate() / seeds;
+                }
+                double fraction = rate / best;
+                fractions.add(fraction);
+                table.append(String.format("a=%.2f c=%.2f bestK=%d fraction=%.4f%n", a, c, bestK, fraction));
+            }
+        }
+        Collections.sort(fractions);
+        System.out.printf("adaptive / best fixed k: min %.4f, median %.4f over %d cells%n%s", fractions.get(0),
+                fractions.get(fractions.size() / 2), fractions.size(), table);
+        assertTrue(fractions.get(0) >= 0.97, "min fraction " + fractions.get(0) + "\n" + table);
+    }
+
+    @Test
+    void adaptiveSettlesOnPlainDecodingWhereAcceptanceIsBelowTheCostRatio() {
+        double[][] cells = {{0.3, 0.4}, {0.3, 0.6}, {0.4, 0.6}, {0.1, 0.2}};
+        for (double[] cell : cells) {
+            Run run = simulate(Scheduling.adaptive(), cell[0], cell[1], 5_000, 1);
+            List<Integer> late = run.ks().subList(run.ks().size() / 2, run.ks().size());
+            long plain = late.stream().filter(k -> k == 0).count();
+            assertTrue(plain >= 0.95 * late.size(), "a=" + cell[0] + " c=" + cell[1] + ": only " + plain + " of "
+                    + late.size() + " late steps were plain");
+        }
+    }
+
+    @Test
+    void adaptiveReturnsToSpeculationWhenAcceptanceRecovers() {
+        DraftScheduler s = Scheduling.adaptive().start();
+        SplittableRandom r = new SplittableRandom(3);
+        int lateSpeculative = 0;
+        for (int step = 0; step < 3000; step++) {
+            double a = step < 1000 ? 0.05 : 0.9;
+            DraftPlan plan = s.plan();
+            int k = plan.maxDraftTokens();
+            int acc = 0;
+            while (acc < k && r.nextDouble() < a) {
+                acc++;
+            }
+            if (step >= 2000 && k > 0) {
+                lateSpeculative++;
+            }
+            s.feedback(new StepOutcome(plan, Proposal.oneHot(new int[k]), new Verdict(k, acc, 0),
+                    Math.round(k * 0.1 * T), Math.round(T * verifyRatio(k + 1))));
+        }
+        assertTrue(lateSpeculative > 950, "speculating in " + lateSpeculative + " of the last 1000 steps");
+    }
+
+    @Test
+    void heuristicAddsTwoAfterFullAcceptanceAndRemovesOneOtherwise() {
+        DraftScheduler s = Scheduling.heuristic(5, 16).start();
+        DraftPlan p = s.plan();
+        assertEquals(5, p.maxDraftTokens());
+        s.feedback(new StepOutcome(p, Proposal.oneHot(new int[5]), new Verdict(5, 5, 0), 0, 0));
+        assertEquals(7, s.plan().maxDraftTokens());
+        s.feedback(new StepOutcome(DraftPlan.of(7), Proposal.oneHot(new int[7]), new Verdict(7, 3, 0), 0, 0));
+        assertEquals(6, s.plan().maxDraftTokens());
+        for (int i = 0; i < 10; i++) {
+            s.feedback(new StepOutcome(DraftPlan.of(6), Proposal.oneHot(new int[1]), new Verdict(1, 0, 0), 0, 0));
+        }
+        assertEquals(1, s.plan().maxDraftTokens());
+    }
+}

@@ -1,0 +1,394 @@
+package dev.specula.onnx;
+
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import dev.specula.core.SpeculaException;
+import dev.specula.core.model.Logits;
+import dev.specula.core.model.ModelSequence;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+import java.nio.ShortBuffer;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.locks.Lock;
+
+/**
+ * One sequence's KV cache over a shared {@link OnnxCausalLM}.
+ *
+ * <p>KV state: the {@code present.*} outputs of one run are fed straight back as the next run's
+ * {@code past_key_values.*} (no copy); the previous result is closed once the next run has returned.
+ *
+ * <p>Rollback is O(1): rejected tokens stay in the cache as "physical" slots whose attention-mask entry is 0,
+ * and new tokens take their positions from the logical length, so the model never sees them again. When masked
+ * slots exceed a quarter of the cache (and at least {@value #COMPACT_MIN_SLOTS}), the cache is compacted with
+ * one copy. Models without {@code attention_mask} or {@code position_ids} inputs are compacted at every
+ * rollback instead. (Measured on the embedded pair at 512 tokens: see the benchmark report.)
+ *
+ * <p>Logits of up to {@value #PINNED_ROWS} rows are written by ONNX Runtime straight into a direct buffer
+ * owned here (pinned output, no copy); longer calls (prefill) copy them out. Input buffers are direct and
+ * reused, so a step allocates only a few small tensor handles.
+ */
+final class OnnxSequence implements ModelSequence {
+    static final int PINNED_ROWS = 17;
+    static final int COMPACT_MIN_SLOTS = 32;
+
+    private final OnnxCausalLM model;
+    private final ModelSignature sig;
+    private final OrtEnvironment env;
+    private final int vocab;
+    private final int maxLength;
+    private final Set<String> presentNames;
+    private final Map<String, OnnxTensor> inputs = new HashMap<>();
+
+    private LongBuffer mask;
+    /** Inputs of calls over at most {@link #PINNED_ROWS} tokens: fixed buffers, one cached tensor per size. */
+    private final LongBuffer ids = directLongs(PINNED_ROWS);
+    private final LongBuffer positions = directLongs(PINNED_ROWS);
+    private final FloatBuffer pinnedLogits;
+    private final OnnxTensor[] pinnedLogitTensors = new OnnxTensor[PINNED_ROWS + 1];
+    private final OnnxTensor[] idTensors = new OnnxTensor[PINNED_ROWS + 1];
+    private final OnnxTensor[] positionTensors = new OnnxTensor[PINNED_ROWS + 1];
+    private OnnxTensor cacheBranchTrue;
+    private OnnxTensor cacheBranchFalse;
+
+    /** The KV cache: tensors owned by {@link #lastResult}, or by this sequence when {@link #ownedKv} is set. */
+    private final OnnxTensor[] kv;
+    private OrtSession.Result lastResult;
+    private boolean ownedKv;
+    private int physical;
+    private int logical;
+    private boolean open = true;
+
+    OnnxSequence(OnnxCausalLM model) {
+        this.model = model;
+        this.sig = model.signature();
+        this.env = model.env();
+        this.vocab = model.vocabSize();
+        this.maxLength = model.maxSequenceLength();
+        this.presentNames = Set.copyOf(sig.presentNames());
+        this.kv = new OnnxTensor[sig.pastNames().size()];
+        this.mask = directLongs(256);
+        this.pinnedLogits = sig.logitsType() == OnnxJavaType.FLOAT
+                ? ByteBuffer.allocateDirect(PINNED_ROWS * vocab * 4).order(ByteOrder.nativeOrder()).asFloatBuffer()
+                : null;
+        try {
+            emptyCache();
+            if (sig.hasUseCacheBranch()) {
+                cacheBranchTrue = OnnxTensor.createTensor(env, new boolean[]{true});
+                cacheBranchFalse = OnnxTensor.createTensor(env, new boolean[]{false});
+            }
+        } catch (OrtException | RuntimeException e) {
+            close();
+            throw new SpeculaException("cannot create a sequence for model " + model.name() + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static LongBuffer directLongs(int n) {
+        return ByteBuffer.allocateDirect(n * 8).order(ByteOrder.nativeOrder()).asLongBuffer();
+    }
+
+    @Override
+    public Logits append(int[] tokens, int offset, int count) {
+        ensureOpen();
+        if (count < 1) {
+            throw new IllegalArgumentException("count must be >= 1, got " + count);
+        }
+        java.util.Objects.checkFromIndexSize(offset, count, tokens.length);
+        if (logical + count > maxLength) {
+            throw new IllegalArgumentException("sequence would hold " + (logical + count) + " tokens but model "
+                    + model.name() + " has a context of " + maxLength);
+        }
+        for (int i = 0; i < count; i++) {
+            int t = tokens[offset + i];
+            if (t < 0 || t >= vocab) {
+                throw new IllegalArgumentException("token " + t + " is outside the vocabulary [0, " + vocab + ")");
+            }
+        }
+        Lock lock = model.runLock();
+        lock.lock();
+        try {
+            if (model.isClosed()) {
+                throw new IllegalStateException("model " + model.name() + " is closed");
+            }
+            return run(tokens, offset, count);
+        } catch (OrtException e) {
+            throw new SpeculaException("running model " + model.name() + " over " + count + " tokens at length "
+                    + logical + " failed: " + e.getMessage(), e);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private Logits run(int[] tokens, int offset, int count) throws OrtException {
+        int garbage = physical - logical;
+        if (garbage > 0 && garbage >= Math.max(COMPACT_MIN_SLOTS, physical / 4)) {
+            compact();
+        }
+        int total = physical + count;
+        if (mask.capacity() < total) {
+            LongBuffer grown = directLongs(Math.max(total, mask.capacity() * 2));
+            grown.put(0, mask, 0, physical);
+            mask = grown;
+        }
+        boolean small = count <= PINNED_ROWS;
+        LongBuffer idBuffer = small ? ids : directLongs(count);
+        LongBuffer positionBuffer = small ? positions : directLongs(count);
+        for (int i = 0; i < count; i++) {
+            idBuffer.put(i, tokens[offset + i]);
+            positionBuffer.put(i, logical + i);
+            mask.put(physical + i, 1L);
+        }
+        OnnxTensor idTensor = null;
+        OnnxTensor positionTensor = null;
+        OnnxTensor maskTensor = null;
+        OrtSession.Result result;
+        try {
+            long[] rowShape = {1, count};
+            if (small) {
+                if (idTensors[count] == null) {
+                    idTensors[count] = OnnxTensor.createTensor(env, ids.duplicate().limit(count), rowShape);
+                    positionTensors[count] = OnnxTensor.createTensor(env, positions.duplicate().limit(count), rowShape);
+                }
+                idTensor = idTensors[count];
+                positionTensor = positionTensors[count];
+            } else {
+                idTensor = OnnxTensor.createTensor(env, idBuffer, rowShape);
+                positionTensor = OnnxTensor.createTensor(env, positionBuffer, rowShape);
+            }
+            inputs.put(ModelSignature.INPUT_IDS, idTensor);
+            if (sig.hasPositionIds()) {
+                inputs.put(ModelSignature.POSITION_IDS, positionTensor);
+            }
+            if (sig.hasAttentionMask()) {
+                maskTensor = OnnxTensor.createTensor(env, mask.duplicate().limit(total), new long[]{1, total});
+                inputs.put(ModelSignature.ATTENTION_MASK, maskTensor);
+            }
+            if (sig.hasUseCacheBranch()) {
+                inputs.put(ModelSignature.USE_CACHE_BRANCH, physical > 0 ? cacheBranchTrue : cacheBranchFalse);
+            }
+            for (int i = 0; i < kv.length; i++) {
+                inputs.put(sig.pastNames().get(i), kv[i]);
+            }
+            if (pinnedLogits != null && count <= PINNED_ROWS) {
+                OnnxTensor out = pinnedLogitTensors[count];
+                if (out == null) {
+                    out = OnnxTensor.createTensor(env, pinnedLogits.duplicate().position(0).limit(count * vocab),
+                            new long[]{1, count, vocab});
+                    pinnedLogitTensors[count] = out;
+                }
+                result = model.session().run(inputs, presentNames, Map.of(ModelSignature.LOGITS, out));
+            } else {
+                result = model.session().run(inputs);
+            }
+        } finally {
+            if (!small) {
+                closeAll(idTensor, positionTensor);
+            }
+            closeAll(maskTensor);
+        }
+        Logits logits;
+        try {
+            logits = pinnedLogits != null && count <= PINNED_ROWS
+                    ? new Logits(pinnedLogits.duplicate().position(0).limit(count * vocab), count, vocab)
+                    : copyLogits(result, count);
+            OnnxTensor[] next = new OnnxTensor[kv.length];
+            for (int i = 0; i < kv.length; i++) {
+                OnnxValue v = result.get(sig.presentNames().get(i))
+                        .orElseThrow(() -> new SpeculaException("model " + model.name() + " returned no present output"));
+                next[i] = (OnnxTensor) v;
+            }
+            releaseCache();
+            System.arraycopy(next, 0, kv, 0, kv.length);
+            lastResult = result;
+        } catch (RuntimeException e) {
+            result.close();
+            throw e;
+        }
+        physical = total;
+        logical += count;
+        return logits;
+    }
+
+    private Logits copyLogits(OrtSession.Result result, int count) {
+        OnnxTensor t = (OnnxTensor) result.get(ModelSignature.LOGITS)
+                .orElseThrow(() -> new SpeculaException("model " + model.name() + " returned no logits"));
+        FloatBuffer rows;
+        if (sig.logitsType() == OnnxJavaType.FLOAT) {
+            rows = t.getFloatBuffer();
+        } else {
+            ShortBuffer half = t.getShortBuffer();
+            rows = FloatBuffer.allocate(half.remaining());
+            for (int i = 0; i < half.remaining(); i++) {
+                rows.put(i, Float16.toFloat(half.get(i)));
+            }
+        }
+        return new Logits(rows, count, vocab);
+    }
+
+    @Override
+    public void rollback(int length) {
+        ensureOpen();
+        if (length < 0 || length > logical) {
+            throw new IllegalArgumentException("cannot roll back to length " + length + "; the sequence holds "
+                    + logical + " tokens");
+        }
+        if (length == logical) {
+            return;
+        }
+        if (length == 0) {
+            reset();
+            return;
+        }
+        int drop = logical - length;
+        for (int p = physical - 1; p >= 0 && drop > 0; p--) {
+            if (mask.get(p) != 0) {
+                mask.put(p, 0L);
+                drop--;
+            }
+        }
+        logical = length;
+        if (!sig.supportsMaskedRollback()) {
+            Lock lock = model.runLock();
+            lock.lock();
+            try {
+                compact();
+            } catch (OrtException e) {
+                throw new SpeculaException("rolling back model " + model.name() + " failed: " + e.getMessage(), e);
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    /** Rewrites the cache without its masked slots (one copy of the KV through a direct buffer). */
+    private void compact() throws OrtException {
+        if (physical == logical) {
+            return;
+        }
+        int es = sig.kvElementBytes();
+        int heads = sig.kvHeads();
+        int rowBytes = sig.headDim() * es;
+        OnnxTensor[] fresh = new OnnxTensor[kv.length];
+        try {
+            for (int i = 0; i < kv.length; i++) {
+                ByteBuffer src = kv[i].getByteBuffer().order(ByteOrder.nativeOrder());
+                ByteBuffer dst = ByteBuffer.allocateDirect(heads * logical * rowBytes).order(ByteOrder.nativeOrder());
+                int out = 0;
+                for (int h = 0; h < heads; h++) {
+                    int base = h * physical * rowBytes;
+                    int p = 0;
+                    while (p < physical) {
+                        if (mask.get(p) == 0) {
+                            p++;
+                            continue;
+                        }
+                        int run = p;
+                        while (run < physical && mask.get(run) != 0) {
+                            run++;
+                        }
+                        int bytes = (run - p) * rowBytes;
+                        dst.put(out, src, base + p * rowBytes, bytes);
+                        out += bytes;
+                        p = run;
+                    }
+                }
+                fresh[i] = OnnxTensor.createTensor(env, dst, new long[]{1, heads, logical, sig.headDim()}, sig.kvType());
+            }
+        } catch (OrtException | RuntimeException e) {
+            closeAll(fresh);
+            throw e;
+        }
+        releaseCache();
+        System.arraycopy(fresh, 0, kv, 0, kv.length);
+        ownedKv = true;
+        for (int p = 0; p < logical; p++) {
+            mask.put(p, 1L);
+        }
+        physical = logical;
+    }
+
+    private void reset() {
+        releaseCache();
+        physical = 0;
+        logical = 0;
+        try {
+            emptyCache();
+        } catch (OrtException e) {
+            throw new SpeculaException("resetting a sequence of model " + model.name() + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    private void emptyCache() throws OrtException {
+        long[] shape = {1, sig.kvHeads(), 0, sig.headDim()};
+        for (int i = 0; i < kv.length; i++) {
+            kv[i] = OnnxTensor.createTensor(env, ByteBuffer.allocateDirect(0).order(ByteOrder.nativeOrder()), shape,
+                    sig.kvType());
+        }
+        ownedKv = true;
+    }
+
+    /** Closes whatever owns the current cache tensors. */
+    private void releaseCache() {
+        if (lastResult != null) {
+            lastResult.close();
+            lastResult = null;
+        }
+        if (ownedKv) {
+            closeAll(kv);
+            ownedKv = false;
+        }
+        java.util.Arrays.fill(kv, null);
+    }
+
+    private static void closeAll(OnnxTensor... tensors) {
+        for (OnnxTensor t : tensors) {
+            if (t != null) {
+                t.close();
+            }
+        }
+    }
+
+    /** Cache slots held, masked ones included (for tests and measurements). */
+    int physicalLength() {
+        return physical;
+    }
+
+    @Override
+    public int length() {
+        ensureOpen();
+        return logical;
+    }
+
+    @Override
+    public int vocabSize() {
+        return vocab;
+    }
+
+    private void ensureOpen() {
+        if (!open) {
+            throw new IllegalStateException("sequence of model " + model.name() + " is closed");
+        }
+    }
+
+    @Override
+    public void close() {
+        if (!open) {
+            return;
+        }
+        open = false;
+        releaseCache();
+        closeAll(pinnedLogitTensors);
+        closeAll(idTensors);
+        closeAll(positionTensors);
+        closeAll(cacheBranchTrue, cacheBranchFalse);
+        model.sequenceClosed();
+    }
+}
