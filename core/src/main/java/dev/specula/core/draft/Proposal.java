@@ -14,17 +14,23 @@ import java.util.Objects;
  * @param tokens        drafted token ids, in order
  * @param distributions for a model draft, {@code distributions[i]} is the distribution {@code tokens[i]} was
  *                      sampled from; null for one-hot drafts
+ * @param confidences   the drafter's own probability of each token (a model draft's softmax at temperature 1
+ *                      when decoding greedily), used to learn when to stop drafting; null when it has none
  * @param modelCalls    forward calls the draft model made for this proposal (0 for lookups)
  */
-public record Proposal(int[] tokens, Distribution[] distributions, int modelCalls) {
+public record Proposal(int[] tokens, Distribution[] distributions, float[] confidences, int modelCalls) {
 
-    private static final Proposal EMPTY = new Proposal(new int[0], null, 0);
+    private static final Proposal EMPTY = new Proposal(new int[0], null, null, 0);
 
     public Proposal {
         Objects.requireNonNull(tokens, "tokens");
         if (distributions != null && distributions.length < tokens.length) {
             throw new IllegalArgumentException("a model draft needs one distribution per token: " + tokens.length
                     + " tokens, " + distributions.length + " distributions");
+        }
+        if (confidences != null && confidences.length < tokens.length) {
+            throw new IllegalArgumentException("confidences must cover every token: " + tokens.length + " tokens, "
+                    + confidences.length + " confidences");
         }
         if (modelCalls < 0) {
             throw new IllegalArgumentException("modelCalls must be >= 0, got " + modelCalls);
@@ -37,7 +43,7 @@ public record Proposal(int[] tokens, Distribution[] distributions, int modelCall
 
     /** A deterministic (one-hot) draft. */
     public static Proposal oneHot(int[] tokens) {
-        return tokens.length == 0 ? EMPTY : new Proposal(tokens, null, 0);
+        return tokens.length == 0 ? EMPTY : new Proposal(tokens, null, null, 0);
     }
 
     public int size() {
@@ -54,9 +60,13 @@ public record Proposal(int[] tokens, Distribution[] distributions, int modelCall
     }
 
     /**
-     * The draft's confidence in token {@code i}: its probability under q, or NaN for one-hot drafts.
+     * The drafter's confidence in token {@code i}: the reported confidence, else its probability under q, else
+     * NaN (one-hot drafts).
      */
     public double confidence(int i) {
+        if (confidences != null) {
+            return confidences[i];
+        }
         return distributions == null ? Double.NaN : distributions[i].prob(tokens[i]);
     }
 }

@@ -102,6 +102,23 @@ public final class SamplingTransform {
         return out;
     }
 
+    /**
+     * The probability of the most likely token under the plain softmax (temperature 1) of a row: a model's
+     * confidence in its greedy choice.
+     */
+    public static double maxProbability(Logits logits, int row) {
+        int vocab = logits.vocabSize();
+        float max = Float.NEGATIVE_INFINITY;
+        for (int t = 0; t < vocab; t++) {
+            max = Math.max(max, logits.get(row, t));
+        }
+        double total = 0;
+        for (int t = 0; t < vocab; t++) {
+            total += Math.exp(logits.get(row, t) - max);
+        }
+        return 1.0 / total;
+    }
+
     /** Zeroes every weight outside the nucleus of mass {@code target}; returns the kept mass. */
     private double nucleus(float[] p, double target) {
         // The nucleus is a prefix of the descending order, so it lies inside {p >= tau} as soon as that set's

@@ -95,7 +95,7 @@ class AcceptanceMathTest {
             for (int i = 0; i < k; i++) {
                 tokens[i] = sampler.sample(r);
             }
-            Proposal proposal = oneHot ? Proposal.oneHot(tokens) : new Proposal(tokens, qs, k);
+            Proposal proposal = oneHot ? Proposal.oneHot(tokens) : new Proposal(tokens, qs, null, k);
             Verdict v = AcceptanceRule.select(params, proposal).decide(proposal, scores.reset(logits), r);
             counts[v.accepted() > 0 ? tokens[0] : v.nextToken()]++;
         }

@@ -1,0 +1,159 @@
+package dev.specula.draft;
+
+import dev.specula.core.draft.DraftContext;
+import dev.specula.core.draft.DraftProposer;
+import dev.specula.core.draft.Drafter;
+import dev.specula.core.draft.Proposal;
+import dev.specula.core.draft.TokenHistory;
+import dev.specula.core.model.CausalLanguageModel;
+import dev.specula.core.model.Logits;
+import dev.specula.core.model.ModelSequence;
+import dev.specula.core.sampling.Distribution;
+import dev.specula.core.sampling.SamplingTransform;
+import dev.specula.core.schedule.DraftPlan;
+
+import java.util.Arrays;
+import java.util.OptionalInt;
+import java.util.random.RandomGenerator;
+
+/**
+ * Drafts with a small causal language model: k autoregressive steps, each token drawn from q, the draft's
+ * logits through the SAME {@link SamplingTransform} the target uses (so p and q are comparable), and q reported
+ * with the proposal. Drafting stops early when the draft's probability for its next token falls under the
+ * plan's {@code minConfidence}.
+ *
+ * <p>Each generation's proposer keeps its own sequence (KV cache) of the draft model, catches it up with the
+ * accepted tokens in one call, and rolls back rejected draft tokens. The model is shared and not owned here:
+ * whoever loaded it closes it.
+ */
+public final class ModelDrafter implements Drafter {
+    private final CausalLanguageModel model;
+
+    public ModelDrafter(CausalLanguageModel model) {
+        this.model = model;
+    }
+
+    public CausalLanguageModel model() {
+        return model;
+    }
+
+    @Override
+    public DraftProposer start(DraftContext context) {
+        return new Proposer(model.newSequence(), context);
+    }
+
+    @Override
+    public OptionalInt vocabSize() {
+        return OptionalInt.of(model.vocabSize());
+    }
+
+    @Override
+    public String name() {
+        return "model:" + model.name();
+    }
+
+    private final class Proposer implements DraftProposer {
+        private final ModelSequence sequence;
+        private final SamplingTransform transform;
+        private final RandomGenerator random;
+        private final boolean greedy;
+        private int[] fed = new int[64];   // the tokens the draft sequence has consumed, in order
+        private int synced;                // fed[0, synced) is known to equal the history
+        private Distribution[] q = new Distribution[0];
+        private float[] confidence = new float[0];
+        private int[] chunk = new int[64];
+
+        Proposer(ModelSequence sequence, DraftContext context) {
+            this.sequence = sequence;
+            this.transform = new SamplingTransform(context.params(), model.vocabSize());
+            this.random = context.random();
+            this.greedy = context.params().isGreedy();
+        }
+
+        @Override
+        public Proposal propose(TokenHistory history, DraftPlan plan) {
+            int k = Math.min(plan.maxDraftTokens(), model.maxSequenceLength() - history.size());
+            if (k <= 0) {
+                return Proposal.empty();
+            }
+            ensureCapacity(k);
+            Logits logits = catchUp(history);
+            int[] tokens = new int[k];
+            int calls = 1;
+            int n = 0;
+            while (true) {
+                int row = logits.rows() - 1;
+                Distribution d = transform.apply(logits, row, q[n]);
+                int token = greedy ? d.argmax() : d.sample(random);
+                float conf = greedy ? (float) SamplingTransform.maxProbability(logits, row) : d.prob(token);
+                if (conf < plan.minConfidence()) {
+                    break;
+                }
+                tokens[n] = token;
+                confidence[n] = conf;
+                n++;
+                if (n == k) {
+                    break;
+                }
+                logits = feed(token);
+                calls++;
+            }
+            return new Proposal(n == k ? tokens : Arrays.copyOf(tokens, n), q, confidence, calls);
+        }
+
+        /** Rolls back what the history no longer holds, feeds what it gained; returns the last row's logits. */
+        private Logits catchUp(TokenHistory history) {
+            int len = sequence.length();
+            int keep = synced;
+            while (keep < len && keep < history.size() && fed[keep] == history.get(keep)) {
+                keep++;
+            }
+            keep = Math.min(keep, history.size() - 1); // always feed at least the last token
+            if (keep < len) {
+                sequence.rollback(keep);
+            }
+            int missing = history.size() - keep;
+            if (chunk.length < missing) {
+                chunk = new int[Math.max(missing, chunk.length * 2)];
+            }
+            for (int i = 0; i < missing; i++) {
+                chunk[i] = history.get(keep + i);
+            }
+            Logits logits = sequence.append(chunk, 0, missing);
+            record(keep, chunk, missing);
+            synced = history.size();
+            return logits;
+        }
+
+        private Logits feed(int token) {
+            int at = sequence.length();
+            Logits logits = sequence.append(token);
+            chunk[0] = token;
+            record(at, chunk, 1);
+            return logits;
+        }
+
+        private void record(int at, int[] tokens, int count) {
+            if (fed.length < at + count) {
+                fed = Arrays.copyOf(fed, Math.max(at + count, fed.length * 2));
+            }
+            System.arraycopy(tokens, 0, fed, at, count);
+        }
+
+        private void ensureCapacity(int k) {
+            if (q.length < k) {
+                Distribution[] grown = Arrays.copyOf(q, k);
+                for (int i = q.length; i < k; i++) {
+                    grown[i] = new Distribution(model.vocabSize());
+                }
+                q = grown;
+                confidence = new float[k];
+            }
+        }
+
+        @Override
+        public void close() {
+            sequence.close();
+        }
+    }
+}

@@ -1,0 +1,158 @@
+package dev.specula.draft;
+
+import dev.specula.core.decode.GenerationResult;
+import dev.specula.core.decode.SpeculativeDecoder;
+import dev.specula.core.draft.DraftContext;
+import dev.specula.core.draft.DraftProposer;
+import dev.specula.core.draft.Drafter;
+import dev.specula.core.draft.Proposal;
+import dev.specula.core.model.Logits;
+import dev.specula.core.model.ModelSequence;
+import dev.specula.core.sampling.Distribution;
+import dev.specula.core.sampling.SamplingParams;
+import dev.specula.core.sampling.SamplingTransform;
+import dev.specula.core.schedule.Scheduling;
+import dev.specula.core.testing.ReferenceModel;
+import dev.specula.core.testing.ScriptedDrafter;
+import dev.specula.verifier.ParallelVerifier;
+import org.apache.commons.math3.stat.inference.ChiSquareTest;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.OptionalInt;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Speculative sampling through the whole loop leaves the output distributed exactly as the target's: a
+ * chi-square test over 100,000 generations of the joint distribution of the first two tokens, against the exact
+ * target distribution computed from the reference model through the same sampling transform.
+ */
+class DistributionPreservationTest {
+    static final int VOCAB = 6;
+    static final int SAMPLES = 100_000;
+    static final int[] PROMPT = {1, 4, 2, 5};
+
+    static final ReferenceModel TARGET = ReferenceModel.builder(VOCAB, 21).scale(1.2).build();
+    static final ReferenceModel DRAFT = ReferenceModel.draftOf(TARGET, 0.5, 22).build();
+
+    static List<SamplingParams> settings() {
+        return List.of(
+                SamplingParams.builder().temperature(1).maxNewTokens(3).build(),
+                SamplingParams.builder().temperature(0.7).topK(4).maxNewTokens(3).build(),
+                SamplingParams.builder().temperature(1.3).topP(0.8).maxNewTokens(3).build());
+    }
+
+    /** Exact P(first two tokens = (a, b)) under the target's sampling. */
+    static double[] exactJoint(SamplingParams params) {
+        SamplingTransform t = new SamplingTransform(params, VOCAB);
+        double[] joint = new double[VOCAB * VOCAB];
+        try (ModelSequence s = TARGET.newSequence()) {
+            Logits first = s.append(PROMPT);
+            Distribution p1 = t.apply(first, first.rows() - 1, new Distribution(VOCAB));
+            float[] p1s = p1.probabilities().clone();
+            int len = s.length();
+            for (int a = 0; a < VOCAB; a++) {
+                if (p1s[a] == 0) {
+                    continue;
+                }
+                s.rollback(len);
+                Distribution p2 = t.apply(s.append(a), 0, new Distribution(VOCAB));
+                for (int b = 0; b < VOCAB; b++) {
+                    joint[a * VOCAB + b] = (double) p1s[a] * p2.prob(b);
+                }
+            }
+        }
+        return joint;
+    }
+
+    static double pValue(Drafter drafter, SamplingParams params) {
+        SpeculativeDecoder decoder = SpeculativeDecoder.builder().target(TARGET).drafter(drafter)
+                .scheduling(Scheduling.fixed(2)).verifier(new ParallelVerifier()).build();
+        long[] counts = new long[VOCAB * VOCAB];
+        long drafted = 0;
+        for (int s = 0; s < SAMPLES; s++) {
+            GenerationResult r = decoder.generate(PROMPT, params.toBuilder().seed(s).build());
+            int[] t = r.tokens();
+            counts[t[0] * VOCAB + t[1]]++;
+            drafted += r.metrics().draftedTokens();
+        }
+        assertTrue(drafted > SAMPLES, "drafts were verified: " + drafted);
+        double[] expected = exactJoint(params);
+        List<Double> e = new ArrayList<>();
+        List<Long> o = new ArrayList<>();
+        for (int i = 0; i < expected.length; i++) {
+            if (expected[i] > 0) {
+                e.add(expected[i]);
+                o.add(counts[i]);
+            } else {
+                assertEquals(0, counts[i], "pair " + i + " has probability 0 under the target but was generated");
+            }
+        }
+        return new ChiSquareTest().chiSquareTest(e.stream().mapToDouble(Double::doubleValue).toArray(),
+                o.stream().mapToLong(Long::longValue).toArray());
+    }
+
+    @Test
+    void modelDraftsKeepTheTargetDistribution() {
+        for (SamplingParams params : settings()) {
+            double p = pValue(new ModelDrafter(DRAFT), params);
+            assertTrue(p > 1e-3, params + ": p-value " + p);
+        }
+    }
+
+    @Test
+    void oneHotDraftsKeepTheTargetDistribution() {
+        Drafter guesses = new ScriptedDrafter((history, k) -> {
+            int[] out = new int[k];
+            for (int i = 0; i < k; i++) {
+                out[i] = (history.get(history.size() - 1) + 1 + i) % VOCAB;
+            }
+            return out;
+        });
+        for (SamplingParams params : settings()) {
+            double p = pValue(guesses, params);
+            assertTrue(p > 1e-3, params + ": p-value " + p);
+        }
+    }
+
+    /** A model drafter that samples at a different temperature than the q it reports: a lossless-ness bug. */
+    static final class MismatchedQDrafter implements Drafter {
+        @Override
+        public DraftProposer start(DraftContext context) {
+            ModelSequence seq = DRAFT.newSequence();
+            SamplingTransform reported = new SamplingTransform(context.params(), VOCAB);
+            SamplingTransform actual = new SamplingTransform(
+                    context.params().toBuilder().temperature(context.params().temperature() * 2.5).build(), VOCAB);
+            return new DraftProposer() {
+                @Override
+                public Proposal propose(dev.specula.core.draft.TokenHistory history, dev.specula.core.schedule.DraftPlan plan) {
+                    seq.rollback(0);
+                    Logits l = seq.append(history.toArray(0, history.size()));
+                    Distribution q = reported.apply(l, l.rows() - 1, new Distribution(VOCAB));
+                    int token = actual.apply(l, l.rows() - 1, new Distribution(VOCAB)).sample(context.random());
+                    return new Proposal(new int[]{token}, new Distribution[]{q}, null, 1);
+                }
+
+                @Override
+                public void close() {
+                    seq.close();
+                }
+            };
+        }
+
+        @Override
+        public OptionalInt vocabSize() {
+            return OptionalInt.of(VOCAB);
+        }
+    }
+
+    @Test
+    void theTestCatchesADraftWhoseReportedQDiffersFromWhatItSampled() {
+        SamplingParams params = SamplingParams.builder().temperature(0.6).maxNewTokens(3).build();
+        double p = pValue(new MismatchedQDrafter(), params);
+        assertTrue(p < 1e-6, "a mismatched q must be detected, p-value " + p);
+    }
+}
