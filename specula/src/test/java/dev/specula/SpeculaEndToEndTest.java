@@ -185,7 +185,7 @@ class SpeculaEndToEndTest {
         }
         SpeculativeDecoder decoder = specula.decoder(true);
         long[] counts = new long[vocab];
-        int n = 3000;
+        int n = 1500;
         for (int s = 0; s < n; s++) {
             counts[decoder.generate(prompt, params.toBuilder().seed(s).maxNewTokens(2).build()).tokens()[0]]++;
         }

@@ -1,0 +1,164 @@
+package dev.specula.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.specula.Completion;
+import dev.specula.GenerationRequest;
+import dev.specula.Specula;
+import dev.specula.TextListener;
+import dev.specula.core.decode.GenerationMetrics;
+import dev.specula.core.sampling.SamplingParams;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.IntSummaryStatistics;
+import java.util.concurrent.Callable;
+
+/** {@code specula generate}: streams a completion, then prints what it measured. */
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = "Generate a completion with speculative decoding (defaults: the embedded pair, a code prompt).")
+final class GenerateCommand implements Callable<Integer> {
+    static final String DEFAULT_PROMPT = "import os\n\n\ndef read_lines(path):\n";
+
+    @Mixin
+    ModelOptions models;
+
+    @Mixin
+    SamplingOptions sampling;
+
+    @Option(names = "--prompt", paramLabel = "TEXT", description = "The prompt (default: a Python code prompt).")
+    String prompt;
+
+    @Option(names = "--prompt-file", paramLabel = "FILE", description = "Read the prompt from a UTF-8 file.")
+    Path promptFile;
+
+    @Option(names = "--compare", description = "Also run plain decoding of the same target; print the speedup and"
+            + " whether the outputs are identical.")
+    boolean compare;
+
+    @Option(names = "--json", description = "Print one JSON object instead of streaming text.")
+    boolean json;
+
+    @Option(names = "--show-draft", description = "Color the text that came from accepted draft tokens (on a terminal).")
+    boolean showDraft;
+
+    @Option(names = "--verbose", description = "Print stack traces of errors.")
+    boolean verbose;
+
+    private final PrintStream out = System.out;
+    private final PrintStream err = System.err;
+
+    @Override
+    public Integer call() throws IOException {
+        String text = promptText();
+        SamplingParams params = sampling.params();
+        models.scheduling(); // validate before loading models
+        try (Specula specula = models.open()) {
+            boolean speculative = specula.drafter().isPresent();
+            // Warm-up: the first calls of a fresh ONNX Runtime session are slow; do not let them skew the numbers.
+            warmUp(specula, text, params);
+            boolean terminal = System.console() != null && !json;
+            LiveStatus status = new LiveStatus(out, terminal, showDraft && terminal);
+            Completion c = specula.generate(GenerationRequest.builder(text).params(params).speculative(speculative)
+                    .listener(json ? TextListener.NONE : status).build());
+            status.finish();
+            Completion baseline = compare
+                    ? specula.generate(GenerationRequest.builder(text).params(params).speculative(false).build())
+                    : null;
+            if (json) {
+                out.println(toJson(specula, c, baseline, params));
+            } else {
+                printSummary(specula, c, baseline, speculative);
+            }
+        }
+        return 0;
+    }
+
+    private String promptText() throws IOException {
+        if (prompt != null && promptFile != null) {
+            throw new IllegalArgumentException("give --prompt or --prompt-file, not both");
+        }
+        if (promptFile == null) {
+            return prompt != null ? prompt : DEFAULT_PROMPT;
+        }
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(promptFile);
+        } catch (NoSuchFileException e) {
+            throw new IllegalArgumentException("prompt file " + promptFile + " does not exist");
+        }
+        try {
+            return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes)).toString();
+        } catch (CharacterCodingException e) {
+            throw new IllegalArgumentException("prompt file " + promptFile + " is not valid UTF-8 (" + e.getMessage() + ")");
+        }
+    }
+
+    private static void warmUp(Specula specula, String text, SamplingParams params) {
+        SamplingParams shortRun = params.toBuilder().maxNewTokens(Math.min(8, params.maxNewTokens())).build();
+        specula.generate(GenerationRequest.builder(text).params(shortRun).speculative(true).build());
+        specula.generate(GenerationRequest.builder(text).params(shortRun).speculative(false).build());
+    }
+
+    private void printSummary(Specula specula, Completion c, Completion baseline, boolean speculative) {
+        GenerationMetrics m = c.metrics();
+        out.println();
+        err.println();
+        err.println("--- " + (speculative ? "speculative decoding (" + models.describe() + ")" : "plain decoding")
+                + " ---");
+        err.printf("%d tokens in %.3f s: %.1f tokens/s (prompt %d tokens, finish: %s)%n", m.generatedTokens(),
+                m.totalNanos() / 1e9, m.tokensPerSecond(), c.promptTokens(), c.finishReason());
+        if (speculative) {
+            IntSummaryStatistics ks = Arrays.stream(m.draftLengths()).summaryStatistics();
+            err.printf("acceptance %.3f (%d of %d drafted), %.2f tokens per target call, %d target calls,"
+                            + " %d draft calls%n", m.acceptanceRate(), m.acceptedTokens(), m.draftedTokens(),
+                    m.meanTokensPerTargetCall(), m.targetCalls(), m.draftCalls());
+            err.printf("draft lengths chosen: mean %.2f, min %d, max %d; time: draft %.1f ms, verify %.1f ms,"
+                            + " prefill %.1f ms, other %.1f ms%n", ks.getAverage(), ks.getMin(), ks.getMax(),
+                    m.draftNanos() / 1e6, m.verifyNanos() / 1e6, m.prefillNanos() / 1e6, m.otherNanos() / 1e6);
+        }
+        if (baseline != null) {
+            GenerationMetrics b = baseline.metrics();
+            err.printf("--- plain decoding of the same target ---%n%d tokens in %.3f s: %.1f tokens/s%n",
+                    b.generatedTokens(), b.totalNanos() / 1e9, b.tokensPerSecond());
+            err.printf("speedup: %.2fx, outputs identical: %s%n", m.tokensPerSecond() / b.tokensPerSecond(),
+                    Arrays.equals(c.tokenIds(), baseline.tokenIds()) ? "yes" : "NO");
+        }
+    }
+
+    private String toJson(Specula specula, Completion c, Completion baseline, SamplingParams params) throws IOException {
+        ObjectMapper mapper = new ObjectMapper();
+        ObjectNode root = mapper.createObjectNode();
+        root.put("text", c.text());
+        root.put("prompt_tokens", c.promptTokens());
+        ArrayNode ids = root.putArray("token_ids");
+        for (int id : c.tokenIds()) {
+            ids.add(id);
+        }
+        root.put("finish_reason", c.finishReason().name().toLowerCase(java.util.Locale.ROOT));
+        root.put("target", models.targetDir().toString());
+        root.put("drafter", specula.drafter().map(d -> d.name()).orElse("none"));
+        root.put("draft_length", models.draftLength);
+        root.set("sampling", mapper.valueToTree(params));
+        root.set("metrics", Json.metrics(mapper, c.metrics()));
+        if (baseline != null) {
+            root.set("baseline_metrics", Json.metrics(mapper, baseline.metrics()));
+            root.put("speedup", c.metrics().tokensPerSecond() / baseline.metrics().tokensPerSecond());
+            root.put("identical", Arrays.equals(c.tokenIds(), baseline.tokenIds()));
+        }
+        return mapper.writerWithDefaultPrettyPrinter().writeValueAsString(root);
+    }
+}

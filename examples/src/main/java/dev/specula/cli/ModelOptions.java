@@ -1,0 +1,119 @@
+package dev.specula.cli;
+
+import dev.specula.Specula;
+import dev.specula.core.schedule.FixedScheduler;
+import dev.specula.core.schedule.Scheduling;
+import dev.specula.models.EmbeddedModels;
+import dev.specula.onnx.OnnxModelOptions;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Which models to load and how to draft: shared by every command. */
+final class ModelOptions {
+
+    @Option(names = "--target", paramLabel = "DIR",
+            description = "Target model directory (Optimum export). Default: the embedded Python-code pair.")
+    Path target;
+
+    @Option(names = "--draft", paramLabel = "DIR|model|ngram|composite|none", defaultValue = "model",
+            description = "How to draft: a draft model directory; 'model' (the --draft-model, or the embedded"
+                    + " draft with the embedded target); 'ngram' (prompt lookup, then a cross-request n-gram cache);"
+                    + " 'composite' (ngram, else the model); 'none' (plain decoding). Default: ${DEFAULT-VALUE}.")
+    String draft;
+
+    @Option(names = "--draft-model", paramLabel = "DIR", description = "Draft model directory for 'model' and 'composite'.")
+    Path draftModel;
+
+    @Option(names = "--draft-length", paramLabel = "auto|heuristic|N", defaultValue = "auto",
+            description = "Draft length: 'auto' (adaptive, maximizes measured tokens/s), 'heuristic' (Hugging Face's),"
+                    + " or a fixed N in [0, 64]. Default: ${DEFAULT-VALUE}.")
+    String draftLength;
+
+    @Option(names = "--threads", paramLabel = "N", description = "Intra-op threads of the target (default: all cores, up to 8).")
+    Integer threads;
+
+    @Option(names = "--draft-threads", paramLabel = "N", defaultValue = "1",
+            description = "Intra-op threads of the draft model. Default: ${DEFAULT-VALUE}.")
+    int draftThreads;
+
+    Scheduling scheduling() {
+        switch (draftLength) {
+            case "auto":
+            case "adaptive":
+                return Scheduling.adaptive();
+            case "heuristic":
+                return Scheduling.heuristic();
+            default:
+                int k;
+                try {
+                    k = Integer.parseInt(draftLength);
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException("--draft-length must be auto, heuristic or an integer in [0, "
+                            + FixedScheduler.MAX_DRAFT_LENGTH + "], got '" + draftLength + "'");
+                }
+                if (k < 0 || k > FixedScheduler.MAX_DRAFT_LENGTH) {
+                    throw new IllegalArgumentException("--draft-length must be in [0, " + FixedScheduler.MAX_DRAFT_LENGTH
+                            + "], got " + k);
+                }
+                return Scheduling.fixed(k);
+        }
+    }
+
+    Path targetDir() {
+        return target != null ? target : EmbeddedModels.target();
+    }
+
+    /** A short description of the drafting setup for summaries. */
+    String describe() {
+        return "draft " + draft + ", draft length " + draftLength;
+    }
+
+    Specula open() {
+        if (threads != null && threads < 1) {
+            throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
+        }
+        if (draftThreads < 1) {
+            throw new IllegalArgumentException("--draft-threads must be >= 1, got " + draftThreads);
+        }
+        Scheduling scheduling = scheduling();
+        Specula.Builder b = Specula.builder().target(targetDir()).scheduling(scheduling)
+                .draftOptions(OnnxModelOptions.cpu(draftThreads));
+        if (threads != null) {
+            b.targetOptions(OnnxModelOptions.cpu(threads));
+        }
+        switch (draft) {
+            case "none":
+                break;
+            case "model":
+                b.draftModel(requireDraftModel());
+                break;
+            case "ngram":
+                b.promptLookup().ngramCache();
+                break;
+            case "composite":
+                b.promptLookup().ngramCache().draftModel(requireDraftModel());
+                break;
+            default:
+                Path dir = Path.of(draft);
+                if (!Files.isDirectory(dir)) {
+                    throw new IllegalArgumentException("--draft must be a model directory or one of model, ngram,"
+                            + " composite, none; '" + draft + "' is neither");
+                }
+                b.draftModel(dir);
+        }
+        return b.build();
+    }
+
+    private Path requireDraftModel() {
+        if (draftModel != null) {
+            return draftModel;
+        }
+        if (target == null) {
+            return EmbeddedModels.draft();
+        }
+        throw new IllegalArgumentException("--draft " + draft + " with your own --target needs --draft-model DIR"
+                + " (a draft model sharing the target's tokenizer)");
+    }
+}

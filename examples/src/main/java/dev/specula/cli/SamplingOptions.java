@@ -1,0 +1,30 @@
+package dev.specula.cli;
+
+import dev.specula.core.sampling.SamplingParams;
+import picocli.CommandLine.Option;
+
+/** Sampling parameters of one generation. */
+final class SamplingOptions {
+    @Option(names = "--max-new-tokens", paramLabel = "N", defaultValue = "128",
+            description = "Most tokens to generate. Default: ${DEFAULT-VALUE}.")
+    int maxNewTokens;
+
+    @Option(names = "--temperature", paramLabel = "T", defaultValue = "0",
+            description = "0 for greedy decoding, else the sampling temperature. Default: ${DEFAULT-VALUE}.")
+    double temperature;
+
+    @Option(names = "--top-k", paramLabel = "K", defaultValue = "0", description = "Top-k filter, 0 = off.")
+    int topK;
+
+    @Option(names = "--top-p", paramLabel = "P", defaultValue = "1", description = "Nucleus filter in (0, 1], 1 = off.")
+    double topP;
+
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "0", description = "Random seed for sampling.")
+    long seed;
+
+    /** @throws IllegalArgumentException naming the bad parameter (exit code 2) */
+    SamplingParams params() {
+        return SamplingParams.builder().maxNewTokens(maxNewTokens).temperature(temperature).topK(topK).topP(topP)
+                .seed(seed).build();
+    }
+}
