@@ -18,10 +18,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from specula_factory import bpe, corpus, evaluate, export, train  # noqa: E402
 from specula_factory.model import Config  # noqa: E402
 
+# Trained on windows of 512 tokens; rotary positions extrapolate to about twice that, the context declared.
 TARGET = Config(hidden_size=384, num_hidden_layers=6, num_attention_heads=6, num_key_value_heads=2,
-                intermediate_size=1024)
+                intermediate_size=1024, max_position_embeddings=1024)
 DRAFT = Config(hidden_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-               intermediate_size=384)
+               intermediate_size=384, max_position_embeddings=1024)
 SAMPLE_PROMPTS = [
     "def fibonacci(n):\n",
     "class Stack:\n    def __init__(self):\n",
@@ -72,12 +73,13 @@ def main():
     p.add_argument("--draft-minutes", type=float, default=15)
     p.add_argument("--distill-minutes", type=float, default=20)
     p.add_argument("--vocab-size", type=int, default=4096)
-    p.add_argument("--seq-len", type=int, default=256)
+    p.add_argument("--seq-len", type=int, default=512)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    train.install_stop_handler()
     os.makedirs(args.work, exist_ok=True)
     stages = args.stages.split(",")
     train_tokens, held_tokens, vocab = stage_tokenizer(args)
@@ -86,16 +88,16 @@ def main():
     d_path = os.path.join(args.work, "draft.pt")
     k_path = os.path.join(args.work, "draft-distilled.pt")
     if "target" in stages:
-        train.run(t_path, TARGET, train_tokens, minutes=args.target_minutes, peak_lr=2e-3, batch_size=16,
+        train.run(t_path, TARGET, train_tokens, minutes=args.target_minutes, peak_lr=2e-3, batch_size=8,
                   seq_len=args.seq_len, seed=args.seed, device=dev, log=lambda m: log("target " + m))
     if "draft" in stages:
-        train.run(d_path, DRAFT, train_tokens, minutes=args.draft_minutes, peak_lr=3e-3, batch_size=32,
+        train.run(d_path, DRAFT, train_tokens, minutes=args.draft_minutes, peak_lr=3e-3, batch_size=16,
                   seq_len=args.seq_len, seed=args.seed + 1, device=dev, log=lambda m: log("draft " + m))
     if "distill" in stages:
         teacher, _ = train.load_model(t_path, dev)
         teacher.eval()
         base, _ = train.load_model(d_path, dev)
-        train.run(k_path, DRAFT, train_tokens, minutes=args.distill_minutes, peak_lr=1e-3, batch_size=32,
+        train.run(k_path, DRAFT, train_tokens, minutes=args.distill_minutes, peak_lr=1e-3, batch_size=16,
                   seq_len=args.seq_len, seed=args.seed + 2, device=dev, log=lambda m: log("distill " + m),
                   teacher=teacher, init_from=base)
     if "export" in stages:
@@ -110,6 +112,7 @@ def do_export(args, t_path, d_path, k_path, train_tokens, held_tokens, vocab):
     draft, k_ck = train.load_model(k_path, dev) if distilled else (draft_plain, d_ck)
     for m in (target, draft_plain, draft):
         m.eval()
+        m.cfg.max_position_embeddings = TARGET.max_position_embeddings  # the declared (trained) context
     eos_id = vocab[bpe.EOS]
     enc = bpe.Encoder(*bpe.read_tokenizer(os.path.join(args.work, "tokenizer.json")))
     metrics = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "seed": args.seed,

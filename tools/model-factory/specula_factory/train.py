@@ -1,6 +1,7 @@
 """Time-budgeted, resumable training: plain next-token training and distillation from a teacher."""
 import math
 import os
+import signal
 import time
 
 import numpy as np
@@ -8,6 +9,19 @@ import torch
 import torch.nn.functional as F
 
 from .model import CausalLM, Config
+
+
+_STOP = {"requested": False}
+
+
+def _request_stop(signum, frame):
+    _STOP["requested"] = True
+
+
+def install_stop_handler():
+    """SIGTERM/SIGINT end training after the current step, with a checkpoint: nothing is lost."""
+    signal.signal(signal.SIGTERM, _request_stop)
+    signal.signal(signal.SIGINT, _request_stop)
 
 
 def lr_at(fraction, peak, warmup_fraction=0.03, floor=0.1):
@@ -98,6 +112,10 @@ def run(ckpt_path, cfg, tokens, *, minutes, peak_lr, batch_size, seq_len, seed, 
         if time.time() - last_ck > checkpoint_every_s:
             save_checkpoint(ckpt_path, model, opt, state)
             last_ck = time.time()
+        if _STOP["requested"]:
+            save_checkpoint(ckpt_path, model, opt, state)
+            log(f"stopped on request at step {state['step']}; checkpoint saved")
+            raise SystemExit(3)
     save_checkpoint(ckpt_path, model, opt, state)
     model.eval()
     return model, state

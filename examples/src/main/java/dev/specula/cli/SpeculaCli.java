@@ -12,7 +12,7 @@ import java.io.PrintWriter;
  */
 @Command(name = "specula", mixinStandardHelpOptions = true, versionProvider = SpeculaCli.Version.class,
         description = "Speculative decoding for Hugging Face ONNX models: same output, fewer target calls.",
-        subcommands = {GenerateCommand.class,
+        subcommands = {GenerateCommand.class, BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class SpeculaCli {
     static final int EXIT_FAILURE = 1;

@@ -11,6 +11,7 @@ import dev.specula.core.model.ModelSequence;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
@@ -41,6 +42,8 @@ public final class OnnxCausalLM implements CausalLanguageModel {
     /** Runs hold the read side; close takes the write side, so no run outlives the session. */
     private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
     private final AtomicInteger openSequences = new AtomicInteger();
+    private final LongAdder runNanos = new LongAdder();
+    private final LongAdder runs = new LongAdder();
     private volatile boolean closed;
 
     private OnnxCausalLM(Path directory, ModelConfig config, OnnxModelOptions options, OrtEnvironment env,
@@ -159,6 +162,21 @@ public final class OnnxCausalLM implements CausalLanguageModel {
 
     void sequenceClosed() {
         openSequences.decrementAndGet();
+    }
+
+    void recordRun(long nanos) {
+        runNanos.add(nanos);
+        runs.increment();
+    }
+
+    /** Wall time spent inside ONNX Runtime's {@code run} by all sequences of this model (for overhead reports). */
+    public long runNanos() {
+        return runNanos.sum();
+    }
+
+    /** Forward calls made by all sequences of this model. */
+    public long runs() {
+        return runs.sum();
     }
 
     /** Sequences made from this model and not yet closed. */

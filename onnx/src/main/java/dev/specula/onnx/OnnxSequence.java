@@ -184,9 +184,13 @@ final class OnnxSequence implements ModelSequence {
                             new long[]{1, count, vocab});
                     pinnedLogitTensors[count] = out;
                 }
+                long t0 = System.nanoTime();
                 result = model.session().run(inputs, presentNames, Map.of(ModelSignature.LOGITS, out));
+                model.recordRun(System.nanoTime() - t0);
             } else {
+                long t0 = System.nanoTime();
                 result = model.session().run(inputs);
+                model.recordRun(System.nanoTime() - t0);
             }
         } finally {
             if (!small) {
@@ -353,6 +357,17 @@ final class OnnxSequence implements ModelSequence {
             if (t != null) {
                 t.close();
             }
+        }
+    }
+
+    /** Compacts the cache now (for measurements: what copying the KV on every rollback would cost). */
+    void compactNow() throws OrtException {
+        Lock lock = model.runLock();
+        lock.lock();
+        try {
+            compact();
+        } finally {
+            lock.unlock();
         }
     }
 

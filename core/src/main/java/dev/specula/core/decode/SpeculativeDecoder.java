@@ -216,6 +216,7 @@ public final class SpeculativeDecoder {
                     scheduler.feedback(outcome);
                 }
                 proposer.finish(history);
+                scheduler.finish();
             }
             long total = clock.getAsLong() - start;
             GenerationMetrics metrics = new GenerationMetrics(prompt.length, generated, drafted, accepted, steps,

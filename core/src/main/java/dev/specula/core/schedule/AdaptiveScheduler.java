@@ -94,14 +94,71 @@ public final class AdaptiveScheduler implements DraftScheduler {
     private int plainSteps;
     private int probeInterval;
     private int steps;
+    private final java.util.function.Consumer<Snapshot> publish;
 
     public AdaptiveScheduler(Options options) {
+        this(options, null, s -> { });
+    }
+
+    /**
+     * A scheduler that starts from what an earlier generation learned ({@code prior}, may be null) and hands what
+     * it learned to {@code publish} when its generation finishes.
+     */
+    public AdaptiveScheduler(Options options, Snapshot prior, java.util.function.Consumer<Snapshot> publish) {
         this.o = options;
+        this.publish = publish;
         this.accepted = new double[options.maxDraftLength()];
         this.rejected = new double[options.maxDraftLength()];
         this.verifyMean = new double[options.maxDraftLength() + 2];
         this.verifyWeight = new double[options.maxDraftLength() + 2];
         this.probeInterval = options.minProbeInterval();
+        if (prior != null && prior.accepted().length == accepted.length) {
+            restore(prior);
+        }
+    }
+
+    /**
+     * What a finished generation learned, carried into the next one as a weak prior: measured costs (stable for a
+     * model pair and machine) and acceptance evidence scaled down to at most {@value #CARRIED_EVIDENCE}
+     * observations per position, so each generation still adapts to its own text within a few steps.
+     */
+    public record Snapshot(double[] accepted, double[] rejected, double pooledAccepted, double pooledRejected,
+                           double[] bucketAccepted, double[] bucketRejected, double[] verifyMean,
+                           double[] verifyWeight, double draftPerToken) {
+    }
+
+    private static final double CARRIED_EVIDENCE = 8;
+
+    private void restore(Snapshot p) {
+        for (int i = 0; i < accepted.length; i++) {
+            double scale = scale(p.accepted()[i] + p.rejected()[i], CARRIED_EVIDENCE);
+            accepted[i] = p.accepted()[i] * scale;
+            rejected[i] = p.rejected()[i] * scale;
+        }
+        double pooledScale = scale(p.pooledAccepted() + p.pooledRejected(), 2 * CARRIED_EVIDENCE);
+        pooledAccepted = p.pooledAccepted() * pooledScale;
+        pooledRejected = p.pooledRejected() * pooledScale;
+        for (int b = 0; b < BUCKETS; b++) {
+            double scale = scale(p.bucketAccepted()[b] + p.bucketRejected()[b], CARRIED_EVIDENCE);
+            bucketAccepted[b] = p.bucketAccepted()[b] * scale;
+            bucketRejected[b] = p.bucketRejected()[b] * scale;
+        }
+        for (int n = 0; n < verifyMean.length; n++) {
+            verifyMean[n] = p.verifyMean()[n];
+            verifyWeight[n] = Math.min(p.verifyWeight()[n], CARRIED_EVIDENCE);
+        }
+        draftPerToken = p.draftPerToken();
+    }
+
+    private static double scale(double total, double max) {
+        return total > max ? max / total : 1;
+    }
+
+    @Override
+    public void finish() {
+        publish.accept(new Snapshot(accepted.clone(), rejected.clone(), pooledAccepted, pooledRejected,
+                bucketAccepted.clone(), bucketRejected.clone(), verifyMean.clone(), verifyWeight.clone(),
+                draftPerToken));
     }
 
     @Override
@@ -252,6 +309,25 @@ public final class AdaptiveScheduler implements DraftScheduler {
         return verifyMean[anchor] * (1 + s * (n - 1)) / (1 + s * (anchor - 1));
     }
 
+    /**
+     * Cost of one more verified position: the least-squares slope over the measured lengths (robust to one noisy
+     * length), else the prior slope.
+     */
+    private double verifySlope() {
+        SimpleRegression fit = new SimpleRegression();
+        int measured = 0;
+        for (int m = 1; m < verifyMean.length; m++) {
+            if (verifyWeight[m] >= 0.5) {
+                fit.addData(m, verifyMean[m]);
+                measured++;
+            }
+        }
+        if (measured >= 2) {
+            return Math.max(0, fit.getSlope());
+        }
+        return o.verifySlopePrior() * verifyCost(1);
+    }
+
     private boolean anyVerifyMeasured() {
         for (double w : verifyWeight) {
             if (w >= 0.5) {
@@ -286,7 +362,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         if (!o.adaptiveStop()) {
             return 0;
         }
-        double marginal = draftCost(1) + Math.max(0, verifyCost(Math.min(k + 2, verifyMean.length - 1)) - verifyCost(k + 1));
+        double marginal = draftCost(1) + verifySlope();
         double breakEven = marginal * rate(k);
         double pooled = pooledAcceptance();
         double s = o.priorStrength();

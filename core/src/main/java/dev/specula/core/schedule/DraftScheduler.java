@@ -13,4 +13,8 @@ public interface DraftScheduler {
 
     /** Receives the outcome of the step just verified. */
     void feedback(StepOutcome outcome);
+
+    /** Called once when the generation completes (not when it fails): a scheduler may pass on what it learned. */
+    default void finish() {
+    }
 }

@@ -63,11 +63,17 @@ public interface Scheduling {
         return adaptive(AdaptiveScheduler.Options.defaults());
     }
 
+    /**
+     * The throughput-maximizing scheduler. Each generation starts from what the last finished generation of this
+     * policy learned (costs, and acceptance as a weak prior), so a server's requests need no cold start.
+     */
     static Scheduling adaptive(AdaptiveScheduler.Options options) {
+        java.util.concurrent.atomic.AtomicReference<AdaptiveScheduler.Snapshot> learned =
+                new java.util.concurrent.atomic.AtomicReference<>();
         return new Scheduling() {
             @Override
             public DraftScheduler start() {
-                return new AdaptiveScheduler(options);
+                return new AdaptiveScheduler(options, learned.get(), learned::set);
             }
 
             @Override

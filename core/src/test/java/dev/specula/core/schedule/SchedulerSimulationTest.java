@@ -36,7 +36,10 @@ class SchedulerSimulationTest {
     }
 
     static Run simulate(Scheduling scheduling, double a, double c, int tokens, long seed) {
-        DraftScheduler s = scheduling.start();
+        return simulate(scheduling.start(), a, c, tokens, seed);
+    }
+
+    static Run simulate(DraftScheduler s, double a, double c, int tokens, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         double time = 0;
         int produced = 0;
@@ -55,6 +58,7 @@ class SchedulerSimulationTest {
             produced += acc + 1;
             s.feedback(new StepOutcome(plan, Proposal.oneHot(new int[k]), new Verdict(k, acc, 0), draft, verify));
         }
+        s.finish();
         return new Run(produced / time, ks);
     }
 
@@ -122,6 +126,16 @@ class SchedulerSimulationTest {
                     Math.round(k * 0.1 * T), Math.round(T * verifyRatio(k + 1))));
         }
         assertTrue(lateSpeculative > 950, "speculating in " + lateSpeculative + " of the last 1000 steps");
+    }
+
+    @Test
+    void theNextGenerationStartsFromWhatTheLastOneLearned() {
+        Scheduling adaptive = Scheduling.adaptive();
+        assertEquals(AdaptiveScheduler.Options.defaults().initialDraftLength(), adaptive.start().plan().maxDraftTokens());
+        simulate(adaptive, 0.95, 0.02, 2_000, 1);
+        assertEquals(8, adaptive.start().plan().maxDraftTokens(), "long drafts pay off at a = 0.95, c = 0.02");
+        simulate(adaptive, 0.2, 0.5, 2_000, 1);
+        assertEquals(0, adaptive.start().plan().maxDraftTokens(), "speculation loses at a = 0.2, c = 0.5");
     }
 
     @Test

@@ -1,0 +1,92 @@
+package dev.specula.onnx;
+
+import dev.specula.core.model.Logits;
+import dev.specula.core.model.ModelSequence;
+import dev.specula.models.EmbeddedModels;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Per-step costs of the embedded pair through the ONNX runner (in the runner's package, to time compaction
+ * directly): a one-token decode step, a verify call over k+1 tokens followed by the rollback of the k draft
+ * tokens (what every rejected step pays), and a forced compaction of the cache (the copy a copy-on-rollback
+ * design would pay every step), at a given context length.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(1)
+public class OnnxStepBenchmark {
+    @Param({"target", "draft"})
+    public String model;
+
+    @Param({"128", "512"})
+    public int context;
+
+    @Param({"0", "1", "2", "4", "8"})
+    public int k;
+
+    @Param({"2"})
+    public int threads;
+
+    private OnnxCausalLM lm;
+    private ModelSequence seq;
+    private int[] step;
+
+    @Setup(Level.Trial)
+    public void setup() {
+        lm = OnnxCausalLM.load(model.equals("target") ? EmbeddedModels.target() : EmbeddedModels.draft(),
+                OnnxModelOptions.cpu(model.equals("target") ? threads : 1));
+        seq = lm.newSequence();
+        SplittableRandom r = new SplittableRandom(5);
+        int[] prompt = new int[context];
+        for (int i = 0; i < context; i++) {
+            prompt[i] = r.nextInt(4000);
+        }
+        seq.append(prompt);
+        step = new int[k + 1];
+        for (int i = 0; i <= k; i++) {
+            step[i] = r.nextInt(4000);
+        }
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        seq.close();
+        lm.close();
+    }
+
+    /** One call over k+1 tokens, then the rollback of k of them: the cost of a fully rejected step. */
+    @Benchmark
+    public Logits verifyAndRollback() {
+        Logits l = seq.append(step);
+        seq.rollback(context);
+        return l;
+    }
+
+    /** Rebuilding the cache without its masked slots: what copy-based rollback would pay at every step. */
+    @Benchmark
+    public int compact() throws Exception {
+        OnnxSequence s = (OnnxSequence) seq;
+        seq.append(step);
+        seq.rollback(context);
+        s.compactNow();
+        return s.physicalLength();
+    }
+}

@@ -1,0 +1,164 @@
+package dev.specula.cli;
+
+import dev.specula.cli.bench.BenchConfig;
+import dev.specula.cli.bench.BenchReport;
+import dev.specula.cli.bench.BenchRunner;
+import dev.specula.cli.bench.ConfigSummary;
+import dev.specula.cli.bench.Measurement;
+import dev.specula.cli.bench.Workload;
+import dev.specula.models.EmbeddedModels;
+import dev.specula.onnx.HfTokenizer;
+import dev.specula.onnx.OnnxCausalLM;
+import dev.specula.onnx.OnnxModelOptions;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.regex.Pattern;
+
+/** {@code specula bench}: end-to-end speedup of every configuration against plain decoding, in one run. */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Measure tokens/s of drafters and draft-length policies against plain decoding of the same"
+                + " target (interleaved, medians, identical-output check).")
+final class BenchCommand implements Callable<Integer> {
+
+    @Option(names = "--target", paramLabel = "DIR", description = "Target model directory (default: the embedded pair).")
+    Path target;
+
+    @Option(names = "--draft-model", paramLabel = "DIR",
+            description = "Draft model directory (default: the embedded draft with the embedded target; none otherwise).")
+    Path draftModel;
+
+    @Option(names = "--workloads", paramLabel = "LIST", split = ",", defaultValue = "code,edit,sampled",
+            description = "Workloads: code, edit, sampled. Default: ${DEFAULT-VALUE}.")
+    List<String> workloads;
+
+    @Option(names = "--configs", paramLabel = "REGEX",
+            description = "Only configurations whose name matches (plain decoding always runs), e.g. 'model/.*'.")
+    String configs;
+
+    @Option(names = "--repeats", paramLabel = "N", defaultValue = "3", description = "Repeats. Default: ${DEFAULT-VALUE}.")
+    int repeats;
+
+    @Option(names = "--max-new-tokens", paramLabel = "N", defaultValue = "0",
+            description = "Override the workloads' token counts (0 = theirs).")
+    int maxNewTokens;
+
+    @Option(names = "--quick", description = "A smoke run in under two minutes: 2 prompts per workload, 48 tokens,"
+            + " 1 repeat, fewer configurations.")
+    boolean quick;
+
+    @Option(names = "--threads", paramLabel = "N", description = "Intra-op threads of the target (default: all cores, up to 8).")
+    Integer threads;
+
+    @Option(names = "--draft-threads", paramLabel = "N", defaultValue = "1", description = "Intra-op threads of the draft.")
+    int draftThreads;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON.")
+    Path json;
+
+    @Option(names = "--report", paramLabel = "DIR", description = "Also write a markdown report with PNG charts.")
+    Path report;
+
+    @Option(names = "--verbose", description = "Print stack traces of errors.")
+    boolean verbose;
+
+    @Override
+    public Integer call() throws IOException {
+        if (repeats < 1) {
+            throw new IllegalArgumentException("--repeats must be >= 1, got " + repeats);
+        }
+        if (maxNewTokens < 0) {
+            throw new IllegalArgumentException("--max-new-tokens must be >= 0, got " + maxNewTokens);
+        }
+        if (threads != null && threads < 1 || draftThreads < 1) {
+            throw new IllegalArgumentException("--threads and --draft-threads must be >= 1");
+        }
+        Pattern filter = configs == null ? null : Pattern.compile(configs);
+        List<Workload> ws = Workload.load(workloads, quick, maxNewTokens);
+        int reps = quick ? 1 : repeats;
+        Path targetDir = target != null ? target : EmbeddedModels.target();
+        Path draftDir = draftModel != null ? draftModel : target == null ? EmbeddedModels.draft() : null;
+        OnnxModelOptions targetOptions = threads != null ? OnnxModelOptions.cpu(threads) : OnnxModelOptions.defaults();
+        Map<String, List<BenchConfig>> plan = new LinkedHashMap<>();
+        for (Workload w : ws) {
+            plan.put(w.name(), BenchConfig.forWorkload(w.name(), quick).stream()
+                    .filter(c -> c.isPlain() || (draftDir != null || !usesModel(c)))
+                    .filter(c -> c.isPlain() || filter == null || filter.matcher(c.name()).matches()).toList());
+        }
+        try (HfTokenizer tokenizer = HfTokenizer.load(targetDir);
+             OnnxCausalLM t = OnnxCausalLM.load(targetDir, targetOptions);
+             OnnxCausalLM d = draftDir == null ? null : OnnxCausalLM.load(draftDir, OnnxModelOptions.cpu(draftThreads))) {
+            long start = System.nanoTime();
+            List<Measurement> ms = new BenchRunner(t, d, tokenizer).run(ws, plan, reps, System.err::println);
+            Map<Workload, List<ConfigSummary>> results = new LinkedHashMap<>();
+            for (Workload w : ws) {
+                results.put(w, ConfigSummary.of(w, plan.get(w.name()), ms));
+            }
+            Map<String, String> env = environment(t, d, targetOptions, reps, (System.nanoTime() - start) / 1e9);
+            BenchReport out = new BenchReport(results, env);
+            out.printTable(System.out);
+            if (json != null) {
+                out.writeJson(json);
+            }
+            if (report != null) {
+                out.writeMarkdown(report);
+                System.err.println("report written to " + report.resolve("README.md"));
+            }
+            boolean allIdentical = results.values().stream().flatMap(List::stream)
+                    .allMatch(s -> s.identical() == null || s.identical());
+            if (!allIdentical) {
+                System.err.println("error: a greedy configuration's output differed from plain decoding");
+                return SpeculaCli.EXIT_FAILURE;
+            }
+        }
+        return 0;
+    }
+
+    private static boolean usesModel(BenchConfig c) {
+        return c.drafter().equals("model");
+    }
+
+    private Map<String, String> environment(OnnxCausalLM t, OnnxCausalLM d, OnnxModelOptions options, int reps,
+                                            double seconds) {
+        Map<String, String> env = new LinkedHashMap<>();
+        env.put("date", Instant.now().toString());
+        env.put("cpu", cpuModel() + ", " + Runtime.getRuntime().availableProcessors() + " cores available");
+        env.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version") + " " + System.getProperty("os.arch"));
+        env.put("jvm", System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
+        env.put("target", t.directory() + " (" + t + ")");
+        env.put("draft", d == null ? "none" : d.directory() + " (" + d + ")");
+        env.put("threads", "target " + options.intraOpThreads() + ", draft " + draftThreads);
+        env.put("repeats", String.valueOf(reps) + (quick ? " (quick)" : ""));
+        env.put("peak resident memory", peakRss());
+        env.put("bench wall time", String.format("%.0f s", seconds));
+        return env;
+    }
+
+    private static String cpuModel() {
+        try {
+            return Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
+                    .findFirst().map(l -> l.substring(l.indexOf(':') + 1).trim()).orElse("unknown CPU");
+        } catch (IOException e) {
+            return "unknown CPU";
+        }
+    }
+
+    private static String peakRss() {
+        try {
+            return Files.readAllLines(Path.of("/proc/self/status")).stream().filter(l -> l.startsWith("VmHWM"))
+                    .findFirst().map(l -> Arrays.stream(l.split("\\s+")).skip(1).findFirst().orElse("?"))
+                    .map(kb -> String.format("%.0f MiB", Long.parseLong(kb) / 1024.0)).orElse("unknown");
+        } catch (IOException | NumberFormatException e) {
+            return "unknown";
+        }
+    }
+}
