@@ -19,8 +19,9 @@ import java.util.random.RandomGenerator;
 /**
  * Drafts with a small causal language model: k autoregressive steps, each token drawn from q, the draft's
  * logits through the SAME {@link SamplingTransform} the target uses (so p and q are comparable), and q reported
- * with the proposal. Drafting stops early when the draft's probability for its next token falls under the
- * plan's {@code minConfidence}.
+ * with the proposal. Drafting stops early when the draft's confidence in its next token falls under the plan's
+ * {@code minConfidence}: q(x) when sampling, the top-versus-runner-up probability when greedy
+ * ({@link SamplingTransform#greedyConfidence}).
  *
  * <p>Each generation's proposer keeps its own sequence (KV cache) of the draft model, catches it up with the
  * accepted tokens in one call, and rolls back rejected draft tokens. The model is shared and not owned here:
@@ -85,7 +86,7 @@ public final class ModelDrafter implements Drafter {
                 int row = logits.rows() - 1;
                 Distribution d = transform.apply(logits, row, q[n]);
                 int token = greedy ? d.argmax() : d.sample(random);
-                float conf = greedy ? (float) SamplingTransform.maxProbability(logits, row) : d.prob(token);
+                float conf = greedy ? (float) SamplingTransform.greedyConfidence(logits, row) : d.prob(token);
                 if (conf < plan.minConfidence()) {
                     break;
                 }

@@ -103,20 +103,25 @@ public final class SamplingTransform {
     }
 
     /**
-     * The probability of the most likely token under the plain softmax (temperature 1) of a row: a model's
-     * confidence in its greedy choice.
+     * A model's confidence in its greedy choice, from one pass without exponentials: the softmax probability of
+     * the top token against the runner-up alone, 1 / (1 + e^(second - first)). It is an upper bound of the top
+     * token's full softmax probability, close to it for peaked rows, and monotone in the margin, which is what
+     * learning when to stop drafting needs.
      */
-    public static double maxProbability(Logits logits, int row) {
+    public static double greedyConfidence(Logits logits, int row) {
         int vocab = logits.vocabSize();
-        float max = Float.NEGATIVE_INFINITY;
+        float first = Float.NEGATIVE_INFINITY;
+        float second = Float.NEGATIVE_INFINITY;
         for (int t = 0; t < vocab; t++) {
-            max = Math.max(max, logits.get(row, t));
+            float v = logits.get(row, t);
+            if (v > first) {
+                second = first;
+                first = v;
+            } else if (v > second) {
+                second = v;
+            }
         }
-        double total = 0;
-        for (int t = 0; t < vocab; t++) {
-            total += Math.exp(logits.get(row, t) - max);
-        }
-        return 1.0 / total;
+        return second == Float.NEGATIVE_INFINITY ? 1.0 : 1.0 / (1.0 + Math.exp(second - first));
     }
 
     /** Zeroes every weight outside the nucleus of mass {@code target}; returns the kept mass. */

@@ -91,6 +91,9 @@ public final class AdaptiveScheduler implements DraftScheduler {
     private final double[] verifyMean;   // index n = positions verified in one call
     private final double[] verifyWeight;
     private double draftPerToken = Double.NaN;
+    private final double[] predictedVerify;
+    private double verifySlope;
+    private boolean costModelDirty = true;
     private int plainSteps;
     private int probeInterval;
     private int steps;
@@ -111,6 +114,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         this.rejected = new double[options.maxDraftLength()];
         this.verifyMean = new double[options.maxDraftLength() + 2];
         this.verifyWeight = new double[options.maxDraftLength() + 2];
+        this.predictedVerify = new double[options.maxDraftLength() + 2];
         this.probeInterval = options.minProbeInterval();
         if (prior != null && prior.accepted().length == accepted.length) {
             restore(prior);
@@ -148,6 +152,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
             verifyWeight[n] = Math.min(p.verifyWeight()[n], CARRIED_EVIDENCE);
         }
         draftPerToken = p.draftPerToken();
+        costModelDirty = true;
     }
 
     private static double scale(double total, double max) {
@@ -286,27 +291,8 @@ public final class AdaptiveScheduler implements DraftScheduler {
 
     /** Estimated wall time of one target call over n positions. */
     double verifyCost(int n) {
-        if (verifyWeight[n] >= 0.5) {
-            return verifyMean[n];
-        }
-        SimpleRegression fit = new SimpleRegression();
-        int measured = 0;
-        int anchor = -1;
-        for (int m = 1; m < verifyMean.length; m++) {
-            if (verifyWeight[m] >= 0.5) {
-                fit.addData(m, verifyMean[m]);
-                measured++;
-                if (anchor < 0 || Math.abs(m - n) < Math.abs(anchor - n)) {
-                    anchor = m;
-                }
-            }
-        }
-        if (measured >= 2 && fit.getSlope() >= 0) {
-            // Extrapolate from the nearest measured length with the fitted slope.
-            return Math.max(verifyMean[anchor] + fit.getSlope() * (n - anchor), 1e-9);
-        }
-        double s = o.verifySlopePrior();
-        return verifyMean[anchor] * (1 + s * (n - 1)) / (1 + s * (anchor - 1));
+        refreshCostModel();
+        return predictedVerify[n];
     }
 
     /**
@@ -314,6 +300,20 @@ public final class AdaptiveScheduler implements DraftScheduler {
      * length), else the prior slope.
      */
     private double verifySlope() {
+        refreshCostModel();
+        return verifySlope;
+    }
+
+    /**
+     * Recomputes the verify-cost model after new measurements: measured lengths use their running mean; others
+     * are extrapolated from the nearest measured length with the least-squares slope over all measured lengths
+     * (the prior slope until two lengths are measured).
+     */
+    private void refreshCostModel() {
+        if (!costModelDirty) {
+            return;
+        }
+        costModelDirty = false;
         SimpleRegression fit = new SimpleRegression();
         int measured = 0;
         for (int m = 1; m < verifyMean.length; m++) {
@@ -322,10 +322,27 @@ public final class AdaptiveScheduler implements DraftScheduler {
                 measured++;
             }
         }
-        if (measured >= 2) {
-            return Math.max(0, fit.getSlope());
+        for (int n = 1; n < verifyMean.length; n++) {
+            if (verifyWeight[n] >= 0.5) {
+                predictedVerify[n] = verifyMean[n];
+                continue;
+            }
+            int anchor = -1;
+            for (int m = 1; m < verifyMean.length; m++) {
+                if (verifyWeight[m] >= 0.5 && (anchor < 0 || Math.abs(m - n) < Math.abs(anchor - n))) {
+                    anchor = m;
+                }
+            }
+            if (anchor < 0) {
+                predictedVerify[n] = Double.NaN;
+            } else if (measured >= 2 && fit.getSlope() >= 0) {
+                predictedVerify[n] = Math.max(verifyMean[anchor] + fit.getSlope() * (n - anchor), 1e-9);
+            } else {
+                double s = o.verifySlopePrior();
+                predictedVerify[n] = verifyMean[anchor] * (1 + s * (n - 1)) / (1 + s * (anchor - 1));
+            }
         }
-        return o.verifySlopePrior() * verifyCost(1);
+        verifySlope = measured >= 2 ? Math.max(0, fit.getSlope()) : o.verifySlopePrior() * predictedVerify[1];
     }
 
     private boolean anyVerifyMeasured() {
@@ -344,6 +361,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
             verifyMean[n] = COST_FORGETTING * verifyMean[n] + (1 - COST_FORGETTING) * nanos;
         }
         verifyWeight[n] = Math.min(1e6, verifyWeight[n] + 1);
+        costModelDirty = true;
     }
 
     /** Whether the optimistic (90% upper credible bound) acceptance would make drafting worth it. */

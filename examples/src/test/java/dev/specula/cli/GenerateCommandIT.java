@@ -1,0 +1,134 @@
+package dev.specula.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code specula generate} as a user runs it: a process over the shaded jar. */
+class GenerateCommandIT {
+
+    record Run(int exit, String out, String err) {
+    }
+
+    static Run specula(String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-jar", System.getProperty("specula.jar")));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        Path out = Files.createTempFile("specula-out", ".txt");
+        Path err = Files.createTempFile("specula-err", ".txt");
+        pb.redirectOutput(out.toFile()).redirectError(err.toFile());
+        Process p = pb.start();
+        if (!p.waitFor(180, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("specula " + String.join(" ", args) + " did not finish in 180 s");
+        }
+        Run r = new Run(p.exitValue(), Files.readString(out), Files.readString(err));
+        Files.delete(out);
+        Files.delete(err);
+        return r;
+    }
+
+    @Test
+    void generatesWithNoArguments() throws Exception {
+        Run r = specula("generate", "--max-new-tokens", "24");
+        assertEquals(0, r.exit(), r.err());
+        assertFalse(r.out().isBlank(), "streamed text on stdout");
+        assertTrue(r.err().contains("tokens/s") && r.err().contains("acceptance"), r.err());
+    }
+
+    @Test
+    void compareRunsPlainDecodingAndReportsIdenticalOutput() throws Exception {
+        Run r = specula("generate", "--compare", "--max-new-tokens", "32", "--prompt", "def add(a, b):\n");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.err().contains("speedup:"), r.err());
+        assertTrue(r.err().contains("outputs identical: yes"), r.err());
+    }
+
+    @Test
+    void jsonPrintsOneObjectWithBaselineSpeedupAndIdentity() throws Exception {
+        Run r = specula("generate", "--json", "--compare", "--max-new-tokens", "20", "--draft-length", "3");
+        assertEquals(0, r.exit(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals(20, j.get("token_ids").size());
+        assertTrue(j.get("prompt_tokens").asInt() > 0);
+        assertTrue(j.get("metrics").get("tokens_per_second").asDouble() > 0);
+        assertEquals(20, j.get("metrics").get("draft_lengths").size() + j.get("metrics").get("accepted_tokens").asInt());
+        assertTrue(j.get("baseline_metrics").get("tokens_per_second").asDouble() > 0);
+        assertTrue(j.get("speedup").asDouble() > 0);
+        assertTrue(j.get("identical").asBoolean());
+        assertEquals(j.get("text").asText().isEmpty(), false);
+    }
+
+    @Test
+    void plainAndNgramDraftsWork() throws Exception {
+        for (String draft : List.of("none", "ngram", "composite")) {
+            Run r = specula("generate", "--draft", draft, "--max-new-tokens", "16", "--json");
+            assertEquals(0, r.exit(), draft + ": " + r.err());
+            assertTrue(new ObjectMapper().readTree(r.out()).get("drafter").asText().length() > 0);
+        }
+    }
+
+    @Test
+    void promptFilesAreReadAsStrictUtf8(@TempDir Path tmp) throws Exception {
+        Path good = tmp.resolve("good.txt");
+        Files.writeString(good, "def café():\n", StandardCharsets.UTF_8);
+        assertEquals(0, specula("generate", "--prompt-file", good.toString(), "--max-new-tokens", "8").exit());
+        Path bad = tmp.resolve("bad.txt");
+        Files.write(bad, new byte[]{'d', 'e', 'f', ' ', (byte) 0xC3, (byte) 0x28, '\n'});
+        Run r = specula("generate", "--prompt-file", bad.toString());
+        assertEquals(2, r.exit());
+        assertTrue(r.err().startsWith("error: ") && r.err().contains("not valid UTF-8"), r.err());
+    }
+
+    @Test
+    void badArgumentsExitWithTwoAndOneLine() throws Exception {
+        String[][] cases = {
+                {"generate", "--temperature", "-1"},
+                {"generate", "--temperature", "abc"},
+                {"generate", "--top-p", "1.5"},
+                {"generate", "--top-k", "-3"},
+                {"generate", "--max-new-tokens", "0"},
+                {"generate", "--max-new-tokens", "99999999"},
+                {"generate", "--draft-length", "100"},
+                {"generate", "--draft-length", "often"},
+                {"generate", "--draft", "no-such-dir"},
+                {"generate", "--no-such-option"},
+                {"generate", "--prompt", "x", "--prompt-file", "y"},
+                {"generate", "--prompt-file", "/no/such/file"},
+                {"generate", "--prompt", ""},
+                {"generate", "--threads", "0"},
+        };
+        for (String[] args : cases) {
+            Run r = specula(args);
+            assertEquals(2, r.exit(), String.join(" ", args) + ": " + r.err());
+            assertTrue(r.err().startsWith("error: "), String.join(" ", args) + ": " + r.err());
+            assertFalse(r.err().contains("\tat "), "no stack trace without --verbose: " + r.err());
+        }
+    }
+
+    @Test
+    void failuresExitWithOneAndVerboseAddsTheStackTrace(@TempDir Path tmp) throws Exception {
+        Files.createDirectories(tmp.resolve("empty-model"));
+        Run r = specula("generate", "--target", tmp.resolve("empty-model").toString(), "--draft", "none");
+        assertEquals(1, r.exit(), r.err());
+        assertTrue(r.err().startsWith("error: ") && r.err().contains("model.onnx"), r.err());
+        assertFalse(r.err().contains("\tat "));
+        Run verbose = specula("generate", "--target", tmp.resolve("empty-model").toString(), "--draft", "none", "--verbose");
+        assertEquals(1, verbose.exit());
+        assertTrue(verbose.err().contains("\tat "), verbose.err());
+    }
+}
