@@ -53,12 +53,15 @@ public final class Specula implements AutoCloseable {
 
     private Specula(Builder b) {
         Objects.requireNonNull(b.target, "target model directory is required");
+        if (!java.nio.file.Files.isDirectory(b.target)) {
+            throw new SpeculaException("target model directory " + b.target + " does not exist or is not a directory");
+        }
         List<AutoCloseable> opened = new ArrayList<>();
         try {
-            this.tokenizer = HfTokenizer.load(b.target);
-            opened.add(tokenizer);
             this.target = OnnxCausalLM.load(b.target, b.targetOptions);
             opened.add(target);
+            this.tokenizer = HfTokenizer.load(b.target);
+            opened.add(tokenizer);
             if (tokenizer.vocabSize() > target.vocabSize()) {
                 throw new SpeculaException("tokenizer " + tokenizer.file() + " has " + tokenizer.vocabSize()
                         + " tokens but model " + b.target + " scores only " + target.vocabSize()

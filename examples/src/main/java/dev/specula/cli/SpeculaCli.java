@@ -12,7 +12,7 @@ import java.io.PrintWriter;
  */
 @Command(name = "specula", mixinStandardHelpOptions = true, versionProvider = SpeculaCli.Version.class,
         description = "Speculative decoding for Hugging Face ONNX models: same output, fewer target calls.",
-        subcommands = {GenerateCommand.class, BenchCommand.class,
+        subcommands = {GenerateCommand.class, ServeCommand.class, BenchCommand.class, SoakCommand.class,
                 CommandLine.HelpCommand.class})
 public final class SpeculaCli {
     static final int EXIT_FAILURE = 1;
@@ -41,7 +41,7 @@ public final class SpeculaCli {
             PrintWriter err = commandLine.getErr();
             boolean usage = ex instanceof IllegalArgumentException || ex instanceof CommandLine.ParameterException;
             err.println("error: " + oneLine(ex));
-            if (parseResult.hasMatchedOption("--verbose")) {
+            if (commandLine.getParseResult() != null && commandLine.getParseResult().hasMatchedOption("--verbose")) {
                 ex.printStackTrace(err);
             }
             err.flush();

@@ -42,6 +42,9 @@ public final class OnnxCausalLM implements CausalLanguageModel {
     /** Runs hold the read side; close takes the write side, so no run outlives the session. */
     private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
     private final AtomicInteger openSequences = new AtomicInteger();
+    private final java.util.concurrent.ConcurrentLinkedDeque<SequenceBuffers> bufferPool =
+            new java.util.concurrent.ConcurrentLinkedDeque<>();
+    private static final int MAX_POOLED_BUFFERS = 64;
     private final LongAdder runNanos = new LongAdder();
     private final LongAdder runs = new LongAdder();
     private volatile boolean closed;
@@ -164,6 +167,22 @@ public final class OnnxCausalLM implements CausalLanguageModel {
         openSequences.decrementAndGet();
     }
 
+    SequenceBuffers borrowBuffers() {
+        SequenceBuffers b = bufferPool.pollFirst();
+        return b != null ? b : new SequenceBuffers(env, vocabSize, signature.logitsType() == ai.onnxruntime.OnnxJavaType.FLOAT);
+    }
+
+    void returnBuffers(SequenceBuffers b) {
+        if (closed || bufferPool.size() >= MAX_POOLED_BUFFERS) {
+            b.close();
+            return;
+        }
+        bufferPool.offerFirst(b);
+        if (closed && bufferPool.remove(b)) {
+            b.close(); // the model closed meanwhile
+        }
+    }
+
     void recordRun(long nanos) {
         runNanos.add(nanos);
         runs.increment();
@@ -221,6 +240,9 @@ public final class OnnxCausalLM implements CausalLanguageModel {
                 return;
             }
             closed = true;
+            for (SequenceBuffers b; (b = bufferPool.pollFirst()) != null; ) {
+                b.close();
+            }
             try {
                 session.close();
             } catch (OrtException e) {

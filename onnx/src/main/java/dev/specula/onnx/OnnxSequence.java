@@ -37,8 +37,9 @@ import java.util.concurrent.locks.Lock;
  * reused, so a step allocates only a few small tensor handles.
  */
 final class OnnxSequence implements ModelSequence {
-    static final int PINNED_ROWS = 17;
+    static final int PINNED_ROWS = SequenceBuffers.PINNED_ROWS;
     static final int COMPACT_MIN_SLOTS = 32;
+    private static final ByteBuffer NO_BYTES = ByteBuffer.allocateDirect(0).order(ByteOrder.nativeOrder());
 
     private final OnnxCausalLM model;
     private final ModelSignature sig;
@@ -48,14 +49,8 @@ final class OnnxSequence implements ModelSequence {
     private final Set<String> presentNames;
     private final Map<String, OnnxTensor> inputs = new HashMap<>();
 
-    private LongBuffer mask;
-    /** Inputs of calls over at most {@link #PINNED_ROWS} tokens: fixed buffers, one cached tensor per size. */
-    private final LongBuffer ids = directLongs(PINNED_ROWS);
-    private final LongBuffer positions = directLongs(PINNED_ROWS);
-    private final FloatBuffer pinnedLogits;
-    private final OnnxTensor[] pinnedLogitTensors = new OnnxTensor[PINNED_ROWS + 1];
-    private final OnnxTensor[] idTensors = new OnnxTensor[PINNED_ROWS + 1];
-    private final OnnxTensor[] positionTensors = new OnnxTensor[PINNED_ROWS + 1];
+    /** Borrowed from the model's pool, returned on close. */
+    private final SequenceBuffers io;
     private OnnxTensor cacheBranchTrue;
     private OnnxTensor cacheBranchFalse;
 
@@ -75,10 +70,7 @@ final class OnnxSequence implements ModelSequence {
         this.maxLength = model.maxSequenceLength();
         this.presentNames = Set.copyOf(sig.presentNames());
         this.kv = new OnnxTensor[sig.pastNames().size()];
-        this.mask = directLongs(256);
-        this.pinnedLogits = sig.logitsType() == OnnxJavaType.FLOAT
-                ? ByteBuffer.allocateDirect(PINNED_ROWS * vocab * 4).order(ByteOrder.nativeOrder()).asFloatBuffer()
-                : null;
+        this.io = model.borrowBuffers();
         try {
             emptyCache();
             if (sig.hasUseCacheBranch()) {
@@ -89,10 +81,6 @@ final class OnnxSequence implements ModelSequence {
             close();
             throw new SpeculaException("cannot create a sequence for model " + model.name() + ": " + e.getMessage(), e);
         }
-    }
-
-    private static LongBuffer directLongs(int n) {
-        return ByteBuffer.allocateDirect(n * 8).order(ByteOrder.nativeOrder()).asLongBuffer();
     }
 
     @Override
@@ -133,14 +121,14 @@ final class OnnxSequence implements ModelSequence {
             compact();
         }
         int total = physical + count;
-        if (mask.capacity() < total) {
-            LongBuffer grown = directLongs(Math.max(total, mask.capacity() * 2));
-            grown.put(0, mask, 0, physical);
-            mask = grown;
-        }
+        io.ensureMask(total, physical);
+        LongBuffer mask = io.mask;
         boolean small = count <= PINNED_ROWS;
-        LongBuffer idBuffer = small ? ids : directLongs(count);
-        LongBuffer positionBuffer = small ? positions : directLongs(count);
+        if (!small) {
+            io.ensureLongInputs(count);
+        }
+        LongBuffer idBuffer = small ? io.ids : io.longIds;
+        LongBuffer positionBuffer = small ? io.positions : io.longPositions;
         for (int i = 0; i < count; i++) {
             idBuffer.put(i, tokens[offset + i]);
             positionBuffer.put(i, logical + i);
@@ -151,17 +139,13 @@ final class OnnxSequence implements ModelSequence {
         OnnxTensor maskTensor = null;
         OrtSession.Result result;
         try {
-            long[] rowShape = {1, count};
             if (small) {
-                if (idTensors[count] == null) {
-                    idTensors[count] = OnnxTensor.createTensor(env, ids.duplicate().limit(count), rowShape);
-                    positionTensors[count] = OnnxTensor.createTensor(env, positions.duplicate().limit(count), rowShape);
-                }
-                idTensor = idTensors[count];
-                positionTensor = positionTensors[count];
+                idTensor = io.idTensor(count);
+                positionTensor = io.positionTensor(count);
             } else {
-                idTensor = OnnxTensor.createTensor(env, idBuffer, rowShape);
-                positionTensor = OnnxTensor.createTensor(env, positionBuffer, rowShape);
+                long[] rowShape = {1, count};
+                idTensor = OnnxTensor.createTensor(env, idBuffer.duplicate().limit(count), rowShape);
+                positionTensor = OnnxTensor.createTensor(env, positionBuffer.duplicate().limit(count), rowShape);
             }
             inputs.put(ModelSignature.INPUT_IDS, idTensor);
             if (sig.hasPositionIds()) {
@@ -177,13 +161,8 @@ final class OnnxSequence implements ModelSequence {
             for (int i = 0; i < kv.length; i++) {
                 inputs.put(sig.pastNames().get(i), kv[i]);
             }
-            if (pinnedLogits != null && count <= PINNED_ROWS) {
-                OnnxTensor out = pinnedLogitTensors[count];
-                if (out == null) {
-                    out = OnnxTensor.createTensor(env, pinnedLogits.duplicate().position(0).limit(count * vocab),
-                            new long[]{1, count, vocab});
-                    pinnedLogitTensors[count] = out;
-                }
+            if (io.pinnedLogits != null && small) {
+                OnnxTensor out = io.logitsTensor(count);
                 long t0 = System.nanoTime();
                 result = model.session().run(inputs, presentNames, Map.of(ModelSignature.LOGITS, out));
                 model.recordRun(System.nanoTime() - t0);
@@ -200,8 +179,8 @@ final class OnnxSequence implements ModelSequence {
         }
         Logits logits;
         try {
-            logits = pinnedLogits != null && count <= PINNED_ROWS
-                    ? new Logits(pinnedLogits.duplicate().position(0).limit(count * vocab), count, vocab)
+            logits = io.pinnedLogits != null && small
+                    ? new Logits(io.pinnedLogits.duplicate().position(0).limit(count * vocab), count, vocab)
                     : copyLogits(result, count);
             OnnxTensor[] next = new OnnxTensor[kv.length];
             for (int i = 0; i < kv.length; i++) {
@@ -252,6 +231,7 @@ final class OnnxSequence implements ModelSequence {
             return;
         }
         int drop = logical - length;
+        LongBuffer mask = io.mask;
         for (int p = physical - 1; p >= 0 && drop > 0; p--) {
             if (mask.get(p) != 0) {
                 mask.put(p, 0L);
@@ -277,6 +257,7 @@ final class OnnxSequence implements ModelSequence {
         if (physical == logical) {
             return;
         }
+        LongBuffer mask = io.mask;
         int es = sig.kvElementBytes();
         int heads = sig.kvHeads();
         int rowBytes = sig.headDim() * es;
@@ -333,8 +314,7 @@ final class OnnxSequence implements ModelSequence {
     private void emptyCache() throws OrtException {
         long[] shape = {1, sig.kvHeads(), 0, sig.headDim()};
         for (int i = 0; i < kv.length; i++) {
-            kv[i] = OnnxTensor.createTensor(env, ByteBuffer.allocateDirect(0).order(ByteOrder.nativeOrder()), shape,
-                    sig.kvType());
+            kv[i] = OnnxTensor.createTensor(env, NO_BYTES, shape, sig.kvType());
         }
         ownedKv = true;
     }
@@ -400,10 +380,8 @@ final class OnnxSequence implements ModelSequence {
         }
         open = false;
         releaseCache();
-        closeAll(pinnedLogitTensors);
-        closeAll(idTensors);
-        closeAll(positionTensors);
         closeAll(cacheBranchTrue, cacheBranchFalse);
+        model.returnBuffers(io);
         model.sequenceClosed();
     }
 }

@@ -1,0 +1,31 @@
+package dev.specula.cli.serve;
+
+import dev.specula.GenerationRequest;
+import dev.specula.TextListener;
+import dev.specula.core.sampling.SamplingParams;
+
+import java.util.List;
+import java.util.function.BooleanSupplier;
+
+/**
+ * A validated request of either completion endpoint, reduced to what the generation needs.
+ *
+ * @param model         the model name to echo in the response
+ * @param prompt        the full prompt text (for chat: the rendered conversation)
+ * @param params        sampling parameters
+ * @param stopSequences texts that end the generation
+ * @param stream        whether to answer with server-sent events
+ * @param speculative   false to decode plainly
+ */
+record CompletionSpec(String model, String prompt, SamplingParams params, List<String> stopSequences, boolean stream,
+                      boolean speculative) {
+
+    CompletionSpec {
+        stopSequences = List.copyOf(stopSequences);
+    }
+
+    GenerationRequest toRequest(TextListener listener, BooleanSupplier cancelled) {
+        return GenerationRequest.builder(prompt).params(params).stopSequences(stopSequences).speculative(speculative)
+                .listener(listener).cancelled(cancelled).build();
+    }
+}

@@ -1,0 +1,176 @@
+package dev.specula.cli.serve;
+
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.specula.core.sampling.SamplingParams;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Reads the JSON of {@code /v1/completions} and {@code /v1/chat/completions} requests into a
+ * {@link CompletionSpec}, with OpenAI's field names and defaults. Every invalid request is an {@link ApiException}
+ * (400) naming the field; the ranges of sampling values are those {@link SamplingParams} enforces.
+ */
+final class RequestParser {
+    /** OpenAI's default {@code max_tokens} of a text completion. */
+    static final int DEFAULT_MAX_TOKENS = 16;
+    /** OpenAI's limit on {@code stop} sequences. */
+    static final int MAX_STOP_SEQUENCES = 4;
+
+    /**
+     * SamplingParams' parameter names (which start its validation messages) to the request's field names;
+     * {@code maxNewTokens} is {@code max_tokens} or {@code max_completion_tokens}, whichever the request used.
+     */
+    private static final Map<String, String> SAMPLING_FIELDS = Map.of("temperature", "temperature", "topK", "top_k",
+            "topP", "top_p", "minP", "min_p");
+
+    private final ObjectMapper mapper;
+    private final String defaultModel;
+
+    RequestParser(ObjectMapper mapper, String defaultModel) {
+        this.mapper = mapper;
+        this.defaultModel = defaultModel;
+    }
+
+    /** The top-level fields of a JSON object body. */
+    JsonFields read(byte[] body) {
+        try {
+            return JsonFields.of(mapper.readTree(body));
+        } catch (JacksonException e) {
+            throw ApiException.badRequest(null, "the request body is not valid JSON: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // not thrown when reading from memory
+        }
+    }
+
+    /** A text completion: {@code prompt} is a string, or an array of one string. */
+    CompletionSpec completion(JsonFields f) {
+        return spec(f, prompt(f), "max_tokens", DEFAULT_MAX_TOKENS, List.of());
+    }
+
+    /**
+     * A chat completion: {@code messages} rendered with {@code template}. As with OpenAI, the reply runs to the end
+     * of the turn or of the context unless {@code max_tokens} (or {@code max_completion_tokens}) limits it.
+     */
+    CompletionSpec chat(JsonFields f, ChatTemplate template) {
+        String prompt = template.render(messages(f));
+        String maxField = f.get("max_completion_tokens") != null ? "max_completion_tokens" : "max_tokens";
+        return spec(f, prompt, maxField, SamplingParams.MAX_NEW_TOKENS_LIMIT, template.stopSequences());
+    }
+
+    private CompletionSpec spec(JsonFields f, String prompt, String maxField, int defaultMaxTokens,
+                                List<String> templateStops) {
+        if (f.integer("n", 1) != 1) {
+            throw ApiException.badRequest("n", "n must be 1: one choice per request is supported");
+        }
+        String model = f.string("model", defaultModel);
+        int maxTokens = f.integer(maxField, defaultMaxTokens);
+        SamplingParams.Builder b = SamplingParams.builder().maxNewTokens(maxTokens)
+                .temperature(f.number("temperature", 1.0)).topP(f.number("top_p", 1.0))
+                .topK(f.integer("top_k", 0)).minP(f.number("min_p", 0)).seed(f.longInteger("seed", 0));
+        Set<String> stops = new LinkedHashSet<>(stop(f));
+        stops.addAll(templateStops);
+        boolean stream = f.bool("stream", false);
+        boolean speculative = f.bool("speculative", true);
+        return new CompletionSpec(model, prompt, build(b, maxField), new ArrayList<>(stops), stream, speculative);
+    }
+
+    /** Builds the parameters, naming the request field of a value SamplingParams rejects. */
+    private static SamplingParams build(SamplingParams.Builder b, String maxField) {
+        try {
+            return b.build();
+        } catch (IllegalArgumentException e) {
+            String message = e.getMessage();
+            String name = message.substring(0, Math.max(0, message.indexOf(' ')));
+            String field = "maxNewTokens".equals(name) ? maxField : SAMPLING_FIELDS.get(name);
+            if (field == null) {
+                throw ApiException.badRequest(null, message);
+            }
+            throw ApiException.badRequest(field, field + message.substring(name.length()));
+        }
+    }
+
+    private static String prompt(JsonFields f) {
+        JsonNode p = f.get("prompt");
+        if (p == null) {
+            throw ApiException.badRequest("prompt", "prompt is required: the text to complete");
+        }
+        if (p.isArray() && p.size() == 1 && p.get(0).isTextual()) {
+            p = p.get(0);
+        }
+        if (!p.isTextual()) {
+            throw JsonFields.wrongType("prompt", "a string or an array of one string (batches are not supported)", p);
+        }
+        if (p.asText().isEmpty()) {
+            throw ApiException.badRequest("prompt", "prompt must not be empty");
+        }
+        return p.asText();
+    }
+
+    private static List<String> stop(JsonFields f) {
+        JsonNode stop = f.get("stop");
+        if (stop == null) {
+            return List.of();
+        }
+        if (stop.isTextual()) {
+            return List.of(nonEmptyStop(stop));
+        }
+        if (!stop.isArray() || stop.size() > MAX_STOP_SEQUENCES) {
+            throw JsonFields.wrongType("stop", "a string or an array of up to " + MAX_STOP_SEQUENCES + " strings", stop);
+        }
+        List<String> stops = new ArrayList<>();
+        for (JsonNode s : stop) {
+            if (!s.isTextual()) {
+                throw JsonFields.wrongType("stop", "a string or an array of up to " + MAX_STOP_SEQUENCES + " strings",
+                        stop);
+            }
+            stops.add(nonEmptyStop(s));
+        }
+        return stops;
+    }
+
+    private static String nonEmptyStop(JsonNode s) {
+        if (s.asText().isEmpty()) {
+            throw ApiException.badRequest("stop", "stop sequences must not be empty strings");
+        }
+        return s.asText();
+    }
+
+    private static List<ChatMessage> messages(JsonFields f) {
+        JsonNode messages = f.get("messages");
+        if (messages == null) {
+            throw ApiException.badRequest("messages", "messages is required: the conversation, an array of"
+                    + " {\"role\": \"system\"|\"user\"|\"assistant\", \"content\": \"...\"}");
+        }
+        if (!messages.isArray() || messages.isEmpty()) {
+            throw JsonFields.wrongType("messages", "a non-empty array of {role, content} objects", messages);
+        }
+        List<ChatMessage> result = new ArrayList<>();
+        for (int i = 0; i < messages.size(); i++) {
+            result.add(message(messages.get(i), "messages[" + i + "]"));
+        }
+        return result;
+    }
+
+    private static ChatMessage message(JsonNode m, String at) {
+        if (!m.isObject()) {
+            throw JsonFields.wrongType(at, "an object with role and content", m);
+        }
+        JsonNode role = m.path("role");
+        if (!role.isTextual() || !ChatMessage.ROLES.contains(role.asText())) {
+            throw JsonFields.wrongType(at + ".role", "one of \"system\", \"user\", \"assistant\"", role);
+        }
+        JsonNode content = m.path("content");
+        if (!content.isTextual()) {
+            throw JsonFields.wrongType(at + ".content", "a string", content);
+        }
+        return new ChatMessage(role.asText(), content.asText());
+    }
+}

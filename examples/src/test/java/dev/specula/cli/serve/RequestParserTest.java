@@ -1,0 +1,116 @@
+package dev.specula.cli.serve;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.specula.core.sampling.SamplingParams;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class RequestParserTest {
+    private final RequestParser parser = new RequestParser(new ObjectMapper(), "default-model");
+
+    private CompletionSpec completion(String json) {
+        return parser.completion(parser.read(json.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    private ApiException completionError(String json) {
+        return assertThrows(ApiException.class, () -> completion(json));
+    }
+
+    @Test
+    void appliesOpenAiDefaults() {
+        CompletionSpec spec = completion("{\"prompt\": \"def f():\"}");
+        assertEquals("def f():", spec.prompt());
+        assertEquals("default-model", spec.model());
+        SamplingParams p = spec.params();
+        assertEquals(RequestParser.DEFAULT_MAX_TOKENS, p.maxNewTokens());
+        assertEquals(1.0, p.temperature());
+        assertEquals(1.0, p.topP());
+        assertEquals(0, p.topK());
+        assertEquals(0, p.seed());
+        assertEquals(List.of(), spec.stopSequences());
+        assertFalse(spec.stream());
+        assertTrue(spec.speculative());
+    }
+
+    @Test
+    void readsEveryField() {
+        CompletionSpec spec = completion("{\"model\": \"m\", \"prompt\": [\"p\"], \"max_tokens\": 7, \"temperature\": 0,"
+                + " \"top_p\": 0.5, \"top_k\": 3, \"seed\": 9, \"stop\": [\"a\", \"b\"], \"stream\": true,"
+                + " \"speculative\": false, \"n\": 1, \"user\": \"ignored\", \"logit_bias\": null}");
+        assertEquals("m", spec.model());
+        assertEquals("p", spec.prompt());
+        assertEquals(SamplingParams.builder().maxNewTokens(7).temperature(0).topP(0.5).topK(3).seed(9).build(),
+                spec.params());
+        assertEquals(List.of("a", "b"), spec.stopSequences());
+        assertTrue(spec.stream());
+        assertFalse(spec.speculative());
+        assertEquals(List.of("x"), completion("{\"prompt\": \"p\", \"stop\": \"x\"}").stopSequences());
+        assertEquals(List.of(), completion("{\"prompt\": \"p\", \"stop\": null}").stopSequences());
+    }
+
+    @Test
+    void namesTheFieldOfEveryBadValue() {
+        assertEquals(null, completionError("{\"prompt\": ").param());
+        assertEquals(null, completionError("[\"prompt\"]").param());
+        assertEquals("prompt", completionError("{}").param());
+        assertEquals("prompt", completionError("{\"prompt\": \"\"}").param());
+        assertEquals("prompt", completionError("{\"prompt\": [\"a\", \"b\"]}").param());
+        assertEquals("prompt", completionError("{\"prompt\": [1, 2]}").param());
+        assertEquals("max_tokens", completionError("{\"prompt\": \"p\", \"max_tokens\": \"ten\"}").param());
+        assertEquals("max_tokens", completionError("{\"prompt\": \"p\", \"max_tokens\": 1.5}").param());
+        assertEquals("max_tokens", completionError("{\"prompt\": \"p\", \"max_tokens\": 0}").param());
+        assertEquals("temperature", completionError("{\"prompt\": \"p\", \"temperature\": \"hot\"}").param());
+        assertEquals("top_p", completionError("{\"prompt\": \"p\", \"top_p\": 1.5}").param());
+        assertEquals("top_k", completionError("{\"prompt\": \"p\", \"top_k\": -1}").param());
+        assertEquals("seed", completionError("{\"prompt\": \"p\", \"seed\": \"x\"}").param());
+        assertEquals("stream", completionError("{\"prompt\": \"p\", \"stream\": \"yes\"}").param());
+        assertEquals("speculative", completionError("{\"prompt\": \"p\", \"speculative\": 0}").param());
+        assertEquals("stop", completionError("{\"prompt\": \"p\", \"stop\": [\"a\", \"b\", \"c\", \"d\", \"e\"]}").param());
+        assertEquals("stop", completionError("{\"prompt\": \"p\", \"stop\": [\"\"]}").param());
+        assertEquals("n", completionError("{\"prompt\": \"p\", \"n\": 2}").param());
+    }
+
+    @Test
+    void samplingRangeErrorsUseTheRequestFieldName() {
+        ApiException e = completionError("{\"prompt\": \"p\", \"temperature\": -1}");
+        assertEquals(400, e.status());
+        assertEquals("temperature", e.param());
+        assertTrue(e.getMessage().startsWith("temperature must be"), e.getMessage());
+        e = completionError("{\"prompt\": \"p\", \"max_tokens\": -3}");
+        assertTrue(e.getMessage().startsWith("max_tokens must be"), e.getMessage());
+        assertTrue(e.getMessage().endsWith("got -3"), e.getMessage());
+    }
+
+    @Test
+    void chatRendersTheConversationAndAddsTheTemplateStops() {
+        CompletionSpec spec = parser.chat(parser.read(("{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}],"
+                + " \"stop\": \"END\"}").getBytes(StandardCharsets.UTF_8)), ChatTemplate.SIMPLE);
+        assertEquals("### User:\nHi\n\n### Assistant:\n", spec.prompt());
+        assertEquals(List.of("END", "\n### "), spec.stopSequences());
+        assertEquals(SamplingParams.MAX_NEW_TOKENS_LIMIT, spec.params().maxNewTokens(), "until the turn ends");
+    }
+
+    @Test
+    void chatNamesTheBadMessageField() {
+        assertEquals("messages", chatError("{}").param());
+        assertEquals("messages", chatError("{\"messages\": []}").param());
+        assertEquals("messages[0]", chatError("{\"messages\": [\"hi\"]}").param());
+        assertEquals("messages[1].role", chatError("{\"messages\": [{\"role\": \"user\", \"content\": \"a\"},"
+                + " {\"role\": \"robot\", \"content\": \"b\"}]}").param());
+        assertEquals("messages[0].content", chatError("{\"messages\": [{\"role\": \"user\"}]}").param());
+        assertEquals("max_completion_tokens", chatError("{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}],"
+                + " \"max_completion_tokens\": 0}").param());
+    }
+
+    private ApiException chatError(String json) {
+        return assertThrows(ApiException.class,
+                () -> parser.chat(parser.read(json.getBytes(StandardCharsets.UTF_8)), ChatTemplate.SIMPLE));
+    }
+}

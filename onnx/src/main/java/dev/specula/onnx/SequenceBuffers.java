@@ -1,0 +1,99 @@
+package dev.specula.onnx;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+
+/**
+ * The direct buffers one sequence feeds ONNX Runtime from and reads logits into, with the tensors wrapped
+ * around them. Pooled by the {@link OnnxCausalLM}: a sequence borrows a set and returns it when closed, so a
+ * server's stream of short requests allocates no direct memory (which the JVM would free only at some later
+ * garbage collection).
+ */
+final class SequenceBuffers implements AutoCloseable {
+    /** Calls over at most this many tokens use fixed input tensors and write logits in place. */
+    static final int PINNED_ROWS = 17;
+
+    private final OrtEnvironment env;
+    private final int vocab;
+    /** Inputs of short calls: fixed buffers and one cached tensor per call size. */
+    final LongBuffer ids = directLongs(PINNED_ROWS);
+    final LongBuffer positions = directLongs(PINNED_ROWS);
+    private final OnnxTensor[] idTensors = new OnnxTensor[PINNED_ROWS + 1];
+    private final OnnxTensor[] positionTensors = new OnnxTensor[PINNED_ROWS + 1];
+    /** Inputs of long calls (prefill): grown on demand, wrapped per call. */
+    LongBuffer longIds = directLongs(64);
+    LongBuffer longPositions = directLongs(64);
+    /** The attention mask over every cache slot (1 = attend, 0 = rolled back); grown on demand. */
+    LongBuffer mask = directLongs(256);
+    /** Logits of short calls, written by ONNX Runtime in place (null when the model's logits are float16). */
+    final FloatBuffer pinnedLogits;
+    private final OnnxTensor[] pinnedLogitTensors = new OnnxTensor[PINNED_ROWS + 1];
+
+    SequenceBuffers(OrtEnvironment env, int vocab, boolean floatLogits) {
+        this.env = env;
+        this.vocab = vocab;
+        this.pinnedLogits = floatLogits
+                ? ByteBuffer.allocateDirect(PINNED_ROWS * vocab * 4).order(ByteOrder.nativeOrder()).asFloatBuffer()
+                : null;
+    }
+
+    static LongBuffer directLongs(int n) {
+        return ByteBuffer.allocateDirect(n * 8).order(ByteOrder.nativeOrder()).asLongBuffer();
+    }
+
+    OnnxTensor idTensor(int count) throws OrtException {
+        if (idTensors[count] == null) {
+            idTensors[count] = OnnxTensor.createTensor(env, ids.duplicate().limit(count), new long[]{1, count});
+        }
+        return idTensors[count];
+    }
+
+    OnnxTensor positionTensor(int count) throws OrtException {
+        if (positionTensors[count] == null) {
+            positionTensors[count] = OnnxTensor.createTensor(env, positions.duplicate().limit(count), new long[]{1, count});
+        }
+        return positionTensors[count];
+    }
+
+    OnnxTensor logitsTensor(int count) throws OrtException {
+        if (pinnedLogitTensors[count] == null) {
+            pinnedLogitTensors[count] = OnnxTensor.createTensor(env,
+                    pinnedLogits.duplicate().position(0).limit(count * vocab), new long[]{1, count, vocab});
+        }
+        return pinnedLogitTensors[count];
+    }
+
+    void ensureLongInputs(int count) {
+        if (longIds.capacity() < count) {
+            int n = Math.max(count, longIds.capacity() * 2);
+            longIds = directLongs(n);
+            longPositions = directLongs(n);
+        }
+    }
+
+    void ensureMask(int slots, int keep) {
+        if (mask.capacity() < slots) {
+            LongBuffer grown = directLongs(Math.max(slots, mask.capacity() * 2));
+            grown.put(0, mask, 0, keep);
+            mask = grown;
+        }
+    }
+
+    @Override
+    public void close() {
+        for (OnnxTensor[] tensors : new OnnxTensor[][]{idTensors, positionTensors, pinnedLogitTensors}) {
+            for (int i = 0; i < tensors.length; i++) {
+                if (tensors[i] != null) {
+                    tensors[i].close();
+                    tensors[i] = null;
+                }
+            }
+        }
+    }
+}
