@@ -327,6 +327,28 @@ class ServeCommandIT {
     }
 
     @Test
+    void thirtyTwoConcurrentStreamsAllDeliverTheGreedyText() throws Exception {
+        String expected = completionText(greedy(PROMPT, 16));
+        List<CompletableFuture<HttpResponse<String>>> futures = new ArrayList<>();
+        for (int i = 0; i < 32; i++) {
+            futures.add(http.sendAsync(request("/v1/completions").POST(HttpRequest.BodyPublishers.ofString(
+                    greedy(PROMPT, 16).put("stream", true).toString())).build(), HttpResponse.BodyHandlers.ofString()));
+        }
+        CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new)).get(120, TimeUnit.SECONDS);
+        for (CompletableFuture<HttpResponse<String>> f : futures) {
+            HttpResponse<String> r = f.get();
+            assertEquals(200, r.statusCode(), r.body());
+            StringBuilder text = new StringBuilder();
+            List<String> data = r.body().lines().filter(l -> l.startsWith("data: ")).map(l -> l.substring(6)).toList();
+            assertEquals("[DONE]", data.get(data.size() - 1), r.body());
+            for (String d : data.subList(0, data.size() - 1)) {
+                text.append(MAPPER.readTree(d).path("choices").path(0).path("text").asText());
+            }
+            assertEquals(expected, text.toString());
+        }
+    }
+
+    @Test
     void disconnectingClientCancelsItsStreamedGeneration() throws Exception {
         int maxTokens = 1500;
         ObjectNode body = greedy("x = 1\n".repeat(40), maxTokens).put("stream", true);

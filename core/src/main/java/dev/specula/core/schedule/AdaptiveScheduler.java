@@ -69,7 +69,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         }
 
         public static Options defaults() {
-            return new Options(8, 0.98, 0.6, 2.0, 3, 0.1, 0.1, 8, 256, true);
+            return new Options(16, 0.98, 0.6, 2.0, 3, 0.1, 0.1, 8, 256, true);
         }
 
         public Options withMaxDraftLength(int max) {
