@@ -3,35 +3,26 @@ package dev.specula.core.acceptance;
 import dev.specula.core.draft.Proposal;
 import dev.specula.core.sampling.Distribution;
 
-import java.util.random.RandomGenerator;
-
 /**
  * Speculative sampling (Leviathan et al. 2023; Chen et al. 2023): draft token x, sampled from q, is accepted
  * with probability min(1, p(x)/q(x)); on rejection the next token is drawn from norm(max(0, p - q)); when all
  * k are accepted a bonus token is drawn from the target's next distribution. The emitted token is then
  * distributed exactly as p. It is only lossless if q is the distribution x was actually sampled from.
  */
-public final class SpeculativeSampling implements AcceptanceRule {
+public final class SpeculativeSampling extends RejectionSampling {
     public static final SpeculativeSampling INSTANCE = new SpeculativeSampling();
 
     private SpeculativeSampling() {
     }
 
     @Override
-    public Verdict decide(Proposal proposal, TargetScores target, RandomGenerator random) {
-        int[] tokens = proposal.tokens();
-        int k = tokens.length;
-        for (int i = 0; i < k; i++) {
-            Distribution p = target.distribution(i);
-            Distribution q = proposal.distributions()[i];
-            double a = acceptanceProbability(p, q, tokens[i]);
-            if (a >= 1 || random.nextDouble() < a) {
-                continue;
-            }
-            Distribution residual = residual(p, q, target.workspace());
-            return new Verdict(k, i, residual.sample(random));
-        }
-        return new Verdict(k, k, target.distribution(k).sample(random));
+    double acceptanceProbability(Distribution p, Proposal proposal, int i) {
+        return acceptanceProbability(p, proposal.distributions()[i], proposal.tokens()[i]);
+    }
+
+    @Override
+    Distribution residual(Distribution p, Proposal proposal, int i, Distribution out) {
+        return residual(p, proposal.distributions()[i], out);
     }
 
     /**

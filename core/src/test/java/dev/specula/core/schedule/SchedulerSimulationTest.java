@@ -72,7 +72,7 @@ class SchedulerSimulationTest {
             for (double c : costRatios) {
                 double best = 0;
                 int bestK = 0;
-                for (int k = 0; k <= 8; k++) {
+                for (int k = 0; k <= 16; k++) {
                     if (analyticRate(k, a, c) > best) {
                         best = analyticRate(k, a, c);
                         bestK = k;
@@ -133,7 +133,8 @@ class SchedulerSimulationTest {
         Scheduling adaptive = Scheduling.adaptive();
         assertEquals(AdaptiveScheduler.Options.defaults().initialDraftLength(), adaptive.start().plan().maxDraftTokens());
         simulate(adaptive, 0.95, 0.02, 2_000, 1);
-        assertEquals(8, adaptive.start().plan().maxDraftTokens(), "long drafts pay off at a = 0.95, c = 0.02");
+        int k = adaptive.start().plan().maxDraftTokens();
+        assertTrue(k >= 8, "long drafts pay off at a = 0.95, c = 0.02, got k = " + k);
         simulate(adaptive, 0.2, 0.5, 2_000, 1);
         assertEquals(0, adaptive.start().plan().maxDraftTokens(), "speculation loses at a = 0.2, c = 0.5");
     }
