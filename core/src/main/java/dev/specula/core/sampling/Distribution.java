@@ -14,6 +14,8 @@ import java.util.random.RandomGenerator;
 public final class Distribution {
     private final float[] probs;
     private int argmax;
+    /** The actual sum of {@link #probs} (1 up to rounding), kept so a draw needs one partial pass. */
+    private double total = 1;
 
     public Distribution(int vocabSize) {
         if (vocabSize <= 0) {
@@ -38,7 +40,7 @@ public final class Distribution {
         for (int i = 0; i < p.length; i++) {
             d.probs[i] = (float) (p[i] / total);
         }
-        d.updateArgmax();
+        d.normalize();
         return d;
     }
 
@@ -62,10 +64,6 @@ public final class Distribution {
 
     /** Draws a token by inverse CDF over the actual total mass. */
     public int sample(RandomGenerator rng) {
-        double total = 0;
-        for (float p : probs) {
-            total += p;
-        }
         double u = rng.nextDouble() * total;
         double acc = 0;
         int last = -1;
@@ -88,6 +86,7 @@ public final class Distribution {
         Arrays.fill(probs, 0f);
         probs[token] = 1f;
         argmax = token;
+        total = 1;
     }
 
     /** Copies {@code other} into this distribution. */
@@ -97,6 +96,7 @@ public final class Distribution {
         }
         System.arraycopy(other.probs, 0, probs, 0, probs.length);
         argmax = other.argmax;
+        total = other.total;
     }
 
     /**
@@ -105,31 +105,29 @@ public final class Distribution {
      * @return false if all weights are zero (the distribution is left unchanged)
      */
     public boolean normalize() {
-        double total = 0;
+        double sum = 0;
         for (float p : probs) {
-            total += p;
+            sum += p;
         }
-        if (!(total > 0)) {
+        if (!(sum > 0)) {
             return false;
         }
-        float inv = (float) (1.0 / total);
-        for (int t = 0; t < probs.length; t++) {
-            probs[t] *= inv;
-        }
-        updateArgmax();
-        return true;
-    }
-
-    void updateArgmax() {
+        float inv = (float) (1.0 / sum);
+        double normalized = 0;
         int best = 0;
         float bestValue = -1f;
         for (int t = 0; t < probs.length; t++) {
-            if (probs[t] > bestValue) {
-                bestValue = probs[t];
+            float p = probs[t] * inv;
+            probs[t] = p;
+            normalized += p;
+            if (p > bestValue) {
+                bestValue = p;
                 best = t;
             }
         }
         argmax = best;
+        total = normalized;
+        return true;
     }
 
     @Override
