@@ -15,8 +15,9 @@ import java.util.stream.Collectors;
 
 /**
  * Asks its drafters in order and takes the first non-empty proposal: e.g. prompt lookup or the n-gram cache
- * when they have a match (free, and long when the output copies its input), else the draft model. Every
- * drafter receives every feedback and the finished output.
+ * when they have a match (free, and long when the output copies its input), else the draft model. Each drafter
+ * gets the plan the scheduler made for its source ({@link DraftPlan#forSource}), so an adaptive scheduler can
+ * let a lookup draft long and the model short. Every drafter receives every feedback and the finished output.
  *
  * <pre>{@code
  * Drafter drafter = new CompositeDrafter(List.of(new PromptLookupDrafter(3, 4), new ModelDrafter(draftModel)));
@@ -61,8 +62,12 @@ public final class CompositeDrafter implements Drafter {
         return new DraftProposer() {
             @Override
             public Proposal propose(TokenHistory history, DraftPlan plan) {
-                for (DraftProposer p : proposers) {
-                    Proposal proposal = p.propose(history, plan);
+                for (int i = 0; i < proposers.size(); i++) {
+                    DraftPlan own = plan.forSource(drafters.get(i).name());
+                    if (own.maxDraftTokens() == 0) {
+                        continue; // the scheduler found this source not worth drafting from now
+                    }
+                    Proposal proposal = proposers.get(i).propose(history, own);
                     if (!proposal.isEmpty()) {
                         return proposal;
                     }

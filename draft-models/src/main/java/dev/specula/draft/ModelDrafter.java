@@ -99,7 +99,7 @@ public final class ModelDrafter implements Drafter {
                 logits = feed(token);
                 calls++;
             }
-            return new Proposal(n == k ? tokens : Arrays.copyOf(tokens, n), q, confidence, calls);
+            return new Proposal(n == k ? tokens : Arrays.copyOf(tokens, n), q, confidence, calls, name());
         }
 
         /** Rolls back what the history no longer holds, feeds what it gained; returns the last row's logits. */

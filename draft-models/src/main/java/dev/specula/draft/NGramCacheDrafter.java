@@ -82,7 +82,7 @@ public final class NGramCacheDrafter implements Drafter {
         return new DraftProposer() {
             @Override
             public Proposal propose(TokenHistory history, DraftPlan plan) {
-                return Proposal.oneHot(draft(history, plan.maxDraftTokens()));
+                return Proposal.oneHot(draft(history, plan.maxDraftTokens()), name());
             }
 
             @Override

@@ -43,7 +43,7 @@ public final class PromptLookupDrafter implements Drafter {
 
     @Override
     public DraftProposer start(DraftContext context) {
-        return (history, plan) -> Proposal.oneHot(lookup(history, plan.maxDraftTokens()));
+        return (history, plan) -> Proposal.oneHot(lookup(history, plan.maxDraftTokens()), name());
     }
 
     /** The up-to-{@code k} tokens that followed the most recent earlier match of the longest matching suffix. */

@@ -193,8 +193,8 @@ public final class SpeculativeDecoder {
                     }
                     DraftPlan planned = scheduler.plan();
                     int room = Math.min(params.maxNewTokens() - generated, maxLength - history.size());
-                    int k = Math.max(0, Math.min(planned.maxDraftTokens(), room - 1));
-                    DraftPlan plan = planned.withMaxDraftTokens(k);
+                    DraftPlan plan = planned.capped(Math.max(0, room - 1));
+                    int k = plan.maxDraftTokens();
                     long t0 = clock.getAsLong();
                     Proposal proposal = k == 0 ? Proposal.empty() : proposer.propose(history, plan);
                     long t1 = clock.getAsLong();

@@ -17,10 +17,14 @@ import java.util.Objects;
  * @param confidences   the drafter's own probability of each token (a model draft's softmax at temperature 1
  *                      when decoding greedily), used to learn when to stop drafting; null when it has none
  * @param modelCalls    forward calls the draft model made for this proposal (0 for lookups)
+ * @param source        which drafter proposed it ({@link Drafter#name()}), so schedulers can learn per source
  */
-public record Proposal(int[] tokens, Distribution[] distributions, float[] confidences, int modelCalls) {
+public record Proposal(int[] tokens, Distribution[] distributions, float[] confidences, int modelCalls,
+                       String source) {
 
-    private static final Proposal EMPTY = new Proposal(new int[0], null, null, 0);
+    /** The source of drafts that name none. */
+    public static final String DEFAULT_SOURCE = "draft";
+    private static final Proposal EMPTY = new Proposal(new int[0], null, null, 0, DEFAULT_SOURCE);
 
     public Proposal {
         Objects.requireNonNull(tokens, "tokens");
@@ -35,6 +39,12 @@ public record Proposal(int[] tokens, Distribution[] distributions, float[] confi
         if (modelCalls < 0) {
             throw new IllegalArgumentException("modelCalls must be >= 0, got " + modelCalls);
         }
+        Objects.requireNonNull(source, "source");
+    }
+
+    /** A proposal from the default source. */
+    public Proposal(int[] tokens, Distribution[] distributions, float[] confidences, int modelCalls) {
+        this(tokens, distributions, confidences, modelCalls, DEFAULT_SOURCE);
     }
 
     public static Proposal empty() {
@@ -43,7 +53,12 @@ public record Proposal(int[] tokens, Distribution[] distributions, float[] confi
 
     /** A deterministic (one-hot) draft. */
     public static Proposal oneHot(int[] tokens) {
-        return tokens.length == 0 ? EMPTY : new Proposal(tokens, null, null, 0);
+        return oneHot(tokens, DEFAULT_SOURCE);
+    }
+
+    /** A deterministic (one-hot) draft from the named source. */
+    public static Proposal oneHot(int[] tokens, String source) {
+        return tokens.length == 0 ? EMPTY : new Proposal(tokens, null, null, 0, source);
     }
 
     public int size() {

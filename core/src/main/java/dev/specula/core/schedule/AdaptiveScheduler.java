@@ -5,6 +5,12 @@ import dev.specula.core.draft.Proposal;
 import org.apache.commons.math3.distribution.BetaDistribution;
 import org.apache.commons.math3.stat.regression.SimpleRegression;
 
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Consumer;
+
 /**
  * Picks the draft length that maximizes expected tokens per second, from what it measures online.
  *
@@ -16,13 +22,18 @@ import org.apache.commons.math3.stat.regression.SimpleRegression;
  * T(k) = k&middot;d + v(k+1), where d is the measured cost of one draft token and v(n) the measured cost of
  * one target call over n positions (a running mean per n, extrapolated to unmeasured n by least squares over
  * the measured ones). It plans k* = argmax E(k)/T(k) over 0..max; k* = 0 is plain decoding, chosen when
- * speculation loses. While at k = 0 it probes k &ge; 1 after 8, 16, 32, ... steps, but only while the upper
- * credible bound of a<sub>1</sub> says speculation could still win, so regime changes are noticed.
+ * speculation loses. Evidence fades every step, and while at k = 0 it probes k &ge; 1 after 8, 16, 32, ...
+ * steps as long as the upper credible bound of a<sub>1</sub> says speculation could still win, so regime
+ * changes are noticed.
  *
- * <p>Early stop: acceptance is also tracked per bucket of the draft's own confidence q(x). Drafting one more
- * token costs about d + v'(k) and gains at most its acceptance, so a model draft should stop at tokens whose
- * estimated acceptance is below (d + v'(k))&middot;E(k)/T(k); the plan's {@code minConfidence} is the lowest
- * confidence at which that still pays (llama.cpp's draft-p-min, made adaptive).
+ * <p>Per source. Acceptance and draft cost are tracked separately for each {@link Proposal#source() source}
+ * (a composite drafter's prompt lookup and draft model behave very differently), and the plan carries a length
+ * per known source ({@link DraftPlan#forSource}); the target's verify costs are shared.
+ *
+ * <p>Early stop: acceptance is also tracked per bucket of the draft's own confidence. Drafting one more token
+ * costs about d + v' and gains at most its acceptance, so a model draft should stop at tokens whose estimated
+ * acceptance is below (d + v')&middot;E(k)/T(k); the plan's {@code minConfidence} is the lowest confidence at
+ * which that still pays (llama.cpp's draft-p-min, made adaptive).
  */
 public final class AdaptiveScheduler implements DraftScheduler {
 
@@ -78,26 +89,37 @@ public final class AdaptiveScheduler implements DraftScheduler {
         }
     }
 
+    /**
+     * What a finished generation learned, carried into the next one as a weak prior: measured costs (stable for a
+     * model pair and machine) and acceptance evidence scaled down to at most {@value #CARRIED_EVIDENCE}
+     * observations per position, so each generation still adapts to its own text within a few steps.
+     *
+     * @param sources     per-source acceptance and draft cost
+     * @param verifyMean  running mean cost of a target call per number of verified positions
+     * @param verifyWeight observations behind each mean
+     */
+    public record Snapshot(Map<String, SourceSnapshot> sources, double[] verifyMean, double[] verifyWeight) {
+    }
+
+    /** One source's learned state (see {@link Snapshot}). */
+    public record SourceSnapshot(double[] accepted, double[] rejected, double pooledAccepted, double pooledRejected,
+                                 double[] bucketAccepted, double[] bucketRejected, double draftPerToken) {
+    }
+
     private static final int BUCKETS = 10;
     private static final double COST_FORGETTING = 0.9;
+    private static final double CARRIED_EVIDENCE = 8;
 
     private final Options o;
-    private final double[] accepted;   // per position: decayed count of acceptances
-    private final double[] rejected;   // per position: decayed count of rejections
-    private double pooledAccepted;
-    private double pooledRejected;
-    private final double[] bucketAccepted = new double[BUCKETS];
-    private final double[] bucketRejected = new double[BUCKETS];
+    private final Consumer<Snapshot> publish;
+    private final Map<String, SourceStats> sources = new LinkedHashMap<>();
     private final double[] verifyMean;   // index n = positions verified in one call
     private final double[] verifyWeight;
-    private double draftPerToken = Double.NaN;
     private final double[] predictedVerify;
     private double verifySlope;
     private boolean costModelDirty = true;
     private int plainSteps;
     private int probeInterval;
-    private int steps;
-    private final java.util.function.Consumer<Snapshot> publish;
 
     public AdaptiveScheduler(Options options) {
         this(options, null, s -> { });
@@ -107,172 +129,113 @@ public final class AdaptiveScheduler implements DraftScheduler {
      * A scheduler that starts from what an earlier generation learned ({@code prior}, may be null) and hands what
      * it learned to {@code publish} when its generation finishes.
      */
-    public AdaptiveScheduler(Options options, Snapshot prior, java.util.function.Consumer<Snapshot> publish) {
+    public AdaptiveScheduler(Options options, Snapshot prior, Consumer<Snapshot> publish) {
         this.o = options;
         this.publish = publish;
-        this.accepted = new double[options.maxDraftLength()];
-        this.rejected = new double[options.maxDraftLength()];
         this.verifyMean = new double[options.maxDraftLength() + 2];
         this.verifyWeight = new double[options.maxDraftLength() + 2];
         this.predictedVerify = new double[options.maxDraftLength() + 2];
         this.probeInterval = options.minProbeInterval();
-        if (prior != null && prior.accepted().length == accepted.length) {
-            restore(prior);
+        if (prior != null && prior.verifyMean().length == verifyMean.length) {
+            for (int n = 0; n < verifyMean.length; n++) {
+                verifyMean[n] = prior.verifyMean()[n];
+                verifyWeight[n] = Math.min(prior.verifyWeight()[n], CARRIED_EVIDENCE);
+            }
+            prior.sources().forEach((name, s) -> sources.put(name, SourceStats.restore(o, s)));
         }
-    }
-
-    /**
-     * What a finished generation learned, carried into the next one as a weak prior: measured costs (stable for a
-     * model pair and machine) and acceptance evidence scaled down to at most {@value #CARRIED_EVIDENCE}
-     * observations per position, so each generation still adapts to its own text within a few steps.
-     */
-    public record Snapshot(double[] accepted, double[] rejected, double pooledAccepted, double pooledRejected,
-                           double[] bucketAccepted, double[] bucketRejected, double[] verifyMean,
-                           double[] verifyWeight, double draftPerToken) {
-    }
-
-    private static final double CARRIED_EVIDENCE = 8;
-
-    private void restore(Snapshot p) {
-        for (int i = 0; i < accepted.length; i++) {
-            double scale = scale(p.accepted()[i] + p.rejected()[i], CARRIED_EVIDENCE);
-            accepted[i] = p.accepted()[i] * scale;
-            rejected[i] = p.rejected()[i] * scale;
-        }
-        double pooledScale = scale(p.pooledAccepted() + p.pooledRejected(), 2 * CARRIED_EVIDENCE);
-        pooledAccepted = p.pooledAccepted() * pooledScale;
-        pooledRejected = p.pooledRejected() * pooledScale;
-        for (int b = 0; b < BUCKETS; b++) {
-            double scale = scale(p.bucketAccepted()[b] + p.bucketRejected()[b], CARRIED_EVIDENCE);
-            bucketAccepted[b] = p.bucketAccepted()[b] * scale;
-            bucketRejected[b] = p.bucketRejected()[b] * scale;
-        }
-        for (int n = 0; n < verifyMean.length; n++) {
-            verifyMean[n] = p.verifyMean()[n];
-            verifyWeight[n] = Math.min(p.verifyWeight()[n], CARRIED_EVIDENCE);
-        }
-        draftPerToken = p.draftPerToken();
-        costModelDirty = true;
-    }
-
-    private static double scale(double total, double max) {
-        return total > max ? max / total : 1;
     }
 
     @Override
     public void finish() {
-        publish.accept(new Snapshot(accepted.clone(), rejected.clone(), pooledAccepted, pooledRejected,
-                bucketAccepted.clone(), bucketRejected.clone(), verifyMean.clone(), verifyWeight.clone(),
-                draftPerToken));
+        Map<String, SourceSnapshot> learned = new HashMap<>();
+        sources.forEach((name, s) -> learned.put(name, s.snapshot()));
+        publish.accept(new Snapshot(Map.copyOf(learned), verifyMean.clone(), verifyWeight.clone()));
     }
 
     @Override
     public DraftPlan plan() {
-        steps++;
         if (!anyVerifyMeasured()) {
             return DraftPlan.of(o.initialDraftLength());
         }
-        int best = bestDraftLength(1);
-        double bestRate = rate(best);
-        if (rate(0) >= bestRate) {
+        double plain = rate(null, 0);
+        Map<String, DraftPlan> bySource = new HashMap<>();
+        int longest = 0;
+        double bestGain = 0;
+        DraftPlan best = null;
+        for (Map.Entry<String, SourceStats> e : sources.entrySet()) {
+            SourceStats s = e.getValue();
+            int k = bestDraftLength(s);
+            double gain = rate(s, k) / plain;
+            DraftPlan p = new DraftPlan(gain > 1 ? k : 0, stopThreshold(s, k));
+            bySource.put(e.getKey(), p);
+            longest = Math.max(longest, p.maxDraftTokens());
+            if (best == null || gain > bestGain) {
+                best = p;
+                bestGain = gain;
+            }
+        }
+        // A source not seen yet (or the only one, before any draft) is judged by the prior.
+        SourceStats unseen = new SourceStats(o);
+        int unseenK = bestDraftLength(unseen);
+        boolean unseenWins = rate(unseen, unseenK) > plain;
+        if (longest == 0 && !(sources.isEmpty() && unseenWins)) {
             plainSteps++;
             if (plainSteps >= probeInterval && speculationCouldWin()) {
                 plainSteps = 0;
                 probeInterval = Math.min(o.maxProbeInterval(), probeInterval * 2);
-                return new DraftPlan(best, stopThreshold(best));
+                return probePlan(bySource);
             }
             return DraftPlan.of(0);
         }
         plainSteps = 0;
         probeInterval = o.minProbeInterval();
-        return new DraftPlan(best, stopThreshold(best));
+        int fallback = sources.isEmpty() ? unseenK : Math.max(longest, 1);
+        return new DraftPlan(Math.max(longest, fallback), best == null ? 0 : best.minConfidence(), bySource);
+    }
+
+    /** One speculative step while plain decoding wins: every source drafts its best positive length once. */
+    private DraftPlan probePlan(Map<String, DraftPlan> plans) {
+        Map<String, DraftPlan> probes = new HashMap<>();
+        int longest = 1;
+        for (Map.Entry<String, SourceStats> e : sources.entrySet()) {
+            int k = bestDraftLength(e.getValue());
+            probes.put(e.getKey(), new DraftPlan(k, plans.get(e.getKey()).minConfidence()));
+            longest = Math.max(longest, k);
+        }
+        return new DraftPlan(longest, 0, probes);
     }
 
     @Override
     public void feedback(StepOutcome outcome) {
         int drafted = outcome.verdict().drafted();
-        int kept = outcome.verdict().accepted();
         int n = drafted + 1;
         if (n < verifyMean.length) {
             observeVerify(n, outcome.verifyNanos());
         }
         // Evidence fades every step, plain steps included: after a stretch of plain decoding the estimates drift
         // back towards the prior, so an early unlucky verdict cannot switch speculation off for good.
-        double f = o.forgetting();
-        pooledAccepted *= f;
-        pooledRejected *= f;
-        for (int i = 0; i < accepted.length; i++) {
-            accepted[i] *= f;
-            rejected[i] *= f;
-        }
-        for (int b = 0; b < BUCKETS; b++) {
-            bucketAccepted[b] *= f;
-            bucketRejected[b] *= f;
+        for (SourceStats s : sources.values()) {
+            s.decay(o.forgetting());
         }
         if (drafted == 0) {
             return;
         }
-        double perToken = (double) outcome.draftNanos() / drafted;
-        draftPerToken = Double.isNaN(draftPerToken) ? perToken
-                : COST_FORGETTING * draftPerToken + (1 - COST_FORGETTING) * perToken;
         Proposal proposal = outcome.proposal();
-        for (int i = 0; i < Math.min(drafted, accepted.length); i++) {
-            boolean ok = i < kept;
-            if (!ok && i > kept) {
-                break; // positions after the first rejection were never judged
-            }
-            if (ok) {
-                accepted[i]++;
-                pooledAccepted++;
-            } else {
-                rejected[i]++;
-                pooledRejected++;
-            }
-            double c = i < proposal.size() ? proposal.confidence(i) : Double.NaN;
-            if (!Double.isNaN(c)) {
-                int b = Math.min(BUCKETS - 1, (int) (c * BUCKETS));
-                if (ok) {
-                    bucketAccepted[b]++;
-                } else {
-                    bucketRejected[b]++;
-                }
-            }
-        }
+        sources.computeIfAbsent(proposal.source(), name -> new SourceStats(o))
+                .observe(proposal, outcome.verdict().accepted(), outcome.draftNanos());
     }
 
-    /** Estimated acceptance of position {@code i} (1-based) given the previous ones were accepted. */
-    double acceptance(int i) {
-        double pooled = pooledAcceptance();
-        double s = o.priorStrength();
-        return (accepted[i - 1] + s * pooled) / (accepted[i - 1] + rejected[i - 1] + s);
+    /** Expected tokens per nanosecond when {@code s} drafts k (null: plain decoding, k = 0). */
+    double rate(SourceStats s, int k) {
+        double draft = k == 0 ? 0 : k * s.draftPerToken(o.draftCostPrior() * verifyCost(1));
+        return (k == 0 ? 1 : s.expectedTokens(k)) / (draft + verifyCost(k + 1));
     }
 
-    double pooledAcceptance() {
-        double s = o.priorStrength();
-        return (pooledAccepted + s * o.priorAcceptance()) / (pooledAccepted + pooledRejected + s);
-    }
-
-    /** Expected tokens per step when drafting k. */
-    double expectedTokens(int k) {
-        double e = 1;
-        double reach = 1;
-        for (int j = 1; j <= k; j++) {
-            reach *= acceptance(j);
-            e += reach;
-        }
-        return e;
-    }
-
-    /** Expected tokens per nanosecond when drafting k. */
-    double rate(int k) {
-        return expectedTokens(k) / (draftCost(k) + verifyCost(k + 1));
-    }
-
-    private int bestDraftLength(int from) {
-        int best = from;
-        double bestRate = rate(from);
-        for (int k = from + 1; k <= o.maxDraftLength(); k++) {
-            double r = rate(k);
+    private int bestDraftLength(SourceStats s) {
+        int best = 1;
+        double bestRate = rate(s, 1);
+        for (int k = 2; k <= o.maxDraftLength(); k++) {
+            double r = rate(s, k);
             if (r > bestRate) {
                 best = k;
                 bestRate = r;
@@ -281,27 +244,10 @@ public final class AdaptiveScheduler implements DraftScheduler {
         return best;
     }
 
-    private double draftCost(int k) {
-        if (k == 0) {
-            return 0;
-        }
-        double perToken = Double.isNaN(draftPerToken) ? o.draftCostPrior() * verifyCost(1) : draftPerToken;
-        return k * perToken;
-    }
-
     /** Estimated wall time of one target call over n positions. */
     double verifyCost(int n) {
         refreshCostModel();
         return predictedVerify[n];
-    }
-
-    /**
-     * Cost of one more verified position: the least-squares slope over the measured lengths (robust to one noisy
-     * length), else the prior slope.
-     */
-    private double verifySlope() {
-        refreshCostModel();
-        return verifySlope;
     }
 
     /**
@@ -364,43 +310,168 @@ public final class AdaptiveScheduler implements DraftScheduler {
         costModelDirty = true;
     }
 
-    /** Whether the optimistic (90% upper credible bound) acceptance would make drafting worth it. */
+    /** Whether some source's optimistic (90% upper credible bound) acceptance would make drafting worth it. */
     private boolean speculationCouldWin() {
-        double s = o.priorStrength();
-        double pooled = pooledAcceptance();
-        double alpha = accepted[0] + s * pooled;
-        double beta = rejected[0] + s * (1 - pooled);
-        double upper = new BetaDistribution(null, alpha, beta).inverseCumulativeProbability(0.9);
-        double cost1 = draftCost(1) + verifyCost(2);
-        return (1 + upper) / cost1 > rate(0);
+        double plain = rate(null, 0);
+        for (SourceStats s : sources.values()) {
+            double upper = s.upperAcceptance(0.9);
+            double cost1 = s.draftPerToken(o.draftCostPrior() * verifyCost(1)) + verifyCost(2);
+            if ((1 + upper) / cost1 > plain) {
+                return true;
+            }
+        }
+        return sources.isEmpty();
     }
 
     /** The lowest draft confidence at which drafting one more token still pays (0 = never stop early). */
-    private double stopThreshold(int k) {
+    private double stopThreshold(SourceStats s, int k) {
         if (!o.adaptiveStop()) {
             return 0;
         }
-        double marginal = draftCost(1) + verifySlope();
-        double breakEven = marginal * rate(k);
-        double pooled = pooledAcceptance();
-        double s = o.priorStrength();
-        double threshold = 0;
-        for (int b = BUCKETS - 1; b >= 0; b--) {
-            double n = bucketAccepted[b] + bucketRejected[b];
-            if (n < 1) {
-                continue; // no evidence for this confidence: do not stop there
-            }
-            double est = (bucketAccepted[b] + s * pooled) / (n + s);
-            if (est < breakEven) {
-                threshold = (double) (b + 1) / BUCKETS;
-                break;
-            }
-        }
-        return Math.min(threshold, 0.95);
+        refreshCostModel();
+        double marginal = s.draftPerToken(o.draftCostPrior() * verifyCost(1)) + verifySlope;
+        return s.threshold(marginal * rate(s, k));
     }
 
-    /** Steps planned so far. */
-    int steps() {
-        return steps;
+    /** Acceptance statistics and draft cost of one source of drafts. */
+    static final class SourceStats {
+        private final Options o;
+        private final double[] accepted;   // per position: decayed count of acceptances
+        private final double[] rejected;   // per position: decayed count of rejections
+        private double pooledAccepted;
+        private double pooledRejected;
+        private final double[] bucketAccepted = new double[BUCKETS];
+        private final double[] bucketRejected = new double[BUCKETS];
+        private double draftPerToken = Double.NaN;
+
+        SourceStats(Options o) {
+            this.o = o;
+            this.accepted = new double[o.maxDraftLength()];
+            this.rejected = new double[o.maxDraftLength()];
+        }
+
+        static SourceStats restore(Options o, SourceSnapshot p) {
+            SourceStats s = new SourceStats(o);
+            int n = Math.min(s.accepted.length, p.accepted().length);
+            for (int i = 0; i < n; i++) {
+                double scale = scale(p.accepted()[i] + p.rejected()[i], CARRIED_EVIDENCE);
+                s.accepted[i] = p.accepted()[i] * scale;
+                s.rejected[i] = p.rejected()[i] * scale;
+            }
+            double pooledScale = scale(p.pooledAccepted() + p.pooledRejected(), 2 * CARRIED_EVIDENCE);
+            s.pooledAccepted = p.pooledAccepted() * pooledScale;
+            s.pooledRejected = p.pooledRejected() * pooledScale;
+            for (int b = 0; b < BUCKETS; b++) {
+                double scale = scale(p.bucketAccepted()[b] + p.bucketRejected()[b], CARRIED_EVIDENCE);
+                s.bucketAccepted[b] = p.bucketAccepted()[b] * scale;
+                s.bucketRejected[b] = p.bucketRejected()[b] * scale;
+            }
+            s.draftPerToken = p.draftPerToken();
+            return s;
+        }
+
+        private static double scale(double total, double max) {
+            return total > max ? max / total : 1;
+        }
+
+        SourceSnapshot snapshot() {
+            return new SourceSnapshot(accepted.clone(), rejected.clone(), pooledAccepted, pooledRejected,
+                    bucketAccepted.clone(), bucketRejected.clone(), draftPerToken);
+        }
+
+        void decay(double f) {
+            pooledAccepted *= f;
+            pooledRejected *= f;
+            for (int i = 0; i < accepted.length; i++) {
+                accepted[i] *= f;
+                rejected[i] *= f;
+            }
+            for (int b = 0; b < BUCKETS; b++) {
+                bucketAccepted[b] *= f;
+                bucketRejected[b] *= f;
+            }
+        }
+
+        void observe(Proposal proposal, int kept, long draftNanos) {
+            int drafted = proposal.size();
+            double perToken = (double) draftNanos / drafted;
+            draftPerToken = Double.isNaN(draftPerToken) ? perToken
+                    : COST_FORGETTING * draftPerToken + (1 - COST_FORGETTING) * perToken;
+            // Positions after the first rejection were never judged.
+            for (int i = 0; i < Math.min(Math.min(drafted, kept + 1), accepted.length); i++) {
+                boolean ok = i < kept;
+                if (ok) {
+                    accepted[i]++;
+                    pooledAccepted++;
+                } else {
+                    rejected[i]++;
+                    pooledRejected++;
+                }
+                double c = proposal.confidence(i);
+                if (!Double.isNaN(c)) {
+                    int b = Math.min(BUCKETS - 1, (int) (c * BUCKETS));
+                    if (ok) {
+                        bucketAccepted[b]++;
+                    } else {
+                        bucketRejected[b]++;
+                    }
+                }
+            }
+        }
+
+        double draftPerToken(double prior) {
+            return Double.isNaN(draftPerToken) ? prior : draftPerToken;
+        }
+
+        double pooledAcceptance() {
+            double s = o.priorStrength();
+            return (pooledAccepted + s * o.priorAcceptance()) / (pooledAccepted + pooledRejected + s);
+        }
+
+        /** Estimated acceptance of position {@code i} (1-based) given the previous ones were accepted. */
+        double acceptance(int i) {
+            double s = o.priorStrength();
+            return (accepted[i - 1] + s * pooledAcceptance()) / (accepted[i - 1] + rejected[i - 1] + s);
+        }
+
+        /** Expected tokens per step when drafting k. */
+        double expectedTokens(int k) {
+            double e = 1;
+            double reach = 1;
+            for (int j = 1; j <= k; j++) {
+                reach *= acceptance(j);
+                e += reach;
+            }
+            return e;
+        }
+
+        /** The given quantile of the posterior acceptance of the first draft position. */
+        double upperAcceptance(double quantile) {
+            double s = o.priorStrength();
+            double pooled = pooledAcceptance();
+            return new BetaDistribution(null, accepted[0] + s * pooled, rejected[0] + s * (1 - pooled))
+                    .inverseCumulativeProbability(quantile);
+        }
+
+        /** The upper edge of the highest confidence bucket whose acceptance falls below {@code breakEven}. */
+        double threshold(double breakEven) {
+            double pooled = pooledAcceptance();
+            double s = o.priorStrength();
+            for (int b = BUCKETS - 1; b >= 0; b--) {
+                double n = bucketAccepted[b] + bucketRejected[b];
+                if (n < 1) {
+                    continue; // no evidence for this confidence: do not stop there
+                }
+                if ((bucketAccepted[b] + s * pooled) / (n + s) < breakEven) {
+                    return Math.min((double) (b + 1) / BUCKETS, 0.95);
+                }
+            }
+            return 0;
+        }
+
+        @Override
+        public String toString() {
+            return "SourceStats[pooled=" + pooledAcceptance() + ", accepted=" + Arrays.toString(accepted) + "]";
+        }
     }
 }

@@ -140,6 +140,33 @@ class SchedulerSimulationTest {
     }
 
     @Test
+    void eachSourceOfDraftsGetsItsOwnLength() {
+        DraftScheduler s = Scheduling.adaptive().start();
+        SplittableRandom r = new SplittableRandom(4);
+        String[] names = {"prompt-lookup", "model:draft"};
+        double[] acceptance = {0.95, 0.5};
+        double[] costRatio = {0.0, 0.1};
+        DraftPlan plan = null;
+        for (int step = 0; step < 3000; step++) {
+            plan = s.plan();
+            int src = step % 3 == 0 ? 0 : 1;
+            int k = plan.forSource(names[src]).maxDraftTokens();
+            int acc = 0;
+            while (acc < k && r.nextDouble() < acceptance[src]) {
+                acc++;
+            }
+            Proposal p = k == 0 ? Proposal.empty() : new Proposal(new int[k], null, null, 0, names[src]);
+            s.feedback(new StepOutcome(plan, p, new Verdict(k, acc, 0), Math.round(k * costRatio[src] * T),
+                    Math.round(T * verifyRatio(k + 1))));
+        }
+        int lookup = plan.forSource(names[0]).maxDraftTokens();
+        int model = plan.forSource(names[1]).maxDraftTokens();
+        assertTrue(lookup >= 8, "free drafts accepted at 0.95 should be long, got " + lookup);
+        assertTrue(model >= 1 && model <= 3, "model drafts accepted at 0.5 should be short, got " + model);
+        assertEquals(Math.max(lookup, model), plan.maxDraftTokens());
+    }
+
+    @Test
     void heuristicAddsTwoAfterFullAcceptanceAndRemovesOneOtherwise() {
         DraftScheduler s = Scheduling.heuristic(5, 16).start();
         DraftPlan p = s.plan();
