@@ -65,7 +65,8 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON.")
     Path json;
 
-    @Option(names = "--report", paramLabel = "DIR", description = "Also write a markdown report with PNG charts.")
+    @Option(names = "--report", paramLabel = "DIR",
+            description = "Also write DIR/benchmarks.md, a markdown report, with PNG charts beside it.")
     Path report;
 
     @Option(names = "--verbose", description = "Print stack traces of errors.")
@@ -111,7 +112,7 @@ final class BenchCommand implements Callable<Integer> {
             }
             if (report != null) {
                 out.writeMarkdown(report);
-                System.err.println("report written to " + report.resolve("README.md"));
+                System.err.println("report written to " + report.resolve("benchmarks.md"));
             }
             boolean allIdentical = results.values().stream().flatMap(List::stream)
                     .allMatch(s -> s.identical() == null || s.identical());

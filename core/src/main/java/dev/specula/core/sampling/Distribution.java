@@ -109,6 +109,11 @@ public final class Distribution {
         for (float p : probs) {
             sum += p;
         }
+        return normalize(sum);
+    }
+
+    /** {@link #normalize()} when the caller already summed the weights. */
+    boolean normalize(double sum) {
         if (!(sum > 0)) {
             return false;
         }

@@ -61,7 +61,7 @@ public final class SamplingTransform {
         float max = Float.NEGATIVE_INFINITY;
         for (int t = 0; t < vocabSize; t++) {
             float v = work[t];
-            if (v != v || v == Float.POSITIVE_INFINITY) {
+            if (!(v < Float.POSITIVE_INFINITY)) { // NaN or +Infinity
                 throw new NonFiniteLogitsException(row, t, v);
             }
             v *= inv;
@@ -83,7 +83,7 @@ public final class SamplingTransform {
         double total = 0;
         for (int t = 0; t < vocabSize; t++) {
             float v = work[t];
-            float w = v >= kth ? (float) Math.exp(v - max) : 0f;
+            float w = v >= kth ? FastExp.expNonPositive(v - max) : 0f;
             p[t] = w;
             total += w;
         }
@@ -94,11 +94,12 @@ public final class SamplingTransform {
             float cut = (float) params.minP();
             for (int t = 0; t < vocabSize; t++) {
                 if (p[t] < cut) {
+                    total -= p[t];
                     p[t] = 0f;
                 }
             }
         }
-        out.normalize();
+        out.normalize(total);
         return out;
     }
 

@@ -86,13 +86,14 @@ public final class BenchReport {
         mapper.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), root);
     }
 
+    /** Writes {@code dir/benchmarks.md} and its charts {@code dir/benchmarks-*.png}. */
     public void writeMarkdown(Path dir) throws IOException {
         Files.createDirectories(dir);
         System.setProperty("java.awt.headless", "true");
-        speedupChart(dir.resolve("speedup.png"));
+        speedupChart(dir.resolve("benchmarks-speedup.png"));
         List<String> traces = new ArrayList<>();
         for (Map.Entry<Workload, List<ConfigSummary>> e : results.entrySet()) {
-            String file = "draft-length-" + e.getKey().name() + ".png";
+            String file = "benchmarks-draft-length-" + e.getKey().name() + ".png";
             if (draftLengthChart(e.getKey(), e.getValue(), dir.resolve(file))) {
                 traces.add(file);
             }
@@ -103,7 +104,7 @@ public final class BenchReport {
                 + " medians over repeats (spread in parentheses).\n\n");
         md.append("| environment | |\n|---|---|\n");
         environment.forEach((k, v) -> md.append("| ").append(k).append(" | ").append(v.replace("|", "\\|")).append(" |\n"));
-        md.append("\n![speedup per configuration](speedup.png)\n\n");
+        md.append("\n![speedup per configuration](benchmarks-speedup.png)\n\n");
         md.append("Columns: tokens/s; speedup over plain decoding of the same target in the same run; acceptance"
                 + " (accepted / drafted); tokens per target call; the analytic bound at the measured acceptance and"
                 + " costs (tokens per step x plain cost of a token / measured draft+verify cost of a step) and the"
@@ -130,7 +131,7 @@ public final class BenchReport {
             md.append("\n## Draft lengths the adaptive scheduler chose over one generation\n\n");
             traces.forEach(t -> md.append("![").append(t).append("](").append(t).append(")\n\n"));
         }
-        Files.writeString(dir.resolve("README.md"), md.toString());
+        Files.writeString(dir.resolve("benchmarks.md"), md.toString());
     }
 
     private void speedupChart(Path file) throws IOException {

@@ -1,0 +1,45 @@
+package dev.specula.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** A smoke run of {@code specula bench}, so the harness keeps working (the full run is a command, not CI). */
+class BenchIT {
+    @Test
+    void quickRunWritesTableJsonAndReport(@TempDir Path tmp) throws Exception {
+        Path json = tmp.resolve("bench.json");
+        Path report = tmp.resolve("report");
+        GenerateCommandIT.Run r = GenerateCommandIT.specula("bench", "--quick", "--max-new-tokens", "12",
+                "--json", json.toString(), "--report", report.toString());
+        assertEquals(0, r.exit(), "exit 0 also means every greedy output equalled plain decoding's\n" + r.err());
+        assertTrue(r.out().contains("== code") && r.out().contains("== edit") && r.out().contains("== sampled"), r.out());
+        assertTrue(r.out().contains("adaptive / best fixed k"), r.out());
+        JsonNode root = new ObjectMapper().readTree(json.toFile());
+        assertEquals(3, root.get("workloads").size());
+        for (JsonNode w : root.get("workloads")) {
+            JsonNode plain = w.get("configs").get(0);
+            assertEquals("plain", plain.get("config").asText());
+            assertEquals(1.0, plain.get("speedup").asDouble(), 1e-9);
+            for (JsonNode c : w.get("configs")) {
+                assertTrue(c.get("tokensPerSecond").asDouble() > 0, c.toString());
+                assertTrue(c.get("outsideRuntime").asDouble() >= 0 && c.get("outsideRuntime").asDouble() < 1, c.toString());
+            }
+        }
+        assertTrue(Files.readString(report.resolve("benchmarks.md")).contains("## code"));
+        assertTrue(Files.size(report.resolve("benchmarks-speedup.png")) > 1000);
+    }
+
+    @Test
+    void badOptionsExitWithTwo() throws Exception {
+        assertEquals(2, GenerateCommandIT.specula("bench", "--workloads", "poetry").exit());
+        assertEquals(2, GenerateCommandIT.specula("bench", "--repeats", "0").exit());
+    }
+}
