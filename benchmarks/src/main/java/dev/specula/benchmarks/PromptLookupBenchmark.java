@@ -58,7 +58,7 @@ public class PromptLookupBenchmark {
             }
         }
         history = new TokenBuffer(tokens);
-        proposer = new PromptLookupDrafter(2, 4).start(new DraftContext(SamplingParams.greedy(1), r, 32000));
+        proposer = new PromptLookupDrafter(2, 4).start(new DraftContext(SamplingParams.greedy(1), r, 32000, history));
     }
 
     @Benchmark

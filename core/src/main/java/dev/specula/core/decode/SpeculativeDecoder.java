@@ -177,14 +177,14 @@ public final class SpeculativeDecoder {
             VerificationContext verification = new VerificationContext(params, new TargetScores(transform), random);
             DraftScheduler scheduler = scheduling.start();
             int maxLength = target.maxSequenceLength();
+            long prefillStart = clock.getAsLong();
             try (ModelSequence sequence = target.newSequence();
                  DraftProposer proposer = drafter == null ? NoDraft.INSTANCE
-                         : drafter.start(new DraftContext(params, random, target.vocabSize()))) {
+                         : drafter.start(new DraftContext(params, random, target.vocabSize(), history))) {
                 if (prompt.length > 1) {
-                    long t = clock.getAsLong();
                     sequence.append(prompt, 0, prompt.length - 1);
-                    prefillNanos = clock.getAsLong() - t;
                 }
+                prefillNanos = clock.getAsLong() - prefillStart; // target and draft prefill
                 int pending = prompt[prompt.length - 1];
                 while (reason == null) {
                     if (cancelled.getAsBoolean() || Thread.currentThread().isInterrupted()) {
