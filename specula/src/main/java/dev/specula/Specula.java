@@ -125,7 +125,11 @@ public final class Specula implements AutoCloseable {
                 () -> stream.stopped || request.cancelled().getAsBoolean());
         String text = stream.finish();
         FinishReason reason = stream.stopped ? FinishReason.STOP_TOKEN : r.finishReason();
-        return new Completion(text, r.tokens(), ids.length, reason, r.metrics());
+        int[] tokens = r.tokens();
+        if (stream.stopped && stream.tokensKept < tokens.length) {
+            tokens = java.util.Arrays.copyOf(tokens, stream.tokensKept);
+        }
+        return new Completion(text, tokens, ids.length, reason, r.metrics());
     }
 
     /** The decoder behind {@code generate}: speculative (with the configured drafter) or plain. */
@@ -177,8 +181,11 @@ public final class Specula implements AutoCloseable {
         private final int holdBack;
         private final StringBuilder text = new StringBuilder();
         private int emitted;
+        private int tokens;
         private boolean lastFromDraft;
         boolean stopped;
+        /** Tokens up to and including the one that completed a stop sequence (all of them if none did). */
+        int tokensKept = -1;
 
         TextStream(StreamingDetokenizer detokenizer, List<String> stops, TextListener listener) {
             this.detokenizer = detokenizer;
@@ -189,8 +196,9 @@ public final class Specula implements AutoCloseable {
 
         void push(int token, boolean fromDraft) {
             if (stopped) {
-                return;
+                return; // tokens of the same step after a stop sequence: generated, but not part of the answer
             }
+            tokens++;
             lastFromDraft = fromDraft;
             String piece = detokenizer.push(token);
             if (!piece.isEmpty()) {
@@ -201,14 +209,22 @@ public final class Specula implements AutoCloseable {
         private void append(String piece) {
             int searchFrom = Math.max(0, text.length() - holdBack);
             text.append(piece);
-            for (String stop : stops) {
+            int cut = -1;
+            for (String stop : stops) { // the earliest match of any stop sequence ends the text
                 int at = text.indexOf(stop, searchFrom);
-                if (at >= 0) {
-                    text.setLength(at);
-                    stopped = true;
+                if (at >= 0 && (cut < 0 || at < cut)) {
+                    cut = at;
                 }
             }
+            if (cut >= 0) {
+                text.setLength(cut);
+                stopped = true;
+                tokensKept = tokens;
+            }
             int safe = stopped ? text.length() : text.length() - holdBack;
+            if (safe > emitted && safe < text.length() && Character.isHighSurrogate(text.charAt(safe - 1))) {
+                safe--; // never split a character's surrogate pair across two pieces
+            }
             if (safe > emitted) {
                 listener.onText(text.substring(emitted, safe), lastFromDraft);
                 emitted = safe;

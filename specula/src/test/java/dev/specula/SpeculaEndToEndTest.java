@@ -110,6 +110,16 @@ class SpeculaEndToEndTest {
         assertEquals(FinishReason.STOP_TOKEN, stopped.finishReason());
         assertEquals(c.text().substring(0, c.text().indexOf(stop)), stopped.text());
         assertEquals(stopped.text(), streamed2.toString());
+        // The earliest of several stop sequences wins, whatever their order.
+        String later = c.text().substring(12, 15);
+        Completion two = specula.generate(GenerationRequest.builder(Prompts.CODE.get(0))
+                .params(SamplingParams.greedy(40)).stopSequences(List.of(later, stop)).build());
+        assertEquals(stopped.text(), two.text());
+        // Token ids end at the token that completed the stop, the same with and without speculation.
+        Completion plainStopped = specula.generate(GenerationRequest.builder(Prompts.CODE.get(0))
+                .params(SamplingParams.greedy(40)).stopSequences(List.of(stop)).speculative(false).build());
+        assertArrayEquals(plainStopped.tokenIds(), stopped.tokenIds());
+        assertTrue(specula.tokenizer().decode(stopped.tokenIds()).startsWith(stopped.text() + stop.charAt(0)));
     }
 
     @Test

@@ -19,8 +19,9 @@ import java.util.random.RandomGenerator;
 /**
  * Drafts with a small causal language model: k autoregressive steps, each token drawn from q, the draft's
  * logits through the SAME {@link SamplingTransform} the target uses (so p and q are comparable), and q reported
- * with the proposal. Drafting stops early when the draft's confidence in its next token falls under the plan's
- * {@code minConfidence}: q(x) when sampling, the top-versus-runner-up probability when greedy
+ * with the proposal. Drafting stops early when the draft's confidence at the next position falls under the plan's
+ * {@code minConfidence}: the largest probability of q when sampling (decided before drawing, so the drafted
+ * tokens stay exact samples of q), the top-versus-runner-up probability when greedy
  * ({@link SamplingTransform#greedyConfidence}).
  *
  * <p>Each generation's proposer keeps its own sequence (KV cache) of the draft model, catches it up with the
@@ -70,7 +71,8 @@ public final class ModelDrafter implements Drafter {
             this.random = context.random();
             this.greedy = context.params().isGreedy();
             TokenHistory prompt = context.history();
-            if (prompt != null && prompt.size() > 1) {
+            // A prompt beyond the draft's context is not prefilled: propose() then declines to draft.
+            if (prompt != null && prompt.size() > 1 && prompt.size() <= model.maxSequenceLength()) {
                 // Prefill now, with the target, so proposals pay only per-step costs.
                 try {
                     int n = prompt.size() - 1;
@@ -99,11 +101,13 @@ public final class ModelDrafter implements Drafter {
             while (true) {
                 int row = logits.rows() - 1;
                 Distribution d = transform.apply(logits, row, q[n]);
-                int token = greedy ? d.argmax() : d.sample(random);
-                float conf = greedy ? (float) SamplingTransform.greedyConfidence(logits, row) : d.prob(token);
+                // Whether to stop is decided from q alone, BEFORE drawing: a decision that looked at the drawn
+                // token would offer the verifier a token not distributed as q, and bias sampled output.
+                float conf = greedy ? (float) SamplingTransform.greedyConfidence(logits, row) : d.prob(d.argmax());
                 if (conf < plan.minConfidence()) {
                     break;
                 }
+                int token = greedy ? d.argmax() : d.sample(random);
                 tokens[n] = token;
                 confidence[n] = conf;
                 n++;

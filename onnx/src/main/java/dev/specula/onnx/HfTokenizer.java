@@ -1,6 +1,5 @@
 package dev.specula.onnx;
 
-import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -30,6 +29,9 @@ public final class HfTokenizer implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final AtomicReference<HuggingFaceTokenizer> handle;
+    /** Calls hold the read side; close takes the write side, so no call outlives the native tokenizer. */
+    private final java.util.concurrent.locks.ReentrantReadWriteLock lifecycle =
+            new java.util.concurrent.locks.ReentrantReadWriteLock();
     private final Path file;
     private final int vocabSize;
 
@@ -101,8 +103,13 @@ public final class HfTokenizer implements AutoCloseable {
 
     /** Token ids of {@code text}, exactly as written (no special tokens added, no truncation). */
     public int[] encode(String text) {
-        Encoding encoding = tokenizer().encode(text, false, false);
-        long[] ids = encoding.getIds();
+        long[] ids;
+        lifecycle.readLock().lock();
+        try {
+            ids = tokenizer().encode(text, false, false).getIds();
+        } finally {
+            lifecycle.readLock().unlock();
+        }
         int[] out = new int[ids.length];
         for (int i = 0; i < ids.length; i++) {
             out[i] = Math.toIntExact(ids[i]);
@@ -120,7 +127,12 @@ public final class HfTokenizer implements AutoCloseable {
         for (int i = from; i < to; i++) {
             longs[i - from] = ids[i];
         }
-        return tokenizer().decode(longs, true);
+        lifecycle.readLock().lock();
+        try {
+            return tokenizer().decode(longs, true);
+        } finally {
+            lifecycle.readLock().unlock();
+        }
     }
 
     /** Ids the tokenizer can produce: one more than its largest id. */
@@ -147,9 +159,14 @@ public final class HfTokenizer implements AutoCloseable {
 
     @Override
     public void close() {
-        HuggingFaceTokenizer t = handle.getAndSet(null);
-        if (t != null) {
-            t.close();
+        lifecycle.writeLock().lock();
+        try {
+            HuggingFaceTokenizer t = handle.getAndSet(null);
+            if (t != null) {
+                t.close();
+            }
+        } finally {
+            lifecycle.writeLock().unlock();
         }
     }
 }

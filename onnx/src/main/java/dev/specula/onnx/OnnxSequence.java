@@ -28,8 +28,9 @@ import java.util.concurrent.locks.Lock;
  *
  * <p>Rollback is O(1): rejected tokens stay in the cache as "physical" slots whose attention-mask entry is 0,
  * and new tokens take their positions from the logical length, so the model never sees them again. When masked
- * slots exceed a quarter of the cache (and at least {@value #COMPACT_MIN_SLOTS}), the cache is compacted with
- * one copy. Models without {@code attention_mask} or {@code position_ids} inputs are compacted at every
+ * slots exceed a quarter of the cache (and at least {@value #COMPACT_MIN_SLOTS}), or the cache would outgrow the
+ * model's positions, it is compacted (ONNX Runtime hands the cache out as a copy, which is gathered once more into
+ * a direct buffer). Models without {@code attention_mask} or {@code position_ids} inputs are compacted at every
  * rollback instead. (Measured on the embedded pair at 512 tokens: see the benchmark report.)
  *
  * <p>Logits of up to {@value #PINNED_ROWS} rows are written by ONNX Runtime straight into a direct buffer
@@ -78,7 +79,10 @@ final class OnnxSequence implements ModelSequence {
                 cacheBranchFalse = OnnxTensor.createTensor(env, new boolean[]{false});
             }
         } catch (OrtException | RuntimeException e) {
-            close();
+            open = false;
+            releaseCache();
+            closeAll(cacheBranchTrue, cacheBranchFalse);
+            model.returnBuffers(io); // the model's open-sequence count is the caller's to undo
             throw new SpeculaException("cannot create a sequence for model " + model.name() + ": " + e.getMessage(), e);
         }
     }
@@ -117,8 +121,8 @@ final class OnnxSequence implements ModelSequence {
 
     private Logits run(int[] tokens, int offset, int count) throws OrtException {
         int garbage = physical - logical;
-        if (garbage > 0 && garbage >= Math.max(COMPACT_MIN_SLOTS, physical / 4)) {
-            compact();
+        if (garbage > 0 && (garbage >= Math.max(COMPACT_MIN_SLOTS, physical / 4) || physical + count > maxLength)) {
+            compact(); // also keeps the physical cache within the model's positions (fixed causal-mask buffers)
         }
         int total = physical + count;
         io.ensureMask(total, physical);
@@ -252,7 +256,7 @@ final class OnnxSequence implements ModelSequence {
         }
     }
 
-    /** Rewrites the cache without its masked slots (one copy of the KV through a direct buffer). */
+    /** Rewrites the cache without its masked slots (the KV read out of ONNX Runtime, gathered into a direct buffer). */
     private void compact() throws OrtException {
         if (physical == logical) {
             return;
@@ -313,9 +317,16 @@ final class OnnxSequence implements ModelSequence {
 
     private void emptyCache() throws OrtException {
         long[] shape = {1, sig.kvHeads(), 0, sig.headDim()};
-        for (int i = 0; i < kv.length; i++) {
-            kv[i] = OnnxTensor.createTensor(env, NO_BYTES, shape, sig.kvType());
+        OnnxTensor[] empty = new OnnxTensor[kv.length];
+        try {
+            for (int i = 0; i < kv.length; i++) {
+                empty[i] = OnnxTensor.createTensor(env, NO_BYTES, shape, sig.kvType());
+            }
+        } catch (OrtException | RuntimeException e) {
+            closeAll(empty);
+            throw e;
         }
+        System.arraycopy(empty, 0, kv, 0, kv.length);
         ownedKv = true;
     }
 

@@ -12,7 +12,7 @@ import java.util.Set;
  * SamplingParams sampled = SamplingParams.builder().temperature(0.8).topP(0.95).seed(42).maxNewTokens(256).build();
  * }</pre>
  *
- * @param temperature  0 for greedy decoding, else the divisor of the logits; finite and {@code >= 0}
+ * @param temperature  0 for greedy decoding, else the divisor of the logits: 0 or in [{@value #MIN_TEMPERATURE}, inf)
  * @param topK         keep only the {@code topK} most likely tokens; 0 disables; {@code >= 0}
  * @param topP         keep the smallest set of most likely tokens whose mass reaches {@code topP}; in (0, 1]
  * @param minP         drop tokens less likely than {@code minP} times the most likely one; in [0, 1)
@@ -23,12 +23,19 @@ import java.util.Set;
 public record SamplingParams(double temperature, int topK, double topP, double minP, long seed, int maxNewTokens,
                              Set<Integer> stopTokenIds) {
 
+    /** Smallest positive temperature: below it, scaled logits overflow float; use 0 for greedy decoding. */
+    public static final double MIN_TEMPERATURE = 1e-4;
+
     /** Upper bound of {@code maxNewTokens}: a larger value is a bug, not a request. */
     public static final int MAX_NEW_TOKENS_LIMIT = 1 << 20;
 
     public SamplingParams {
         if (!(temperature >= 0) || Double.isInfinite(temperature)) {
             throw new IllegalArgumentException("temperature must be a finite number >= 0 (0 = greedy), got " + temperature);
+        }
+        if (temperature > 0 && temperature < MIN_TEMPERATURE) {
+            throw new IllegalArgumentException("temperature must be 0 (greedy) or >= " + MIN_TEMPERATURE + ", got "
+                    + temperature);
         }
         if (topK < 0) {
             throw new IllegalArgumentException("topK must be >= 0 (0 = disabled), got " + topK);

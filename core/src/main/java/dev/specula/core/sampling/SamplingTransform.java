@@ -99,7 +99,10 @@ public final class SamplingTransform {
                 }
             }
         }
-        out.normalize(total);
+        if (!out.normalize(total)) {
+            throw new SpeculaException("row " + row + " left no token with positive probability after temperature "
+                    + params.temperature() + ", top-k, top-p and min-p");
+        }
         return out;
     }
 

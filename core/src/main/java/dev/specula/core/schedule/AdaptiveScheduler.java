@@ -300,7 +300,8 @@ public final class AdaptiveScheduler implements DraftScheduler {
         return false;
     }
 
-    private void observeVerify(int n, long nanos) {
+    private void observeVerify(int n, long measured) {
+        double nanos = Math.max(1, measured); // a coarse clock may report 0
         if (verifyWeight[n] == 0) {
             verifyMean[n] = nanos;
         } else {
@@ -394,7 +395,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
 
         void observe(Proposal proposal, int kept, long draftNanos) {
             int drafted = proposal.size();
-            double perToken = (double) draftNanos / drafted;
+            double perToken = Math.max(1.0, draftNanos) / drafted;
             draftPerToken = Double.isNaN(draftPerToken) ? perToken
                     : COST_FORGETTING * draftPerToken + (1 - COST_FORGETTING) * perToken;
             // Positions after the first rejection were never judged.

@@ -22,6 +22,7 @@ class SamplingParamsTest {
         rejects("temperature", ">= 0", () -> SamplingParams.builder().temperature(-0.1).build());
         rejects("temperature", "NaN", () -> SamplingParams.builder().temperature(Double.NaN).build());
         rejects("temperature", "finite", () -> SamplingParams.builder().temperature(Double.POSITIVE_INFINITY).build());
+        rejects("temperature", "0 (greedy) or >= ", () -> SamplingParams.builder().temperature(1e-40).build());
         rejects("topK", ">= 0", () -> SamplingParams.builder().topK(-1).build());
         rejects("topP", "(0, 1]", () -> SamplingParams.builder().topP(0).build());
         rejects("topP", "(0, 1]", () -> SamplingParams.builder().topP(1.5).build());

@@ -38,7 +38,7 @@ public final class BenchRunner {
         this.tokenizer = tokenizer;
     }
 
-    /** Drafters of one repeat: the n-gram cache starts empty each repeat and learns across its prompts. */
+    /** Fresh drafters: an n-gram cache starts empty and learns across the prompts of one configuration's repeat. */
     private Map<String, Drafter> drafters() {
         Map<String, Drafter> d = new HashMap<>();
         PromptLookupDrafter lookup = new PromptLookupDrafter();
@@ -81,10 +81,11 @@ public final class BenchRunner {
                 decoder(c, warm).generate(prompts.get(0), shortRun);
             }
             for (int r = 0; r < repeats; r++) {
-                Map<String, Drafter> drafters = drafters();
+                // Each configuration its own drafters: a cache shared between configurations would hand one
+                // the answer another just generated for the same prompt.
                 Map<String, SpeculativeDecoder> decoders = new HashMap<>();
                 for (BenchConfig c : cs) {
-                    decoders.put(c.name(), decoder(c, drafters));
+                    decoders.put(c.name(), decoder(c, drafters()));
                 }
                 for (int p = 0; p < prompts.size(); p++) {
                     SamplingParams params = w.params().toBuilder().seed(1000L * p + 17).build();
