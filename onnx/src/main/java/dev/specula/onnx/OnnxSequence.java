@@ -57,6 +57,7 @@ final class OnnxSequence implements ModelSequence {
 
     /** The KV cache: tensors owned by {@link #lastResult}, or by this sequence when {@link #ownedKv} is set. */
     private final OnnxTensor[] kv;
+    private final OnnxTensor[] nextKv;
     private OrtSession.Result lastResult;
     private boolean ownedKv;
     private int physical;
@@ -71,6 +72,7 @@ final class OnnxSequence implements ModelSequence {
         this.maxLength = model.maxSequenceLength();
         this.presentNames = Set.copyOf(sig.presentNames());
         this.kv = new OnnxTensor[sig.pastNames().size()];
+        this.nextKv = new OnnxTensor[kv.length];
         this.io = model.borrowBuffers();
         try {
             emptyCache();
@@ -186,7 +188,7 @@ final class OnnxSequence implements ModelSequence {
             logits = io.pinnedLogits != null && small
                     ? new Logits(io.pinnedLogits.duplicate().position(0).limit(count * vocab), count, vocab)
                     : copyLogits(result, count);
-            OnnxTensor[] next = new OnnxTensor[kv.length];
+            OnnxTensor[] next = nextKv;
             for (int i = 0; i < kv.length; i++) {
                 OnnxValue v = result.get(sig.presentNames().get(i))
                         .orElseThrow(() -> new SpeculaException("model " + model.name() + " returned no present output"));
