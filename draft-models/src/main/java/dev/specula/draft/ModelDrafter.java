@@ -70,21 +70,6 @@ public final class ModelDrafter implements Drafter {
             this.transform = new SamplingTransform(context.params(), model.vocabSize());
             this.random = context.random();
             this.greedy = context.params().isGreedy();
-            TokenHistory prompt = context.history();
-            // A prompt beyond the draft's context is not prefilled: propose() then declines to draft.
-            if (prompt != null && prompt.size() > 1 && prompt.size() <= model.maxSequenceLength()) {
-                // Prefill now, with the target, so proposals pay only per-step costs.
-                try {
-                    int n = prompt.size() - 1;
-                    int[] tokens = prompt.toArray(0, n);
-                    sequence.append(tokens, 0, n);
-                    record(0, tokens, n);
-                    synced = n;
-                } catch (RuntimeException e) {
-                    sequence.close();
-                    throw e;
-                }
-            }
         }
 
         @Override

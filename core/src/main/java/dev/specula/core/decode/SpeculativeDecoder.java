@@ -184,7 +184,7 @@ public final class SpeculativeDecoder {
                 if (prompt.length > 1) {
                     sequence.append(prompt, 0, prompt.length - 1);
                 }
-                prefillNanos = clock.getAsLong() - prefillStart; // target and draft prefill
+                prefillNanos = clock.getAsLong() - prefillStart; // a draft model prefills in its first proposal
                 int pending = prompt[prompt.length - 1];
                 while (reason == null) {
                     if (cancelled.getAsBoolean() || Thread.currentThread().isInterrupted()) {

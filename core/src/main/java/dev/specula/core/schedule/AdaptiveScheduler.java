@@ -20,8 +20,8 @@ import java.util.function.Consumer;
  * E(k) = 1 + &Sigma;<sub>j=1..k</sub> &Pi;<sub>i&le;j</sub> a<sub>i</sub> tokens &mdash; Leviathan's
  * (1 - a<sup>k+1</sup>) / (1 - a) when every a<sub>i</sub> = a &mdash; and costs
  * T(k) = k&middot;d + v(k+1), where d is the measured cost of one draft token and v(n) the measured cost of
- * one target call over n positions (a running mean per n, extrapolated to unmeasured n by least squares over
- * the measured ones). It plans k* = argmax E(k)/T(k) over 0..max; k* = 0 is plain decoding, chosen when
+ * one target call over n positions (the median of the last measurements, robust to a draft's prefill or a GC
+ * pause; extrapolated to unmeasured n by least squares over the measured ones). It plans k* = argmax E(k)/T(k) over 0..max; k* = 0 is plain decoding, chosen when
  * speculation loses. Evidence fades every step, and while at k = 0 it probes k &ge; 1 after 8, 16, 32, ...
  * steps as long as the upper credible bound of a<sub>1</sub> says speculation could still win, so regime
  * changes are noticed.
@@ -95,26 +95,23 @@ public final class AdaptiveScheduler implements DraftScheduler {
      * observations per position, so each generation still adapts to its own text within a few steps.
      *
      * @param sources     per-source acceptance and draft cost
-     * @param verifyMean  running mean cost of a target call per number of verified positions
-     * @param verifyWeight observations behind each mean
+     * @param verifyCosts recent costs of a target call, per number of verified positions
      */
-    public record Snapshot(Map<String, SourceSnapshot> sources, double[] verifyMean, double[] verifyWeight) {
+    public record Snapshot(Map<String, SourceSnapshot> sources, double[][] verifyCosts) {
     }
 
     /** One source's learned state (see {@link Snapshot}). */
     public record SourceSnapshot(double[] accepted, double[] rejected, double pooledAccepted, double pooledRejected,
-                                 double[] bucketAccepted, double[] bucketRejected, double draftPerToken) {
+                                 double[] bucketAccepted, double[] bucketRejected, double[] draftCosts) {
     }
 
     private static final int BUCKETS = 10;
-    private static final double COST_FORGETTING = 0.9;
     private static final double CARRIED_EVIDENCE = 8;
 
     private final Options o;
     private final Consumer<Snapshot> publish;
     private final Map<String, SourceStats> sources = new LinkedHashMap<>();
-    private final double[] verifyMean;   // index n = positions verified in one call
-    private final double[] verifyWeight;
+    private final RecentMedian[] verify;   // index n = positions verified in one call
     private final double[] predictedVerify;
     private double verifySlope;
     private boolean costModelDirty = true;
@@ -132,15 +129,14 @@ public final class AdaptiveScheduler implements DraftScheduler {
     public AdaptiveScheduler(Options options, Snapshot prior, Consumer<Snapshot> publish) {
         this.o = options;
         this.publish = publish;
-        this.verifyMean = new double[options.maxDraftLength() + 2];
-        this.verifyWeight = new double[options.maxDraftLength() + 2];
+        this.verify = new RecentMedian[options.maxDraftLength() + 2];
         this.predictedVerify = new double[options.maxDraftLength() + 2];
         this.probeInterval = options.minProbeInterval();
-        if (prior != null && prior.verifyMean().length == verifyMean.length) {
-            for (int n = 0; n < verifyMean.length; n++) {
-                verifyMean[n] = prior.verifyMean()[n];
-                verifyWeight[n] = Math.min(prior.verifyWeight()[n], CARRIED_EVIDENCE);
-            }
+        boolean restore = prior != null && prior.verifyCosts().length == verify.length;
+        for (int n = 0; n < verify.length; n++) {
+            verify[n] = restore ? RecentMedian.of(prior.verifyCosts()[n], (int) CARRIED_EVIDENCE) : new RecentMedian();
+        }
+        if (restore) {
             prior.sources().forEach((name, s) -> sources.put(name, SourceStats.restore(o, s)));
         }
     }
@@ -149,7 +145,11 @@ public final class AdaptiveScheduler implements DraftScheduler {
     public void finish() {
         Map<String, SourceSnapshot> learned = new HashMap<>();
         sources.forEach((name, s) -> learned.put(name, s.snapshot()));
-        publish.accept(new Snapshot(Map.copyOf(learned), verifyMean.clone(), verifyWeight.clone()));
+        double[][] costs = new double[verify.length][];
+        for (int n = 0; n < verify.length; n++) {
+            costs[n] = verify[n].values();
+        }
+        publish.accept(new Snapshot(Map.copyOf(learned), costs));
     }
 
     @Override
@@ -209,8 +209,9 @@ public final class AdaptiveScheduler implements DraftScheduler {
     public void feedback(StepOutcome outcome) {
         int drafted = outcome.verdict().drafted();
         int n = drafted + 1;
-        if (n < verifyMean.length) {
-            observeVerify(n, outcome.verifyNanos());
+        if (n < verify.length) {
+            verify[n].add(Math.max(1, outcome.verifyNanos())); // a coarse clock may report 0
+            costModelDirty = true;
         }
         // Evidence fades every step, plain steps included: after a stretch of plain decoding the estimates drift
         // back towards the prior, so an early unlucky verdict cannot switch speculation off for good.
@@ -262,53 +263,42 @@ public final class AdaptiveScheduler implements DraftScheduler {
         costModelDirty = false;
         SimpleRegression fit = new SimpleRegression();
         int measured = 0;
-        for (int m = 1; m < verifyMean.length; m++) {
-            if (verifyWeight[m] >= 0.5) {
-                fit.addData(m, verifyMean[m]);
+        for (int m = 1; m < verify.length; m++) {
+            if (!verify[m].isEmpty()) {
+                fit.addData(m, verify[m].median());
                 measured++;
             }
         }
-        for (int n = 1; n < verifyMean.length; n++) {
-            if (verifyWeight[n] >= 0.5) {
-                predictedVerify[n] = verifyMean[n];
+        for (int n = 1; n < verify.length; n++) {
+            if (!verify[n].isEmpty()) {
+                predictedVerify[n] = verify[n].median();
                 continue;
             }
             int anchor = -1;
-            for (int m = 1; m < verifyMean.length; m++) {
-                if (verifyWeight[m] >= 0.5 && (anchor < 0 || Math.abs(m - n) < Math.abs(anchor - n))) {
+            for (int m = 1; m < verify.length; m++) {
+                if (!verify[m].isEmpty() && (anchor < 0 || Math.abs(m - n) < Math.abs(anchor - n))) {
                     anchor = m;
                 }
             }
             if (anchor < 0) {
                 predictedVerify[n] = Double.NaN;
             } else if (measured >= 2 && fit.getSlope() >= 0) {
-                predictedVerify[n] = Math.max(verifyMean[anchor] + fit.getSlope() * (n - anchor), 1e-9);
+                predictedVerify[n] = Math.max(verify[anchor].median() + fit.getSlope() * (n - anchor), 1e-9);
             } else {
                 double s = o.verifySlopePrior();
-                predictedVerify[n] = verifyMean[anchor] * (1 + s * (n - 1)) / (1 + s * (anchor - 1));
+                predictedVerify[n] = verify[anchor].median() * (1 + s * (n - 1)) / (1 + s * (anchor - 1));
             }
         }
         verifySlope = measured >= 2 ? Math.max(0, fit.getSlope()) : o.verifySlopePrior() * predictedVerify[1];
     }
 
     private boolean anyVerifyMeasured() {
-        for (double w : verifyWeight) {
-            if (w >= 0.5) {
+        for (RecentMedian m : verify) {
+            if (!m.isEmpty()) {
                 return true;
             }
         }
         return false;
-    }
-
-    private void observeVerify(int n, long measured) {
-        double nanos = Math.max(1, measured); // a coarse clock may report 0
-        if (verifyWeight[n] == 0) {
-            verifyMean[n] = nanos;
-        } else {
-            verifyMean[n] = COST_FORGETTING * verifyMean[n] + (1 - COST_FORGETTING) * nanos;
-        }
-        verifyWeight[n] = Math.min(1e6, verifyWeight[n] + 1);
-        costModelDirty = true;
     }
 
     /** Whether some source's optimistic (90% upper credible bound) acceptance would make drafting worth it. */
@@ -343,7 +333,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         private double pooledRejected;
         private final double[] bucketAccepted = new double[BUCKETS];
         private final double[] bucketRejected = new double[BUCKETS];
-        private double draftPerToken = Double.NaN;
+        private RecentMedian draftCosts = new RecentMedian();
 
         SourceStats(Options o) {
             this.o = o;
@@ -367,7 +357,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
                 s.bucketAccepted[b] = p.bucketAccepted()[b] * scale;
                 s.bucketRejected[b] = p.bucketRejected()[b] * scale;
             }
-            s.draftPerToken = p.draftPerToken();
+            s.draftCosts = RecentMedian.of(p.draftCosts(), (int) CARRIED_EVIDENCE);
             return s;
         }
 
@@ -377,7 +367,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
 
         SourceSnapshot snapshot() {
             return new SourceSnapshot(accepted.clone(), rejected.clone(), pooledAccepted, pooledRejected,
-                    bucketAccepted.clone(), bucketRejected.clone(), draftPerToken);
+                    bucketAccepted.clone(), bucketRejected.clone(), draftCosts.values());
         }
 
         void decay(double f) {
@@ -395,9 +385,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
 
         void observe(Proposal proposal, int kept, long draftNanos) {
             int drafted = proposal.size();
-            double perToken = Math.max(1.0, draftNanos) / drafted;
-            draftPerToken = Double.isNaN(draftPerToken) ? perToken
-                    : COST_FORGETTING * draftPerToken + (1 - COST_FORGETTING) * perToken;
+            draftCosts.add(Math.max(1.0, draftNanos) / drafted);
             // Positions after the first rejection were never judged.
             for (int i = 0; i < Math.min(Math.min(drafted, kept + 1), accepted.length); i++) {
                 boolean ok = i < kept;
@@ -421,7 +409,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         }
 
         double draftPerToken(double prior) {
-            return Double.isNaN(draftPerToken) ? prior : draftPerToken;
+            return draftCosts.isEmpty() ? prior : draftCosts.median();
         }
 
         double pooledAcceptance() {

@@ -1,0 +1,43 @@
+package dev.specula.core.schedule;
+
+import org.apache.commons.math3.stat.descriptive.DescriptiveStatistics;
+
+import java.util.Arrays;
+
+/**
+ * The median of the last few measurements of a cost: robust to one-off outliers (a draft model's prefill
+ * inside its first proposal, a garbage-collection pause, a noisy neighbour) that would skew a running mean.
+ */
+final class RecentMedian {
+    static final int WINDOW = 15;
+
+    private final DescriptiveStatistics window = new DescriptiveStatistics(WINDOW);
+    private double median = Double.NaN;
+
+    /** A window holding the last {@code keep} of {@code values} (a carried-over snapshot). */
+    static RecentMedian of(double[] values, int keep) {
+        RecentMedian m = new RecentMedian();
+        for (double v : Arrays.copyOfRange(values, Math.max(0, values.length - keep), values.length)) {
+            m.add(v);
+        }
+        return m;
+    }
+
+    void add(double value) {
+        window.addValue(value);
+        median = window.getPercentile(50);
+    }
+
+    /** The median of the window, NaN while empty. */
+    double median() {
+        return median;
+    }
+
+    boolean isEmpty() {
+        return window.getN() == 0;
+    }
+
+    double[] values() {
+        return window.getValues();
+    }
+}
