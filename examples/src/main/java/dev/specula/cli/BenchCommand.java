@@ -135,8 +135,9 @@ final class BenchCommand implements Callable<Integer> {
         env.put("cpu", cpuModel() + ", " + Runtime.getRuntime().availableProcessors() + " cores available");
         env.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version") + " " + System.getProperty("os.arch"));
         env.put("jvm", System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
-        env.put("target", t.directory() + " (" + t + ")");
-        env.put("draft", d == null ? "none" : d.directory() + " (" + d + ")");
+        env.put("target", t.directory() + " (" + t + ", model.onnx sha256 " + t.modelSha256() + ")");
+        env.put("draft", d == null ? "none" : d.directory() + " (" + d + ", model.onnx sha256 " + d.modelSha256() + ")");
+        env.put("specula", String.valueOf(BenchCommand.class.getPackage().getImplementationVersion()));
         env.put("threads", "target " + options.intraOpThreads() + ", draft " + draftThreads);
         env.put("repeats", String.valueOf(reps) + (quick ? " (quick)" : ""));
         env.put("peak resident memory", peakRss());

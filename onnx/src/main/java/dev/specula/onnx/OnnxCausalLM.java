@@ -48,6 +48,7 @@ public final class OnnxCausalLM implements CausalLanguageModel {
     private final LongAdder runNanos = new LongAdder();
     private final LongAdder runs = new LongAdder();
     private volatile boolean closed;
+    private String sha256;
 
     private OnnxCausalLM(Path directory, ModelConfig config, OnnxModelOptions options, OrtEnvironment env,
                          OrtSession.SessionOptions sessionOptions, OrtSession session, ModelSignature signature) {
@@ -137,6 +138,26 @@ public final class OnnxCausalLM implements CausalLanguageModel {
 
     public ModelConfig config() {
         return config;
+    }
+
+    /**
+     * SHA-256 of {@code model.onnx} (computed on first call): provenance for reports, so a number can be traced
+     * back to the exact model that produced it.
+     */
+    public synchronized String modelSha256() {
+        if (sha256 == null) {
+            try (java.io.InputStream in = java.nio.file.Files.newInputStream(directory.resolve("model.onnx"))) {
+                java.security.MessageDigest digest = java.security.MessageDigest.getInstance("SHA-256");
+                byte[] buffer = new byte[1 << 16];
+                for (int n; (n = in.read(buffer)) > 0; ) {
+                    digest.update(buffer, 0, n);
+                }
+                sha256 = java.util.HexFormat.of().formatHex(digest.digest());
+            } catch (java.io.IOException | java.security.NoSuchAlgorithmException e) {
+                throw new SpeculaException("cannot hash " + directory.resolve("model.onnx") + ": " + e.getMessage(), e);
+            }
+        }
+        return sha256;
     }
 
     public OnnxModelOptions options() {
