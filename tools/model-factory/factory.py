@@ -23,12 +23,14 @@ TARGET = Config(hidden_size=384, num_hidden_layers=6, num_attention_heads=6, num
                 intermediate_size=1024, max_position_embeddings=1024)
 DRAFT = Config(hidden_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
                intermediate_size=384, max_position_embeddings=1024)
+# No trailing newline: byte-level BPE merges a newline with the indentation after it, so a prompt ending in a
+# bare newline would stop mid-token, where the model has never seen a token boundary.
 SAMPLE_PROMPTS = [
-    "def fibonacci(n):\n",
-    "class Stack:\n    def __init__(self):\n",
-    "import os\n\n\ndef read_lines(path):\n",
-    "    def __repr__(self):\n",
-    "for i in range(len(items)):\n",
+    "def fibonacci(n):",
+    "class Stack:\n    def __init__(self):",
+    "import os\n\n\ndef read_lines(path):",
+    "    def __repr__(self):",
+    "for i in range(len(items)):",
 ]
 
 

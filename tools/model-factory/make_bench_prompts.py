@@ -45,6 +45,9 @@ def main(out):
                 prompt = ("# Original version:\n" + text + "\n\n# The same function, renamed to " + new
                           + ", otherwise unchanged:\n" + renamed_first)
                 edit.append(prompt)
+    # No trailing newline: BPE merges a newline with the next line's indentation, so ending a prompt on a bare
+    # newline would split a token the model always saw whole.
+    code, edit, sampled = ([p.rstrip("\n") for p in ps] for ps in (code, edit, sampled))
     workloads = {
         "source": "held-out files of the corpus (Python 3.11 standard library, PSF license): " + ", ".join(HELD_OUT),
         "code": code[:8],

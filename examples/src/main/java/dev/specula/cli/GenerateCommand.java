@@ -30,7 +30,7 @@ import java.util.concurrent.Callable;
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = "Generate a completion with speculative decoding (defaults: the embedded pair, a code prompt).")
 final class GenerateCommand implements Callable<Integer> {
-    static final String DEFAULT_PROMPT = "import os\n\n\ndef read_lines(path):\n";
+    static final String DEFAULT_PROMPT = "import os\n\n\ndef read_lines(path):";
 
     @Mixin
     ModelOptions models;

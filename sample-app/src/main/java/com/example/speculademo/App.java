@@ -19,7 +19,7 @@ public final class App {
     public static void main(String[] args) {
         Path target = args.length > 0 ? Path.of(args[0]) : EmbeddedModels.target();
         Path draft = args.length > 1 ? Path.of(args[1]) : EmbeddedModels.draft();
-        System.out.println(run(target, draft, "def fibonacci(n):\n", 64).metrics());
+        System.out.println(run(target, draft, "def fibonacci(n):", 64).metrics());
     }
 
     static Completion run(Path target, Path draft, String prompt, int maxNewTokens) {

@@ -10,7 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class AppTest {
     @Test
     void theReadmeSnippetRuns() {
-        Completion c = App.run(EmbeddedModels.target(), EmbeddedModels.draft(), "def fibonacci(n):\n", 16);
+        Completion c = App.run(EmbeddedModels.target(), EmbeddedModels.draft(), "def fibonacci(n):", 16);
         assertEquals(16, c.tokenIds().length);
         assertTrue(c.metrics().steps() <= 16);
     }
