@@ -121,6 +121,11 @@ def do_export(args, t_path, d_path, k_path, train_tokens, held_tokens, vocab):
                "machine": f"{platform.machine()} {os.cpu_count()} cpus, torch {torch.__version__}, device {dev}, "
                           f"{args.threads} threads",
                "tokens": {"train": int(len(train_tokens)), "held_out": int(len(held_tokens))}}
+    gpu_log = os.path.join(args.work, "gpu-train-log.json")
+    if os.path.exists(gpu_log):  # trained by gpu_train.py: say where, and ship its log
+        with open(gpu_log) as f:
+            first = next(e["msg"] for e in json.load(f) if e["msg"].startswith("device "))
+        metrics["training_machine"] = first.replace("device ", "gpu_train.py on ", 1)
     log("evaluating")
     for name, model, ck in (("target", target, t_ck), ("draft", draft, k_ck)):
         exact = evaluate.held_out_loss(model, held_tokens, device=dev)
@@ -165,6 +170,8 @@ def do_export(args, t_path, d_path, k_path, train_tokens, held_tokens, vocab):
         metrics[name]["float16_weights_argmax_agreement"] = round(
             (before.argmax(-1) == after.argmax(-1)).float().mean().item(), 5)
     shutil.copy(os.path.join(args.work, "corpus.json"), os.path.join(args.out, "corpus.json"))
+    if os.path.exists(gpu_log):
+        shutil.copy(gpu_log, os.path.join(args.out, "gpu-train-log.json"))
     shutil.copy(os.path.join(args.work, "tokenizer-check.json"), os.path.join(args.out, "tokenizer-check.json"))
     with open(os.path.join(args.out, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)

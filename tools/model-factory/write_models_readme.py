@@ -52,7 +52,16 @@ def main(pair):
       f" (`{c['root']}`, {c['license']}); SHA-256 over the file list and file hashes `{c['sha256']}`; 3% of the"
       " files held out (seeded), listed with every file's hash in `corpus.json`. Tokenizer: byte-level BPE,"
       " 4096 tokens, GPT-2 pre-tokenization, `<|endoftext|>` = 4095.\n")
-    w(f"Made {m['created']} on {m['machine']}, seed {m['seed']}.\n")
+    if "training_machine" in m:
+        w(f"Trained on {m['training_machine'].replace('gpu_train.py on ', '')} by `gpu_train.py` (command in"
+          " `tools/model-factory/README.md`:"
+          " residual dropout, an epoch budget, the checkpoint with the best held-out score kept; the draft distilled on a mix of corpus windows and the target's own"
+          " greedy and sampled continuations; per-evaluation log in `gpu-train-log.json`); evaluated and exported"
+          f" {m['created']} on {m['machine']}, seed {m['seed']}. That run saved float16 weights, so the float16"
+          " rows above compare identical weights; on a pair trained in float32 (the CPU path) the rounding moved"
+          " logits by at most 0.006 and changed no argmax.\n")
+    else:
+        w(f"Made {m['created']} on {m['machine']}, seed {m['seed']}.\n")
     w("## Target greedy samples\n")
     for s in m["target_greedy_samples"]:
         w("```python\n" + s["prompt"] + s["continuation"] + "\n```\n")

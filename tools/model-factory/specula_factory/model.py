@@ -96,11 +96,12 @@ class Block(nn.Module):
         self.self_attn = Attention(cfg)
         self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
         self.mlp = MLP(cfg)
+        self.dropout = 0.0  # residual dropout while training (set by the trainer); inactive in eval and export
 
     def forward(self, x, cos, sin, bias, past_k, past_v):
         a, present = self.self_attn(self.input_layernorm(x), cos, sin, bias, past_k, past_v)
-        x = x + a
-        x = x + self.mlp(self.post_attention_layernorm(x))
+        x = x + F.dropout(a, self.dropout, self.training)
+        x = x + F.dropout(self.mlp(self.post_attention_layernorm(x)), self.dropout, self.training)
         return x, present
 
 
@@ -122,6 +123,10 @@ class CausalLM(nn.Module):
     def _init(m):
         if isinstance(m, (nn.Linear, nn.Embedding)):
             nn.init.normal_(m.weight, mean=0.0, std=0.02)
+
+    def set_dropout(self, p):
+        for layer in self.layers:
+            layer.dropout = p
 
     def num_parameters(self):
         return sum(p.numel() for p in self.parameters())
