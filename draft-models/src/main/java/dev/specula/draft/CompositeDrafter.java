@@ -76,6 +76,11 @@ public final class CompositeDrafter implements Drafter {
             }
 
             @Override
+            public void prefill(TokenHistory history) {
+                proposers.forEach(p -> p.prefill(history));
+            }
+
+            @Override
             public void feedback(StepOutcome outcome) {
                 proposers.forEach(p -> p.feedback(outcome));
             }

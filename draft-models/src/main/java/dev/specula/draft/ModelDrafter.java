@@ -105,6 +105,24 @@ public final class ModelDrafter implements Drafter {
             return new Proposal(n == k ? tokens : Arrays.copyOf(tokens, n), q, confidence, calls, name());
         }
 
+        /** Feeds all but the last token of the context (the first proposal feeds that one and drafts on). */
+        @Override
+        public void prefill(TokenHistory history) {
+            int n = history.size() - 1;
+            if (sequence.length() > 0 || n <= 0 || history.size() >= model.maxSequenceLength()) {
+                return; // already started, nothing to feed, or beyond the draft's context (it will not draft)
+            }
+            if (chunk.length < n) {
+                chunk = new int[n];
+            }
+            for (int i = 0; i < n; i++) {
+                chunk[i] = history.get(i);
+            }
+            sequence.append(chunk, 0, n);
+            record(0, chunk, n);
+            synced = n;
+        }
+
         /** Rolls back what the history no longer holds, feeds what it gained; returns the last row's logits. */
         private Logits catchUp(TokenHistory history) {
             int len = sequence.length();

@@ -57,13 +57,22 @@ class ModelDrafterTest extends DrafterContract {
     }
 
     @Test
+    void aGenerationThatNeverDraftsNeverCallsTheDraft() {
+        ReferenceModel target = ReferenceModel.builder(VOCAB, 3).build();
+        ReferenceModel draft = ReferenceModel.draftOf(target, 1.0, 4).build();
+        decoder(target, new ModelDrafter(draft), Scheduling.fixed(0)).generate(prompt(5, 8), SamplingParams.greedy(20));
+        assertEquals(0, draft.calls());
+    }
+
+    @Test
     void draftCallsAreCountedAndCatchUpIsOneCall() {
         ReferenceModel target = ReferenceModel.builder(VOCAB, 3).build();
         ReferenceModel draft = ReferenceModel.draftOf(target, 1.0, 4).build();
         GenerationResult r = decoder(target, new ModelDrafter(draft), Scheduling.fixed(4))
                 .generate(prompt(5, 8), SamplingParams.greedy(40));
-        // The draft prefills lazily, in its first proposal's catch-up call: a generation that never drafts pays nothing.
-        assertEquals(draft.calls(), r.metrics().draftCalls());
+        // The draft prefills lazily, in one call just before its first proposal (a generation that never drafts
+        // pays nothing), timed as prefill; every other draft call belongs to a proposal.
+        assertEquals(draft.calls(), r.metrics().draftCalls() + 1);
         // With perfect agreement each step drafts 4 tokens in 4 calls (one catch-up call plus 3 single steps).
         assertEquals(4L * r.metrics().steps(), r.metrics().draftCalls(), r.metrics().toString());
         assertEquals(1.0, r.metrics().acceptanceRate(), 1e-9);

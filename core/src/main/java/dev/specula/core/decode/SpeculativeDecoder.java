@@ -184,7 +184,8 @@ public final class SpeculativeDecoder {
                 if (prompt.length > 1) {
                     sequence.append(prompt, 0, prompt.length - 1);
                 }
-                prefillNanos = clock.getAsLong() - prefillStart; // a draft model prefills in its first proposal
+                prefillNanos = clock.getAsLong() - prefillStart; // plus the draft's, before its first proposal
+                boolean draftPrefilled = false;
                 int pending = prompt[prompt.length - 1];
                 while (reason == null) {
                     if (cancelled.getAsBoolean() || Thread.currentThread().isInterrupted()) {
@@ -195,6 +196,12 @@ public final class SpeculativeDecoder {
                     int room = Math.min(params.maxNewTokens() - generated, maxLength - history.size());
                     DraftPlan plan = planned.capped(Math.max(0, room - 1));
                     int k = plan.maxDraftTokens();
+                    if (k > 0 && !draftPrefilled) {
+                        long p0 = clock.getAsLong();
+                        proposer.prefill(history);
+                        prefillNanos += clock.getAsLong() - p0;
+                        draftPrefilled = true;
+                    }
                     long t0 = clock.getAsLong();
                     Proposal proposal = k == 0 ? Proposal.empty() : proposer.propose(history, plan);
                     long t1 = clock.getAsLong();

@@ -17,6 +17,14 @@ public interface DraftProposer extends AutoCloseable {
      */
     Proposal propose(TokenHistory context, DraftPlan plan);
 
+    /**
+     * Brings the proposer's state up to {@code context} (a draft model's prefill of the prompt). The decoding loop
+     * calls it once, just before the first proposal of a generation that drafts at all, and counts its time as
+     * prefill: a one-off cost that must not inflate a scheduler's estimate of the per-token draft cost.
+     */
+    default void prefill(TokenHistory context) {
+    }
+
     /** Receives the outcome of verifying the last proposal (the same call every feedback receiver gets). */
     default void feedback(StepOutcome outcome) {
     }

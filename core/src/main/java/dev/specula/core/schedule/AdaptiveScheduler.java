@@ -321,7 +321,10 @@ public final class AdaptiveScheduler implements DraftScheduler {
         }
         refreshCostModel();
         double marginal = s.draftPerToken(o.draftCostPrior() * verifyCost(1)) + verifySlope;
-        return s.threshold(marginal * rate(s, k));
+        // A drafted token that is accepted also opens the way for the ones after it: worth about 1 / (1 - a)
+        // tokens at pooled acceptance a (at most k), not one. Valuing it at one stops drafts too early.
+        double worth = Math.min(k, 1 / (1 - Math.min(s.pooledAcceptance(), 0.99)));
+        return s.threshold(marginal * rate(s, k) / Math.max(1, worth));
     }
 
     /** Acceptance statistics and draft cost of one source of drafts. */
@@ -442,20 +445,26 @@ public final class AdaptiveScheduler implements DraftScheduler {
                     .inverseCumulativeProbability(quantile);
         }
 
-        /** The upper edge of the highest confidence bucket whose acceptance falls below {@code breakEven}. */
+        /**
+         * The upper edge of the run of lowest confidence buckets whose acceptance falls below {@code breakEven}:
+         * drafting stops at a confidence only if it does not pay there and at every lower confidence (a noisy
+         * middle bucket cannot cut off the better buckets below it).
+         */
         double threshold(double breakEven) {
             double pooled = pooledAcceptance();
             double s = o.priorStrength();
-            for (int b = BUCKETS - 1; b >= 0; b--) {
+            int stopBelow = 0;
+            for (int b = 0; b < BUCKETS; b++) {
                 double n = bucketAccepted[b] + bucketRejected[b];
                 if (n < 1) {
-                    continue; // no evidence for this confidence: do not stop there
+                    continue; // no evidence for this confidence: it neither stops nor ends the run
                 }
-                if ((bucketAccepted[b] + s * pooled) / (n + s) < breakEven) {
-                    return Math.min((double) (b + 1) / BUCKETS, 0.95);
+                if ((bucketAccepted[b] + s * pooled) / (n + s) >= breakEven) {
+                    break;
                 }
+                stopBelow = b + 1;
             }
-            return 0;
+            return Math.min((double) stopBelow / BUCKETS, 0.95);
         }
 
         @Override
