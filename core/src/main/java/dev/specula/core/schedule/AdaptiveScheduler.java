@@ -3,7 +3,6 @@ package dev.specula.core.schedule;
 import dev.specula.core.StepOutcome;
 import dev.specula.core.draft.Proposal;
 import org.apache.commons.math3.distribution.BetaDistribution;
-import org.apache.commons.math3.stat.regression.SimpleRegression;
 
 import java.util.Arrays;
 import java.util.HashMap;
@@ -19,10 +18,12 @@ import java.util.function.Consumer;
  * pooled acceptance so that rarely reached positions borrow strength). A step that drafts k tokens yields
  * E(k) = 1 + &Sigma;<sub>j=1..k</sub> &Pi;<sub>i&le;j</sub> a<sub>i</sub> tokens &mdash; Leviathan's
  * (1 - a<sup>k+1</sup>) / (1 - a) when every a<sub>i</sub> = a &mdash; and costs
- * T(k) = k&middot;d + v(k+1), where d is the measured cost of one draft token and v(n) the measured cost of
- * one target call over n positions (the median of the last measurements, robust to a draft's prefill or a GC
- * pause; extrapolated to unmeasured n by least squares over the measured ones). It plans k* = argmax E(k)/T(k) over 0..max; k* = 0 is plain decoding, chosen when
- * speculation loses. Evidence fades every step, and while at k = 0 it probes k &ge; 1 after 8, 16, 32, ...
+ * T(k) = D(k) + V(k+1), where D(k) is the measured cost of drafting k tokens and V(n) the measured cost of one
+ * target call over n positions (each a {@link CostCurve}: per length the median of recent measurements, robust to
+ * a GC pause, shrunk towards a least-squares line over all lengths, which also extrapolates to unmeasured ones).
+ * It plans k* = argmax E(k)/T(k) over 0..max; k* = 0 is plain decoding, chosen when
+ * speculation loses. Every few speculative steps it drafts one token more than planned, so the next length's
+ * cost and acceptance stay measured. Evidence fades every step, and while at k = 0 it probes k &ge; 1 after 8, 16, 32, ...
  * steps as long as the upper credible bound of a<sub>1</sub> says speculation could still win, so regime
  * changes are noticed.
  *
@@ -31,8 +32,9 @@ import java.util.function.Consumer;
  * per known source ({@link DraftPlan#forSource}); the target's verify costs are shared.
  *
  * <p>Early stop: acceptance is also tracked per bucket of the draft's own confidence. Drafting one more token
- * costs about d + v' and gains at most its acceptance, so a model draft should stop at tokens whose estimated
- * acceptance is below (d + v')&middot;E(k)/T(k); the plan's {@code minConfidence} is the lowest confidence at
+ * costs about D' + V' (the slopes) and gains at most its acceptance, so a model draft should stop at tokens whose estimated
+ * acceptance is below (D' + V')&middot;E(k)/T(k), divided by what an accepted token is worth (it also opens the way for
+ * the tokens after it: about 1/(1 - a), at most k); the plan's {@code minConfidence} is the lowest confidence at
  * which that still pays (llama.cpp's draft-p-min, made adaptive).
  */
 public final class AdaptiveScheduler implements DraftScheduler {
@@ -102,20 +104,19 @@ public final class AdaptiveScheduler implements DraftScheduler {
 
     /** One source's learned state (see {@link Snapshot}). */
     public record SourceSnapshot(double[] accepted, double[] rejected, double pooledAccepted, double pooledRejected,
-                                 double[] bucketAccepted, double[] bucketRejected, double[] draftCosts) {
+                                 double[] bucketAccepted, double[] bucketRejected, double[][] draftCosts) {
     }
 
     private static final int BUCKETS = 10;
     private static final double CARRIED_EVIDENCE = 8;
+    private static final int EXPLORE_INTERVAL = 12;
 
     private final Options o;
     private final Consumer<Snapshot> publish;
     private final Map<String, SourceStats> sources = new LinkedHashMap<>();
-    private final RecentMedian[] verify;   // index n = positions verified in one call
-    private final double[] predictedVerify;
-    private double verifySlope;
-    private boolean costModelDirty = true;
+    private final CostCurve verify;   // size n = positions verified in one call
     private int plainSteps;
+    private int sinceExplore;
     private int probeInterval;
 
     public AdaptiveScheduler(Options options) {
@@ -129,13 +130,11 @@ public final class AdaptiveScheduler implements DraftScheduler {
     public AdaptiveScheduler(Options options, Snapshot prior, Consumer<Snapshot> publish) {
         this.o = options;
         this.publish = publish;
-        this.verify = new RecentMedian[options.maxDraftLength() + 2];
-        this.predictedVerify = new double[options.maxDraftLength() + 2];
         this.probeInterval = options.minProbeInterval();
-        boolean restore = prior != null && prior.verifyCosts().length == verify.length;
-        for (int n = 0; n < verify.length; n++) {
-            verify[n] = restore ? RecentMedian.of(prior.verifyCosts()[n], (int) CARRIED_EVIDENCE) : new RecentMedian();
-        }
+        int positions = options.maxDraftLength() + 1;
+        boolean restore = prior != null && prior.verifyCosts().length == positions + 1;
+        this.verify = CostCurve.restore(restore ? prior.verifyCosts() : null, positions, verifyFixedShare(options),
+                (int) CARRIED_EVIDENCE);
         if (restore) {
             prior.sources().forEach((name, s) -> sources.put(name, SourceStats.restore(o, s)));
         }
@@ -145,16 +144,12 @@ public final class AdaptiveScheduler implements DraftScheduler {
     public void finish() {
         Map<String, SourceSnapshot> learned = new HashMap<>();
         sources.forEach((name, s) -> learned.put(name, s.snapshot()));
-        double[][] costs = new double[verify.length][];
-        for (int n = 0; n < verify.length; n++) {
-            costs[n] = verify[n].values();
-        }
-        publish.accept(new Snapshot(Map.copyOf(learned), costs));
+        publish.accept(new Snapshot(Map.copyOf(learned), verify.values()));
     }
 
     @Override
     public DraftPlan plan() {
-        if (!anyVerifyMeasured()) {
+        if (verify.isEmpty()) {
             return DraftPlan.of(o.initialDraftLength());
         }
         double plain = rate(null, 0);
@@ -189,8 +184,22 @@ public final class AdaptiveScheduler implements DraftScheduler {
         }
         plainSteps = 0;
         probeInterval = o.minProbeInterval();
+        if (++sinceExplore >= EXPLORE_INTERVAL && !bySource.isEmpty()) {
+            sinceExplore = 0;
+            bySource.replaceAll((name, p) -> explore(p));
+            longest = bySource.values().stream().mapToInt(DraftPlan::maxDraftTokens).max().orElse(longest);
+        }
         int fallback = sources.isEmpty() ? unseenK : Math.max(longest, 1);
         return new DraftPlan(Math.max(longest, fallback), best == null ? 0 : best.minConfidence(), bySource);
+    }
+
+    /**
+     * One draft token more than planned, now and then: keeps the measured cost and acceptance of the next length
+     * fresh, so a length measured only during warm-up (or never reached) is judged by current evidence.
+     */
+    private DraftPlan explore(DraftPlan p) {
+        int k = p.maxDraftTokens();
+        return k == 0 || k >= o.maxDraftLength() ? p : new DraftPlan(k + 1, p.minConfidence());
     }
 
     /** One speculative step while plain decoding wins: every source drafts its best positive length once. */
@@ -208,11 +217,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
     @Override
     public void feedback(StepOutcome outcome) {
         int drafted = outcome.verdict().drafted();
-        int n = drafted + 1;
-        if (n < verify.length) {
-            verify[n].add(Math.max(1, outcome.verifyNanos())); // a coarse clock may report 0
-            costModelDirty = true;
-        }
+        verify.add(drafted + 1, Math.max(1, outcome.verifyNanos())); // a coarse clock may report 0
         // Evidence fades every step, plain steps included: after a stretch of plain decoding the estimates drift
         // back towards the prior, so an early unlucky verdict cannot switch speculation off for good.
         for (SourceStats s : sources.values()) {
@@ -228,7 +233,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
 
     /** Expected tokens per nanosecond when {@code s} drafts k (null: plain decoding, k = 0). */
     double rate(SourceStats s, int k) {
-        double draft = k == 0 ? 0 : k * s.draftPerToken(o.draftCostPrior() * verifyCost(1));
+        double draft = k == 0 ? 0 : s.draftCost(k, o.draftCostPrior() * verifyCost(1));
         return (k == 0 ? 1 : s.expectedTokens(k)) / (draft + verifyCost(k + 1));
     }
 
@@ -247,58 +252,12 @@ public final class AdaptiveScheduler implements DraftScheduler {
 
     /** Estimated wall time of one target call over n positions. */
     double verifyCost(int n) {
-        refreshCostModel();
-        return predictedVerify[n];
+        return verify.cost(n);
     }
 
-    /**
-     * Recomputes the verify-cost model after new measurements: measured lengths use their running mean; others
-     * are extrapolated from the nearest measured length with the least-squares slope over all measured lengths
-     * (the prior slope until two lengths are measured).
-     */
-    private void refreshCostModel() {
-        if (!costModelDirty) {
-            return;
-        }
-        costModelDirty = false;
-        SimpleRegression fit = new SimpleRegression();
-        int measured = 0;
-        for (int m = 1; m < verify.length; m++) {
-            if (!verify[m].isEmpty()) {
-                fit.addData(m, verify[m].median());
-                measured++;
-            }
-        }
-        for (int n = 1; n < verify.length; n++) {
-            if (!verify[n].isEmpty()) {
-                predictedVerify[n] = verify[n].median();
-                continue;
-            }
-            int anchor = -1;
-            for (int m = 1; m < verify.length; m++) {
-                if (!verify[m].isEmpty() && (anchor < 0 || Math.abs(m - n) < Math.abs(anchor - n))) {
-                    anchor = m;
-                }
-            }
-            if (anchor < 0) {
-                predictedVerify[n] = Double.NaN;
-            } else if (measured >= 2 && fit.getSlope() >= 0) {
-                predictedVerify[n] = Math.max(verify[anchor].median() + fit.getSlope() * (n - anchor), 1e-9);
-            } else {
-                double s = o.verifySlopePrior();
-                predictedVerify[n] = verify[anchor].median() * (1 + s * (n - 1)) / (1 + s * (anchor - 1));
-            }
-        }
-        verifySlope = measured >= 2 ? Math.max(0, fit.getSlope()) : o.verifySlopePrior() * predictedVerify[1];
-    }
-
-    private boolean anyVerifyMeasured() {
-        for (RecentMedian m : verify) {
-            if (!m.isEmpty()) {
-                return true;
-            }
-        }
-        return false;
+    /** The prior shape of verify costs: one more position costs {@code verifySlopePrior} of a one-position call. */
+    private static double verifyFixedShare(Options o) {
+        return 1 / (1 + o.verifySlopePrior());
     }
 
     /** Whether some source's optimistic (90% upper credible bound) acceptance would make drafting worth it. */
@@ -306,7 +265,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         double plain = rate(null, 0);
         for (SourceStats s : sources.values()) {
             double upper = s.upperAcceptance(0.9);
-            double cost1 = s.draftPerToken(o.draftCostPrior() * verifyCost(1)) + verifyCost(2);
+            double cost1 = s.draftCost(1, o.draftCostPrior() * verifyCost(1)) + verifyCost(2);
             if ((1 + upper) / cost1 > plain) {
                 return true;
             }
@@ -319,8 +278,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         if (!o.adaptiveStop()) {
             return 0;
         }
-        refreshCostModel();
-        double marginal = s.draftPerToken(o.draftCostPrior() * verifyCost(1)) + verifySlope;
+        double marginal = s.draftSlope(o.draftCostPrior() * verifyCost(1)) + verify.slope();
         // A drafted token that is accepted also opens the way for the ones after it: worth about 1 / (1 - a)
         // tokens at pooled acceptance a (at most k), not one. Valuing it at one stops drafts too early.
         double worth = Math.min(k, 1 / (1 - Math.min(s.pooledAcceptance(), 0.99)));
@@ -336,12 +294,13 @@ public final class AdaptiveScheduler implements DraftScheduler {
         private double pooledRejected;
         private final double[] bucketAccepted = new double[BUCKETS];
         private final double[] bucketRejected = new double[BUCKETS];
-        private RecentMedian draftCosts = new RecentMedian();
+        private CostCurve draftCosts;   // size n = tokens drafted in one proposal
 
         SourceStats(Options o) {
             this.o = o;
             this.accepted = new double[o.maxDraftLength()];
             this.rejected = new double[o.maxDraftLength()];
+            this.draftCosts = new CostCurve(o.maxDraftLength(), 0);
         }
 
         static SourceStats restore(Options o, SourceSnapshot p) {
@@ -360,7 +319,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
                 s.bucketAccepted[b] = p.bucketAccepted()[b] * scale;
                 s.bucketRejected[b] = p.bucketRejected()[b] * scale;
             }
-            s.draftCosts = RecentMedian.of(p.draftCosts(), (int) CARRIED_EVIDENCE);
+            s.draftCosts = CostCurve.restore(p.draftCosts(), o.maxDraftLength(), 0, (int) CARRIED_EVIDENCE);
             return s;
         }
 
@@ -388,7 +347,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
 
         void observe(Proposal proposal, int kept, long draftNanos) {
             int drafted = proposal.size();
-            draftCosts.add(Math.max(1.0, draftNanos) / drafted);
+            draftCosts.add(drafted, Math.max(1.0, draftNanos));
             // Positions after the first rejection were never judged.
             for (int i = 0; i < Math.min(Math.min(drafted, kept + 1), accepted.length); i++) {
                 boolean ok = i < kept;
@@ -411,8 +370,14 @@ public final class AdaptiveScheduler implements DraftScheduler {
             }
         }
 
-        double draftPerToken(double prior) {
-            return draftCosts.isEmpty() ? prior : draftCosts.median();
+        /** Estimated cost of drafting k tokens; {@code perTokenPrior} per token until measured. */
+        double draftCost(int k, double perTokenPrior) {
+            return draftCosts.isEmpty() ? k * perTokenPrior : draftCosts.cost(k);
+        }
+
+        /** Estimated cost of drafting one token more. */
+        double draftSlope(double perTokenPrior) {
+            return draftCosts.isEmpty() ? perTokenPrior : draftCosts.slope();
         }
 
         double pooledAcceptance() {

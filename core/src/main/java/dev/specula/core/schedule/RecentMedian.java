@@ -33,6 +33,11 @@ final class RecentMedian {
         return median;
     }
 
+    /** How many measurements the window holds. */
+    int count() {
+        return (int) window.getN();
+    }
+
     boolean isEmpty() {
         return window.getN() == 0;
     }

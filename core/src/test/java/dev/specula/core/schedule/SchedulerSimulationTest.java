@@ -140,6 +140,46 @@ class SchedulerSimulationTest {
     }
 
     @Test
+    void aDraftLengthMeasuredOnlyDuringWarmUpIsMeasuredAgain() {
+        // The first steps of a fresh JVM are slow (JIT, first native calls); the scheduler measures its initial
+        // length then, and must not judge that length by those measurements for the rest of the generation.
+        double a = 0.85;
+        double c = 0.1;
+        double best = 0;
+        for (int k = 0; k <= 16; k++) {
+            best = Math.max(best, analyticRate(k, a, c));
+        }
+        List<Double> fractions = new ArrayList<>();
+        for (long seed = 1; seed <= 7; seed++) {
+            DraftScheduler s = Scheduling.adaptive().start();
+            SplittableRandom r = new SplittableRandom(seed);
+            double time = 0;
+            int produced = 0;
+            for (int step = 0; produced < 600; step++) {
+                DraftPlan plan = s.plan();
+                int k = plan.maxDraftTokens();
+                int acc = 0;
+                while (acc < k && r.nextDouble() < a) {
+                    acc++;
+                }
+                double warmUp = step < 4 ? 1.6 : 1;
+                long draft = Math.round(warmUp * k * c * T);
+                long verify = Math.round(warmUp * T * verifyRatio(k + 1));
+                if (step >= 4) {
+                    time += draft + verify;
+                    produced += acc + 1;
+                }
+                s.feedback(new StepOutcome(plan, Proposal.oneHot(new int[k]), new Verdict(k, acc, 0), draft, verify));
+            }
+            fractions.add(produced / time / best);
+        }
+        fractions.sort(null);
+        // Before lengths were re-measured, two of these seeds stayed at 0.84-0.86 of the best fixed length.
+        assertTrue(fractions.get(0) >= 0.92 && fractions.get(3) >= 0.95,
+                "fractions of the best fixed length over seeds " + fractions);
+    }
+
+    @Test
     void eachSourceOfDraftsGetsItsOwnLength() {
         DraftScheduler s = Scheduling.adaptive().start();
         SplittableRandom r = new SplittableRandom(4);
