@@ -12,7 +12,7 @@ import java.util.Arrays;
  * @param steps           decoding steps (each one target call)
  * @param targetCalls     forward calls of the target, prefill included
  * @param draftCalls      forward calls of the draft model (0 for lookup drafters)
- * @param prefillNanos    time to prefill the target
+ * @param prefillNanos    time to prefill the target, and the draft model if it drafts
  * @param draftNanos      time spent proposing
  * @param verifyNanos     time spent verifying (target calls, acceptance, rollback)
  * @param totalNanos      wall time of the whole generation

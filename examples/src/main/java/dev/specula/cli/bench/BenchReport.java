@@ -107,7 +107,8 @@ public final class BenchReport {
         md.append("\n![speedup per configuration](benchmarks-speedup.png)\n\n");
         md.append("Columns: tokens/s; speedup over plain decoding of the same target in the same run; acceptance"
                 + " (accepted / drafted); tokens per target call; the analytic bound at the measured acceptance and"
-                + " costs (tokens per step x plain cost of a token / measured draft+verify cost of a step) and the"
+                + " costs ((plain prefill + tokens x plain cost of a token) / (prefill + steps x measured draft+verify"
+                + " cost of a step); prefill is a fixed cost in both) and the"
                 + " fraction of it reached; the share of wall time outside ONNX Runtime calls; Java heap bytes"
                 + " allocated per token; whether greedy outputs are identical to plain decoding.\n");
         for (Map.Entry<Workload, List<ConfigSummary>> e : results.entrySet()) {

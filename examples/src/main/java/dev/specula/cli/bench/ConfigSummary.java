@@ -19,8 +19,10 @@ import java.util.stream.Collectors;
  * @param maxSpeedup         highest repeat's ratio
  * @param acceptanceRate     accepted over drafted tokens
  * @param tokensPerCall      generated tokens per decoding step (target call)
- * @param bound              the analytic ceiling at the measured acceptance and costs: tokens per step times
- *                           the plain cost of one token, over the measured draft + verify cost of a step
+ * @param bound              the analytic ceiling at the measured acceptance and costs: plain decoding's prefill
+ *                           plus its cost of one token times the tokens generated, over this configuration's
+ *                           prefill plus its steps times the measured draft + verify cost of a step (prefill is
+ *                           in both: it is a fixed cost that speculation cannot shorten)
  * @param fractionOfBound    speedup / bound
  * @param outsideRuntime     share of wall time spent outside ONNX Runtime calls
  * @param bytesPerToken      Java heap bytes allocated per generated token
@@ -47,6 +49,7 @@ public record ConfigSummary(String workload, String config, double tokensPerSeco
         int repeats = ms.stream().mapToInt(Measurement::repeat).max().orElse(0) + 1;
         double[] plainRates = rates(plain, repeats);
         double plainStepNanos = sum(plain, m -> m.metrics().verifyNanos()) / sum(plain, m -> m.metrics().steps());
+        double plainPrefillNanos = sum(plain, m -> m.metrics().prefillNanos()) / plain.size();
         List<ConfigSummary> out = new ArrayList<>();
         for (BenchConfig c : configs) {
             List<Measurement> list = byConfig.get(c.name());
@@ -63,7 +66,8 @@ public record ConfigSummary(String workload, String config, double tokensPerSeco
             double drafted = sum(list, m -> m.metrics().draftedTokens());
             double perStep = (sum(list, m -> m.metrics().draftNanos()) + sum(list, m -> m.metrics().verifyNanos())) / steps;
             double tokensPerCall = generated / steps;
-            double bound = c.isPlain() ? 1 : tokensPerCall * plainStepNanos / perStep;
+            double bound = c.isPlain() ? 1 : (plainPrefillNanos * list.size() + generated * plainStepNanos)
+                    / (sum(list, m -> m.metrics().prefillNanos()) + steps * perStep);
             double speedup = median(speedups);
             Boolean identical = w.params().isGreedy() ? list.stream().allMatch(m -> Arrays.equals(m.tokens(),
                     plain.stream().filter(p -> p.repeat() == m.repeat() && p.prompt() == m.prompt()).findFirst()
