@@ -105,33 +105,22 @@ public final class Distribution {
      * @return false if all weights are zero (the distribution is left unchanged)
      */
     public boolean normalize() {
-        double sum = 0;
-        for (float p : probs) {
-            sum += p;
-        }
-        return normalize(sum);
+        return normalize(RowMath.sum(probs, probs.length));
     }
 
     /** {@link #normalize()} when the caller already summed the weights. */
     boolean normalize(double sum) {
+        return sum > 0 && normalize(sum, RowMath.indexOf(probs, probs.length, RowMath.max(probs, probs.length)));
+    }
+
+    /** {@link #normalize()} when the caller already summed the weights and knows the first most likely token. */
+    boolean normalize(double sum, int mostLikely) {
         if (!(sum > 0)) {
             return false;
         }
-        float inv = (float) (1.0 / sum);
-        double normalized = 0;
-        int best = 0;
-        float bestValue = -1f;
-        for (int t = 0; t < probs.length; t++) {
-            float p = probs[t] * inv;
-            probs[t] = p;
-            normalized += p;
-            if (p > bestValue) {
-                bestValue = p;
-                best = t;
-            }
-        }
-        argmax = best;
-        total = normalized;
+        RowMath.scale(probs, probs.length, (float) (1.0 / sum));
+        argmax = mostLikely;
+        total = RowMath.sum(probs, probs.length);
         return true;
     }
 

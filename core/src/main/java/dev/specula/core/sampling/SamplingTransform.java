@@ -21,6 +21,7 @@ public final class SamplingTransform {
     private final int vocabSize;
     private final float[] work;
     private final float[] scratch;
+    private final float[] exponents;
     private long[] keys = new long[64];
 
     public SamplingTransform(SamplingParams params, int vocabSize) {
@@ -30,6 +31,7 @@ public final class SamplingTransform {
         this.params = params;
         this.vocabSize = vocabSize;
         this.work = new float[vocabSize];
+        this.exponents = new float[vocabSize];
         this.scratch = params.topK() > 0 && params.topK() < vocabSize ? new float[vocabSize] : null;
     }
 
@@ -57,35 +59,36 @@ public final class SamplingTransform {
             return out;
         }
         logits.copyRow(row, work);
-        float inv = (float) (1.0 / params.temperature());
-        float max = Float.NEGATIVE_INFINITY;
-        for (int t = 0; t < vocabSize; t++) {
-            float v = work[t];
-            if (!(v < Float.POSITIVE_INFINITY)) { // NaN or +Infinity
-                throw new NonFiniteLogitsException(row, t, v);
+        float raw = RowMath.max(work, vocabSize); // NaN is caught below, where it surfaces in the sum
+        if (raw == Float.POSITIVE_INFINITY || raw == Float.NEGATIVE_INFINITY) {
+            int bad = RowMath.firstNonFinite(work, vocabSize);
+            if (bad >= 0) {
+                throw new NonFiniteLogitsException(row, bad, work[bad]);
             }
-            v *= inv;
-            work[t] = v;
-            if (v > max) {
-                max = v;
-            }
-        }
-        if (max == Float.NEGATIVE_INFINITY) {
             throw new SpeculaException("every logit of row " + row + " is -Infinity: no token can be chosen");
         }
-        float kth = Float.NEGATIVE_INFINITY;
+        float inv = (float) (1.0 / params.temperature());
+        RowMath.scale(work, vocabSize, inv);
+        // Rounding is monotone, so the largest scaled score is the scaled largest score.
+        float max = raw * inv;
+        // Unnormalized weights: the best token weighs exactly 1 (e^0), every other at most 1.
+        float[] p = out.probabilities();
+        RowMath.expShifted(work, max, p, exponents, vocabSize);
+        double total = RowMath.sum(p, vocabSize);
+        if (Double.isNaN(total)) {
+            int bad = RowMath.firstNonFinite(work, vocabSize);
+            throw new NonFiniteLogitsException(row, bad, bad >= 0 ? work[bad] : Float.NaN);
+        }
+        int argmax = RowMath.indexOf(p, vocabSize, 1f); // top-k, top-p and min-p all keep the best token
         if (scratch != null) {
             System.arraycopy(work, 0, scratch, 0, vocabSize);
-            kth = kthLargest(scratch, params.topK());
-        }
-        // Unnormalized weights: the best token weighs exactly 1.
-        float[] p = out.probabilities();
-        double total = 0;
-        for (int t = 0; t < vocabSize; t++) {
-            float v = work[t];
-            float w = v >= kth ? FastExp.expNonPositive(v - max) : 0f;
-            p[t] = w;
-            total += w;
+            float kth = kthLargest(scratch, params.topK());
+            for (int t = 0; t < vocabSize; t++) {
+                if (work[t] < kth) {
+                    total -= p[t];
+                    p[t] = 0f;
+                }
+            }
         }
         if (params.topP() < 1) {
             total = nucleus(p, total * params.topP());
@@ -99,7 +102,7 @@ public final class SamplingTransform {
                 }
             }
         }
-        if (!out.normalize(total)) {
+        if (!out.normalize(total, argmax)) {
             throw new SpeculaException("row " + row + " left no token with positive probability after temperature "
                     + params.temperature() + ", top-k, top-p and min-p");
         }

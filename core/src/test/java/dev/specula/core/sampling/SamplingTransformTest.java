@@ -12,6 +12,7 @@ import java.util.stream.IntStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class SamplingTransformTest {
 
@@ -135,6 +136,15 @@ class SamplingTransformTest {
                 () -> greedy.apply(Logits.of(new float[]{0, Float.NaN, 0}), 0, new Distribution(3)));
         float ninf = Float.NEGATIVE_INFINITY;
         assertThrows(SpeculaException.class, () -> t.apply(Logits.of(new float[]{ninf, ninf, ninf}), 0, new Distribution(3)));
+        float nan = Float.NaN;
+        NonFiniteLogitsException e = assertThrows(NonFiniteLogitsException.class,
+                () -> t.apply(Logits.of(new float[]{nan, nan, nan}), 0, new Distribution(3)));
+        assertTrue(e.getMessage().contains("NaN"), e.getMessage());
+        assertThrows(NonFiniteLogitsException.class,
+                () -> t.apply(Logits.of(new float[]{ninf, nan, ninf}), 0, new Distribution(3)));
+        SamplingTransform topK = new SamplingTransform(SamplingParams.builder().temperature(1).topK(2).build(), 3);
+        assertThrows(NonFiniteLogitsException.class,
+                () -> topK.apply(Logits.of(new float[]{0, Float.NaN, 1}), 0, new Distribution(3)));
     }
 
     @Test

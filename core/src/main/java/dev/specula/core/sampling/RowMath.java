@@ -1,0 +1,117 @@
+package dev.specula.core.sampling;
+
+/**
+ * Loops over a vocabulary row, shaped so that HotSpot's C2 compiler turns them into SIMD code: straight-line
+ * float arithmetic, no branches, no int/float conversions in the hot loop (Java 17's auto-vectorizer gives up on
+ * those), sums in eight independent accumulators. {@link SamplingTransform} runs on every drafted and every
+ * verified position, so these loops are most of the Java time of a sampled generation.
+ */
+final class RowMath {
+    private static final float LOG2E = 1.44269504f;
+    private static final float LN2_HI = 0.693359375f;       // ln 2 split in two for an exact reduction
+    private static final float LN2_LO = -2.12194440e-4f;
+    private static final float ROUND = 12582912f;           // 1.5 * 2^23: adding it rounds to an integer
+    private static final int ROUND_BITS_MINUS_BIAS = 0x4B400000 - 127;
+    private static final float EXP_FLOOR = -87f;
+
+    private RowMath() {
+    }
+
+    /**
+     * The largest of {@code a[0, n)}, ignoring NaN (a plain compare is twice as fast as {@link Math#max}, which
+     * handles NaN; callers detect NaN where it surfaces, in a sum).
+     */
+    static float max(float[] a, int n) {
+        float m = Float.NEGATIVE_INFINITY;
+        for (int t = 0; t < n; t++) {
+            float v = a[t];
+            if (v > m) {
+                m = v;
+            }
+        }
+        return m;
+    }
+
+    /** The first index in [0, n) whose value is NaN or +Infinity, or -1. */
+    static int firstNonFinite(float[] a, int n) {
+        for (int t = 0; t < n; t++) {
+            if (!(a[t] < Float.POSITIVE_INFINITY)) {
+                return t;
+            }
+        }
+        return -1;
+    }
+
+    /** {@code a[t] *= s} for t in [0, n). */
+    static void scale(float[] a, int n, float s) {
+        for (int t = 0; t < n; t++) {
+            a[t] *= s;
+        }
+    }
+
+    /** The sum of {@code a[0, n)} in double precision (eight independent accumulators). */
+    static double sum(float[] a, int n) {
+        double s0 = 0;
+        double s1 = 0;
+        double s2 = 0;
+        double s3 = 0;
+        double s4 = 0;
+        double s5 = 0;
+        double s6 = 0;
+        double s7 = 0;
+        int t = 0;
+        for (; t + 7 < n; t += 8) {
+            s0 += a[t];
+            s1 += a[t + 1];
+            s2 += a[t + 2];
+            s3 += a[t + 3];
+            s4 += a[t + 4];
+            s5 += a[t + 5];
+            s6 += a[t + 6];
+            s7 += a[t + 7];
+        }
+        for (; t < n; t++) {
+            s0 += a[t];
+        }
+        return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+    }
+
+    /** The first index of {@code value} in {@code a[0, n)}, or -1. */
+    static int indexOf(float[] a, int n, float value) {
+        for (int t = 0; t < n; t++) {
+            if (a[t] == value) {
+                return t;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * {@code out[t] = e^(x[t] - shift)} for t in [0, n), where every {@code x[t] - shift <= 0}: the same values as
+     * {@link FastExp#expNonPositive}, exactly 0 below -87 and for -Infinity, NaN for NaN. {@code exponents} is
+     * scratch of at least n floats.
+     */
+    static void expShifted(float[] x, float shift, float[] out, float[] exponents, int n) {
+        float lowest = 0f;
+        for (int t = 0; t < n; t++) {
+            float a = x[t] - shift;
+            lowest = Math.min(lowest, a);
+            float c = Math.max(a, EXP_FLOOR);
+            float k = c * LOG2E + ROUND;
+            float m = k - ROUND;
+            float r = c - m * LN2_HI - m * LN2_LO;
+            out[t] = 1f + r * (1f + r * (0.5f + r * (1f / 6 + r * (1f / 24 + r * (1f / 120 + r * (1f / 720))))));
+            exponents[t] = k;
+        }
+        for (int t = 0; t < n; t++) {
+            out[t] *= Float.intBitsToFloat((Float.floatToRawIntBits(exponents[t]) - ROUND_BITS_MINUS_BIAS) << 23);
+        }
+        if (!(lowest >= EXP_FLOOR)) { // rare: far-off or masked (-Infinity) scores
+            for (int t = 0; t < n; t++) {
+                if (x[t] - shift < EXP_FLOOR) {
+                    out[t] = 0f;
+                }
+            }
+        }
+    }
+}
