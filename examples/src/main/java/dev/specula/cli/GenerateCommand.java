@@ -74,8 +74,10 @@ final class GenerateCommand implements Callable<Integer> {
             Completion c = specula.generate(GenerationRequest.builder(text).params(params).speculative(speculative)
                     .listener(json ? TextListener.NONE : status).build());
             status.finish();
+            // The baseline decodes its text too (not printed), so both runs pay for detokenization.
             Completion baseline = compare
-                    ? specula.generate(GenerationRequest.builder(text).params(params).speculative(false).build())
+                    ? specula.generate(GenerationRequest.builder(text).params(params).speculative(false)
+                    .listener(json ? TextListener.NONE : (piece, fromDraft) -> { }).build())
                     : null;
             if (json) {
                 out.println(toJson(specula, c, baseline, params));
@@ -108,7 +110,7 @@ final class GenerateCommand implements Callable<Integer> {
     }
 
     private static void warmUp(Specula specula, String text, SamplingParams params) {
-        SamplingParams shortRun = params.toBuilder().maxNewTokens(Math.min(8, params.maxNewTokens())).build();
+        SamplingParams shortRun = params.toBuilder().maxNewTokens(Math.min(32, params.maxNewTokens())).build();
         specula.generate(GenerationRequest.builder(text).params(shortRun).speculative(true).build());
         specula.generate(GenerationRequest.builder(text).params(shortRun).speculative(false).build());
     }
