@@ -110,6 +110,11 @@ public final class AdaptiveScheduler implements DraftScheduler {
     private static final int BUCKETS = 10;
     private static final double CARRIED_EVIDENCE = 8;
     private static final int EXPLORE_INTERVAL = 12;
+    /**
+     * Speculation must promise this much over plain decoding: a speculative step also pays for work the cost model
+     * does not see (the loop's bookkeeping, the drafter's), so a predicted gain of a percent or two is a loss.
+     */
+    private static final double MIN_GAIN = 0.03;
 
     private final Options o;
     private final Consumer<Snapshot> publish;
@@ -161,7 +166,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
             SourceStats s = e.getValue();
             int k = bestDraftLength(s);
             double gain = rate(s, k) / plain;
-            DraftPlan p = new DraftPlan(gain > 1 ? k : 0, stopThreshold(s, k));
+            DraftPlan p = new DraftPlan(gain > 1 + MIN_GAIN ? k : 0, stopThreshold(s, k));
             bySource.put(e.getKey(), p);
             longest = Math.max(longest, p.maxDraftTokens());
             if (best == null || gain > bestGain) {
@@ -218,17 +223,22 @@ public final class AdaptiveScheduler implements DraftScheduler {
     public void feedback(StepOutcome outcome) {
         int drafted = outcome.verdict().drafted();
         verify.add(drafted + 1, Math.max(1, outcome.verifyNanos())); // a coarse clock may report 0
-        // Evidence fades every step, plain steps included: after a stretch of plain decoding the estimates drift
-        // back towards the prior, so an early unlucky verdict cannot switch speculation off for good.
-        for (SourceStats s : sources.values()) {
-            s.decay(o.forgetting());
-        }
+        // A source's evidence fades with each of its own drafts, and on each step it was switched off (planned at
+        // k = 0): while off, its estimates drift back towards the prior, so an early unlucky verdict cannot switch
+        // it off for good. A step where it was asked but found nothing to propose (a lookup without a match) says
+        // nothing and fades nothing, else a drafter that rarely matches would be judged by the prior alone.
+        sources.forEach((name, s) -> {
+            if (outcome.plan().forSource(name).maxDraftTokens() == 0) {
+                s.decay(o.forgetting());
+            }
+        });
         if (drafted == 0) {
             return;
         }
         Proposal proposal = outcome.proposal();
-        sources.computeIfAbsent(proposal.source(), name -> new SourceStats(o))
-                .observe(proposal, outcome.verdict().accepted(), outcome.draftNanos());
+        SourceStats stats = sources.computeIfAbsent(proposal.source(), name -> new SourceStats(o));
+        stats.decay(o.forgetting());
+        stats.observe(proposal, outcome.verdict().accepted(), outcome.draftNanos());
     }
 
     /** Expected tokens per nanosecond when {@code s} drafts k (null: plain decoding, k = 0). */
