@@ -120,6 +120,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
     private final Consumer<Snapshot> publish;
     private final Map<String, SourceStats> sources = new LinkedHashMap<>();
     private final CostCurve verify;   // size n = positions verified in one call
+    private final SourceStats unseen; // the prior alone, for sources without evidence yet
     private int plainSteps;
     private int sinceExplore;
     private int probeInterval;
@@ -136,6 +137,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         this.o = options;
         this.publish = publish;
         this.probeInterval = options.minProbeInterval();
+        this.unseen = new SourceStats(options);
         int positions = options.maxDraftLength() + 1;
         boolean restore = prior != null && prior.verifyCosts().length == positions + 1;
         this.verify = CostCurve.restore(restore ? prior.verifyCosts() : null, positions, verifyFixedShare(options),
@@ -175,10 +177,9 @@ public final class AdaptiveScheduler implements DraftScheduler {
             }
         }
         // A source not seen yet (or the only one, before any draft) is judged by the prior.
-        SourceStats unseen = new SourceStats(o);
-        int unseenK = bestDraftLength(unseen);
-        boolean unseenWins = rate(unseen, unseenK) > plain;
-        if (longest == 0 && !(sources.isEmpty() && unseenWins)) {
+        int unseenK = sources.isEmpty() ? bestDraftLength(unseen) : 0;
+        boolean unseenWins = sources.isEmpty() && rate(unseen, unseenK) > plain;
+        if (longest == 0 && !unseenWins) {
             plainSteps++;
             if (plainSteps >= probeInterval && speculationCouldWin()) {
                 plainSteps = 0;

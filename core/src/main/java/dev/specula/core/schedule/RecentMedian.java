@@ -25,7 +25,11 @@ final class RecentMedian {
 
     void add(double value) {
         window.addValue(value);
-        median = window.getPercentile(50);
+        // The window is tiny: sorting a copy beats Percentile, which allocates a pivot cache per call.
+        double[] v = window.getValues();
+        Arrays.sort(v);
+        int n = v.length;
+        median = n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
     }
 
     /** The median of the window, NaN while empty. */
