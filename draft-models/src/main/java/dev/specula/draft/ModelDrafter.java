@@ -19,9 +19,9 @@ import java.util.random.RandomGenerator;
 /**
  * Drafts with a small causal language model: k autoregressive steps, each token drawn from q, the draft's
  * logits through the SAME {@link SamplingTransform} the target uses (so p and q are comparable), and q reported
- * with the proposal. Drafting stops early when the draft's confidence at the next position falls under the plan's
- * {@code minConfidence}: the largest probability of q when sampling (decided before drawing, so the drafted
- * tokens stay exact samples of q), the top-versus-runner-up probability when greedy
+ * with the proposal. After the first token, drafting stops early when the draft's confidence at the next
+ * position falls under the plan's {@code minConfidence}: the largest probability of q when sampling (decided
+ * before drawing, so the drafted tokens stay exact samples of q), the top-versus-runner-up probability when greedy
  * ({@link SamplingTransform#greedyConfidence}).
  *
  * <p>Each generation's proposer keeps its own sequence (KV cache) of the draft model, catches it up with the
@@ -89,7 +89,9 @@ public final class ModelDrafter implements Drafter {
                 // Whether to stop is decided from q alone, BEFORE drawing: a decision that looked at the drawn
                 // token would offer the verifier a token not distributed as q, and bias sampled output.
                 float conf = greedy ? (float) SamplingTransform.greedyConfidence(logits, row) : d.prob(d.argmax());
-                if (conf < plan.minConfidence()) {
+                // The first token is always drafted: the plan's k >= 1 already judged that worth it at the measured
+                // acceptance; the threshold only decides how far to extend a draft.
+                if (n > 0 && conf < plan.minConfidence()) {
                     break;
                 }
                 int token = greedy ? d.argmax() : d.sample(random);

@@ -200,12 +200,14 @@ public final class AdaptiveScheduler implements DraftScheduler {
     }
 
     /**
-     * One draft token more than planned, now and then: keeps the measured cost and acceptance of the next length
-     * fresh, so a length measured only during warm-up (or never reached) is judged by current evidence.
+     * Now and then, one draft token more than planned and no early stop: keeps the measured cost and acceptance
+     * of the next length fresh (a length measured only during warm-up, or never reached, is judged by current
+     * evidence), and measures the acceptance of the low-confidence tokens an early stop cuts, which it would
+     * otherwise never see again.
      */
     private DraftPlan explore(DraftPlan p) {
         int k = p.maxDraftTokens();
-        return k == 0 || k >= o.maxDraftLength() ? p : new DraftPlan(k + 1, p.minConfidence());
+        return k == 0 ? p : new DraftPlan(Math.min(k + 1, o.maxDraftLength()), 0);
     }
 
     /** One speculative step while plain decoding wins: every source drafts its best positive length once. */

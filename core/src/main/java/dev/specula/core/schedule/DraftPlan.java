@@ -7,8 +7,9 @@ import java.util.Map;
  * A scheduler's instruction for one step.
  *
  * @param maxDraftTokens draft at most this many tokens (0 = plain decoding for this step)
- * @param minConfidence  a model drafter stops early when its confidence in the next draft token falls under
- *                       this (llama.cpp's draft-p-min); 0 never stops early
+ * @param minConfidence  a model drafter stops extending a draft when its confidence in the next draft token falls
+ *                       under this (llama.cpp's draft-p-min); the first token is always drafted; 0 never stops
+ *                       early
  * @param bySource       plans for particular sources of drafts ({@link dev.specula.core.draft.Proposal#source()}),
  *                       which a composite drafter hands to each of its drafters; sources not listed use this plan
  */
