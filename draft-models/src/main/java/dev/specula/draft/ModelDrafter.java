@@ -114,13 +114,7 @@ public final class ModelDrafter implements Drafter {
             if (sequence.length() > 0 || n <= 0 || history.size() >= model.maxSequenceLength()) {
                 return; // already started, nothing to feed, or beyond the draft's context (it will not draft)
             }
-            if (chunk.length < n) {
-                chunk = new int[n];
-            }
-            for (int i = 0; i < n; i++) {
-                chunk[i] = history.get(i);
-            }
-            sequence.append(chunk, 0, n);
+            sequence.prefill(gather(history, 0, n), 0, n);
             record(0, chunk, n);
             synced = n;
         }
@@ -137,16 +131,21 @@ public final class ModelDrafter implements Drafter {
                 sequence.rollback(keep);
             }
             int missing = history.size() - keep;
-            if (chunk.length < missing) {
-                chunk = new int[Math.max(missing, chunk.length * 2)];
-            }
-            for (int i = 0; i < missing; i++) {
-                chunk[i] = history.get(keep + i);
-            }
-            Logits logits = sequence.append(chunk, 0, missing);
+            Logits logits = sequence.append(gather(history, keep, missing), 0, missing);
             record(keep, chunk, missing);
             synced = history.size();
             return logits;
+        }
+
+        /** Copies {@code count} tokens of the history from {@code from} into {@link #chunk} and returns it. */
+        private int[] gather(TokenHistory history, int from, int count) {
+            if (chunk.length < count) {
+                chunk = new int[Math.max(count, chunk.length * 2)];
+            }
+            for (int i = 0; i < count; i++) {
+                chunk[i] = history.get(from + i);
+            }
+            return chunk;
         }
 
         private Logits feed(int token) {

@@ -91,6 +91,15 @@ final class OnnxSequence implements ModelSequence {
 
     @Override
     public Logits append(int[] tokens, int offset, int count) {
+        return append(tokens, offset, count, true);
+    }
+
+    @Override
+    public void prefill(int[] tokens, int offset, int count) {
+        append(tokens, offset, count, false);
+    }
+
+    private Logits append(int[] tokens, int offset, int count, boolean wantLogits) {
         ensureOpen();
         if (count < 1) {
             throw new IllegalArgumentException("count must be >= 1, got " + count);
@@ -112,7 +121,7 @@ final class OnnxSequence implements ModelSequence {
             if (model.isClosed()) {
                 throw new IllegalStateException("model " + model.name() + " is closed");
             }
-            return run(tokens, offset, count);
+            return run(tokens, offset, count, wantLogits);
         } catch (OrtException e) {
             throw new SpeculaException("running model " + model.name() + " over " + count + " tokens at length "
                     + logical + " failed: " + e.getMessage(), e);
@@ -121,7 +130,8 @@ final class OnnxSequence implements ModelSequence {
         }
     }
 
-    private Logits run(int[] tokens, int offset, int count) throws OrtException {
+    /** One forward call; returns the logits (null unless {@code wantLogits}), keeps the present KV as the cache. */
+    private Logits run(int[] tokens, int offset, int count, boolean wantLogits) throws OrtException {
         int garbage = physical - logical;
         if (garbage > 0 && (garbage >= Math.max(COMPACT_MIN_SLOTS, physical / 4) || physical + count > maxLength)) {
             compact(); // also keeps the physical cache within the model's positions (fixed causal-mask buffers)
@@ -185,7 +195,8 @@ final class OnnxSequence implements ModelSequence {
         }
         Logits logits;
         try {
-            logits = io.pinnedLogits != null && small
+            logits = !wantLogits ? null
+                    : io.pinnedLogits != null && small
                     ? new Logits(io.pinnedLogits.duplicate().position(0).limit(count * vocab), count, vocab)
                     : copyLogits(result, count);
             OnnxTensor[] next = nextKv;

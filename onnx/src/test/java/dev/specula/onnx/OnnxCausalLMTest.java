@@ -98,6 +98,20 @@ class OnnxCausalLMTest {
     }
 
     @Test
+    void aPrefillWithoutLogitsLeavesTheSameCacheAsAnAppend() {
+        for (OnnxCausalLM model : List.of(target, draft)) {
+            int[] prompt = tokens(40, 5); // more rows than the pinned logits buffer holds
+            try (ModelSequence a = model.newSequence(); ModelSequence b = model.newSequence()) {
+                a.prefill(prompt, 0, prompt.length - 1);
+                Logits last = a.append(prompt[prompt.length - 1]);
+                Logits all = b.append(prompt);
+                assertClose(row(last, 0), row(all, prompt.length - 1), 1e-4, model.name());
+                assertEquals(b.length(), a.length());
+            }
+        }
+    }
+
+    @Test
     void afterRejectionsAndRollbackTheNextLogitsEqualAFreshRun() {
         int[] prompt = tokens(30, 3);
         SplittableRandom r = new SplittableRandom(4);

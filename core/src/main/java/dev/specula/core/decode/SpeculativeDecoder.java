@@ -182,7 +182,7 @@ public final class SpeculativeDecoder {
                  DraftProposer proposer = drafter == null ? NoDraft.INSTANCE
                          : drafter.start(new DraftContext(params, random, target.vocabSize(), history))) {
                 if (prompt.length > 1) {
-                    sequence.append(prompt, 0, prompt.length - 1);
+                    sequence.prefill(prompt, 0, prompt.length - 1);
                 }
                 prefillNanos = clock.getAsLong() - prefillStart; // plus the draft's, before its first proposal
                 boolean draftPrefilled = false;

@@ -33,6 +33,15 @@ public interface ModelSequence extends AutoCloseable {
     }
 
     /**
+     * {@link #append(int[], int, int)} for a caller that needs no logits (a prefill of all but the last prompt
+     * token): the same forward call, without handing out count x vocabulary scores (for a long prompt and a large
+     * vocabulary, hundreds of megabytes an implementation would otherwise copy).
+     */
+    default void prefill(int[] tokens, int offset, int count) {
+        append(tokens, offset, count);
+    }
+
+    /**
      * Forgets every token after the first {@code length}, as if they had never been appended (KV truncation).
      *
      * @throws IllegalArgumentException if {@code length} is negative or greater than {@link #length()}
