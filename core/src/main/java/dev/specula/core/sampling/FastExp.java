@@ -7,22 +7,31 @@ package dev.specula.core.sampling;
  * target share this one function, so p and q stay exactly comparable.
  */
 final class FastExp {
-    private static final float LOG2E = 1.44269504f;
-    private static final float LN2_HI = 0.693359375f;       // ln 2 split in two for an exact reduction
-    private static final float LN2_LO = -2.12194440e-4f;
-    private static final float ROUND = 12582912f;           // 1.5 * 2^23: adding it rounds to an integer
+    static final float LOG2E = 1.44269504f;
+    static final float LN2_HI = 0.693359375f;       // ln 2 split in two for an exact reduction
+    static final float LN2_LO = -2.12194440e-4f;
+    static final float ROUND = 12582912f;           // 1.5 * 2^23: adding it rounds to an integer
+    static final float FLOOR = -87f;                // below it e^x underflows float; the result is exactly 0
 
     private FastExp() {
     }
 
-    /** e^x for x &le; 0 (a logit minus the row's maximum); exactly 0 below -87 and for -Infinity. */
+    /**
+     * e^x for x &le; 0 (a logit minus the row's maximum); exactly 0 below -87 and for -Infinity. The definition
+     * {@link RowMath#expShifted} computes a whole row of, bit for bit (tested).
+     */
     static float expNonPositive(float x) {
-        if (!(x >= -87f)) {
+        if (!(x >= FLOOR)) {
             return 0f;
         }
         float n = (x * LOG2E + ROUND) - ROUND;
         float r = x - n * LN2_HI - n * LN2_LO;
-        float p = 1f + r * (1f + r * (0.5f + r * (1f / 6 + r * (1f / 24 + r * (1f / 120 + r * (1f / 720))))));
+        float p = polynomial(r);
         return Float.intBitsToFloat(((int) n + 127) << 23) * p;
+    }
+
+    /** e^r for |r| &le; ln 2 / 2: the Taylor polynomial of degree 6. */
+    static float polynomial(float r) {
+        return 1f + r * (1f + r * (0.5f + r * (1f / 6 + r * (1f / 24 + r * (1f / 120 + r * (1f / 720))))));
     }
 }

@@ -7,12 +7,7 @@ package dev.specula.core.sampling;
  * verified position, so these loops are most of the Java time of a sampled generation.
  */
 final class RowMath {
-    private static final float LOG2E = 1.44269504f;
-    private static final float LN2_HI = 0.693359375f;       // ln 2 split in two for an exact reduction
-    private static final float LN2_LO = -2.12194440e-4f;
-    private static final float ROUND = 12582912f;           // 1.5 * 2^23: adding it rounds to an integer
-    private static final int ROUND_BITS_MINUS_BIAS = 0x4B400000 - 127;
-    private static final float EXP_FLOOR = -87f;
+    private static final int ROUND_BITS_MINUS_BIAS = Float.floatToRawIntBits(FastExp.ROUND) - 127;
 
     private RowMath() {
     }
@@ -96,19 +91,19 @@ final class RowMath {
         for (int t = 0; t < n; t++) {
             float a = x[t] - shift;
             lowest = Math.min(lowest, a);
-            float c = Math.max(a, EXP_FLOOR);
-            float k = c * LOG2E + ROUND;
-            float m = k - ROUND;
-            float r = c - m * LN2_HI - m * LN2_LO;
-            out[t] = 1f + r * (1f + r * (0.5f + r * (1f / 6 + r * (1f / 24 + r * (1f / 120 + r * (1f / 720))))));
+            float c = Math.max(a, FastExp.FLOOR);
+            float k = c * FastExp.LOG2E + FastExp.ROUND;
+            float m = k - FastExp.ROUND;
+            float r = c - m * FastExp.LN2_HI - m * FastExp.LN2_LO;
+            out[t] = FastExp.polynomial(r);
             exponents[t] = k;
         }
         for (int t = 0; t < n; t++) {
             out[t] *= Float.intBitsToFloat((Float.floatToRawIntBits(exponents[t]) - ROUND_BITS_MINUS_BIAS) << 23);
         }
-        if (!(lowest >= EXP_FLOOR)) { // rare: far-off or masked (-Infinity) scores
+        if (!(lowest >= FastExp.FLOOR)) { // rare: far-off or masked (-Infinity) scores
             for (int t = 0; t < n; t++) {
-                if (x[t] - shift < EXP_FLOOR) {
+                if (x[t] - shift < FastExp.FLOOR) {
                     out[t] = 0f;
                 }
             }

@@ -21,9 +21,10 @@ import java.util.function.Consumer;
  * T(k) = D(k) + V(k+1), where D(k) is the measured cost of drafting k tokens and V(n) the measured cost of one
  * target call over n positions (each a {@link CostCurve}: per length the median of recent measurements, robust to
  * a GC pause, shrunk towards a least-squares line over all lengths, which also extrapolates to unmeasured ones).
- * It plans k* = argmax E(k)/T(k) over 0..max; k* = 0 is plain decoding, chosen when
- * speculation loses. Every few speculative steps it drafts one token more than planned, so the next length's
- * cost and acceptance stay measured. Evidence fades every step, and while at k = 0 it probes k &ge; 1 after 8, 16, 32, ...
+ * It plans k* = argmax E(k)/T(k) over 0..max; k* = 0 is plain decoding, chosen when speculation loses (or wins
+ * by less than 3%, which unmodeled per-step work eats). Every few speculative steps it drafts one token more than
+ * planned, without early stop, so the next length's cost and acceptance stay measured. A source's evidence fades
+ * with each of its drafts and while it is switched off; while at k = 0 it probes k &ge; 1 after 8, 16, 32, ...
  * steps as long as the upper credible bound of a<sub>1</sub> says speculation could still win, so regime
  * changes are noticed.
  *
@@ -32,10 +33,10 @@ import java.util.function.Consumer;
  * per known source ({@link DraftPlan#forSource}); the target's verify costs are shared.
  *
  * <p>Early stop: acceptance is also tracked per bucket of the draft's own confidence. Drafting one more token
- * costs about D' + V' (the slopes) and gains at most its acceptance, so a model draft should stop at tokens whose estimated
- * acceptance is below (D' + V')&middot;E(k)/T(k), divided by what an accepted token is worth (it also opens the way for
- * the tokens after it: about 1/(1 - a), at most k); the plan's {@code minConfidence} is the lowest confidence at
- * which that still pays (llama.cpp's draft-p-min, made adaptive).
+ * costs about D' + V' (the slopes) and gains at most its acceptance, so a model draft should stop at tokens
+ * whose estimated acceptance is below (D' + V')&middot;E(k)/T(k), divided by what an accepted token is worth (it
+ * also opens the way for the tokens after it: about 1/(1 - a), at most k); the plan's {@code minConfidence} is the
+ * lowest confidence at which that still pays (llama.cpp's draft-p-min, made adaptive).
  */
 public final class AdaptiveScheduler implements DraftScheduler {
 
