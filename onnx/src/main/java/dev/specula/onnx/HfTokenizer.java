@@ -9,71 +9,88 @@ import dev.specula.core.SpeculaException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.BitSet;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
- * A Hugging Face {@code tokenizer.json}, run by DJL's binding of the Rust tokenizers library, loaded by path
- * and fully offline (its native library ships inside the DJL jar). DJL's defaults that would silently change
- * text are turned off: no truncation, no padding, no special tokens added to prompts.
+ * A Hugging Face tokenizer ({@code tokenizer.json}, plus {@code tokenizer_config.json} when present), run by DJL's
+ * binding of the Rust tokenizers library, loaded by path and fully offline. It behaves as transformers' fast
+ * tokenizer does: {@link #encode(String)} adds the special tokens the tokenizer's own post-processor adds (Llama's
+ * {@code <s>}, nothing for Qwen), {@link #decode(int[])} skips special tokens and applies
+ * {@code clean_up_tokenization_spaces} as configured; nothing is truncated or padded.
  *
- * <p>Thread-safe. Owns a native tokenizer: close it (idempotent) when done.
+ * <p>Thread-safe. Owns a native tokenizer: close it (idempotent) when done; a call after close throws
+ * {@link IllegalStateException}.
  *
  * <pre>{@code
  * try (HfTokenizer tok = HfTokenizer.load(Path.of("models/target"))) {
- *     int[] ids = tok.encode("def f(x):");
- *     String text = tok.decode(ids);
+ *     int[] ids = tok.encode("def f(x):");            // with BOS where the model expects it
+ *     String text = tok.decode(ids);                  // special tokens skipped
  * }
  * }</pre>
  */
 public final class HfTokenizer implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The file of a Hugging Face model directory with the tokenizer's settings and chat template. */
+    public static final String CONFIG_FILE = "tokenizer_config.json";
 
     private final AtomicReference<HuggingFaceTokenizer> handle;
     /** Calls hold the read side; close takes the write side, so no call outlives the native tokenizer. */
-    private final java.util.concurrent.locks.ReentrantReadWriteLock lifecycle =
-            new java.util.concurrent.locks.ReentrantReadWriteLock();
+    private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
     private final Path file;
-    private final int vocabSize;
+    private final Vocabulary vocabulary;
+    private final JsonNode config;
+    private final boolean cleanUpSpaces;
 
-    private HfTokenizer(HuggingFaceTokenizer tokenizer, Path file, int vocabSize) {
+    private HfTokenizer(HuggingFaceTokenizer tokenizer, Path file, Vocabulary vocabulary, JsonNode config) {
         this.handle = new AtomicReference<>(tokenizer);
         this.file = file;
-        this.vocabSize = vocabSize;
+        this.vocabulary = vocabulary;
+        this.config = config;
+        // transformers (and transformers.js) clean up tokenization spaces unless the config says not to.
+        JsonNode cleanUp = config.get("clean_up_tokenization_spaces");
+        this.cleanUpSpaces = cleanUp == null || cleanUp.isNull() || cleanUp.asBoolean();
     }
 
     /**
-     * Loads {@code tokenizer.json}, given as the file or the model directory holding it.
+     * Loads {@code tokenizer.json}, given as the file or the model directory holding it, and the
+     * {@code tokenizer_config.json} beside it if there is one.
      *
-     * @throws SpeculaException if the file is missing or not a valid tokenizer
+     * @throws SpeculaException if a file is missing or invalid
      */
     public static HfTokenizer load(Path path) {
         Path file = Files.isDirectory(path) ? path.resolve("tokenizer.json") : path;
         if (!Files.isRegularFile(file)) {
             throw new SpeculaException("no tokenizer.json at " + file + " (expected the Hugging Face tokenizer file"
-                    + " next to model.onnx)");
+                    + " next to the model's config.json)");
+        }
+        Vocabulary vocabulary = Vocabulary.read(readJson(file), file);
+        Path configFile = file.resolveSibling(CONFIG_FILE);
+        JsonNode config = Files.isRegularFile(configFile) ? readJson(configFile) : JSON.createObjectNode();
+        if (!config.isObject()) {
+            throw new SpeculaException(configFile + " must hold a JSON object, found " + config.getNodeType());
         }
         configureDjl();
-        int vocab;
-        try {
-            JsonNode root = JSON.readTree(Files.readAllBytes(file));
-            vocab = vocabularySize(root, file);
-        } catch (IOException e) {
-            throw new SpeculaException("cannot read tokenizer " + file + ": " + e.getMessage(), e);
-        }
         try {
             HuggingFaceTokenizer tokenizer = HuggingFaceTokenizer.builder()
                     .optTokenizerPath(file)
-                    .optAddSpecialTokens(false)
+                    .optAddSpecialTokens(true)
                     .optTruncation(false)
                     .optPadding(false)
                     .build();
-            return new HfTokenizer(tokenizer, file, vocab);
+            return new HfTokenizer(tokenizer, file, vocabulary, config);
         } catch (IOException | RuntimeException e) {
             throw new SpeculaException("cannot load tokenizer " + file + ": " + e.getMessage(), e);
         }
     }
 
-    /** Points DJL's native-library cache at Specula's cache and forbids downloads, unless the user chose. */
+    /** DJL extracts its native library into Specula's cache unless the user chose a DJL cache directory. */
     private static void configureDjl() {
         if (System.getProperty("DJL_CACHE_DIR") == null && System.getenv("DJL_CACHE_DIR") == null) {
             System.setProperty("DJL_CACHE_DIR", SpeculaCache.directory().resolve("djl").toString());
@@ -83,30 +100,37 @@ public final class HfTokenizer implements AutoCloseable {
         }
     }
 
-    private static int vocabularySize(JsonNode root, Path file) {
-        JsonNode vocab = root.path("model").path("vocab");
-        int size = 0;
-        if (vocab.isObject()) {
-            for (JsonNode id : (Iterable<JsonNode>) vocab::elements) {
-                size = Math.max(size, id.asInt() + 1);
+    static JsonNode readJson(Path file) {
+        try {
+            JsonNode node = JSON.readTree(Files.readAllBytes(file));
+            if (node == null || node.isMissingNode()) {
+                throw new SpeculaException(file + " is empty (expected a JSON object)");
             }
-        } else if (vocab.isArray()) {
-            size = vocab.size(); // Unigram: [[piece, score], ...]
-        } else {
-            throw new SpeculaException("tokenizer " + file + " has no model.vocab");
+            return node;
+        } catch (IOException e) {
+            throw new SpeculaException("cannot read " + file + ": " + e.getMessage(), e);
         }
-        for (JsonNode added : root.path("added_tokens")) {
-            size = Math.max(size, added.path("id").asInt() + 1);
-        }
-        return size;
     }
 
-    /** Token ids of {@code text}, exactly as written (no special tokens added, no truncation). */
+    /**
+     * Token ids of a raw text prompt, as transformers encodes it: the tokenizer's post-processor adds its special
+     * tokens (BOS for Llama, Mistral and Gemma; nothing for Qwen or GPT-2).
+     */
     public int[] encode(String text) {
+        return encode(text, true);
+    }
+
+    /**
+     * Token ids of {@code text}; {@code addSpecialTokens} false encodes it exactly as written, e.g. a rendered
+     * chat template, which writes its own BOS. Special-token text in {@code text} (such as {@code <|im_end|>})
+     * becomes the special token either way, as in transformers.
+     */
+    public int[] encode(String text, boolean addSpecialTokens) {
+        Objects.requireNonNull(text, "text");
         long[] ids;
         lifecycle.readLock().lock();
         try {
-            ids = tokenizer().encode(text, false, false).getIds();
+            ids = tokenizer().encode(text, addSpecialTokens, false).getIds();
         } finally {
             lifecycle.readLock().unlock();
         }
@@ -119,34 +143,122 @@ public final class HfTokenizer implements AutoCloseable {
 
     /** Text of {@code ids}, special tokens skipped. */
     public String decode(int[] ids) {
-        return decode(ids, 0, ids.length);
+        return decode(ids, 0, ids.length, true);
     }
 
-    public String decode(int[] ids, int from, int to) {
+    /** Text of {@code ids}; {@code skipSpecialTokens} false keeps e.g. {@code <|im_end|>} in the text. */
+    public String decode(int[] ids, boolean skipSpecialTokens) {
+        return decode(ids, 0, ids.length, skipSpecialTokens);
+    }
+
+    /** Text of {@code ids[from..to)}, as {@link #decode(int[], boolean)}. */
+    public String decode(int[] ids, int from, int to, boolean skipSpecialTokens) {
+        Objects.checkFromToIndex(from, to, ids.length);
         long[] longs = new long[to - from];
         for (int i = from; i < to; i++) {
+            if (ids[i] < 0 || ids[i] >= vocabulary.size()) {
+                throw new IllegalArgumentException("token id " + ids[i] + " is outside the tokenizer's vocabulary"
+                        + " [0, " + vocabulary.size() + ") of " + file);
+            }
             longs[i - from] = ids[i];
         }
+        String text;
         lifecycle.readLock().lock();
         try {
-            return tokenizer().decode(longs, true);
+            text = tokenizer().decode(longs, skipSpecialTokens);
         } finally {
             lifecycle.readLock().unlock();
         }
+        return cleanUpSpaces ? cleanUpTokenization(text) : text;
+    }
+
+    /** transformers' {@code clean_up_tokenization}: removes the space before punctuation and contractions. */
+    static String cleanUpTokenization(String text) {
+        if (text.indexOf(' ') < 0) {
+            return text;
+        }
+        return text.replace(" .", ".").replace(" ?", "?").replace(" !", "!").replace(" ,", ",")
+                .replace(" ' ", "'").replace(" n't", "n't").replace(" 'm", "'m").replace(" 's", "'s")
+                .replace(" 've", "'ve").replace(" 're", "'re");
+    }
+
+    /** A new incremental decoder for a generation without prompt context (special tokens skipped). */
+    public StreamingDetokenizer streaming() {
+        return streaming(new int[0], true);
+    }
+
+    /**
+     * A new incremental decoder for the tokens generated after {@code prompt}: the text it streams is exactly what
+     * {@code decode(prompt + generated)} adds to {@code decode(prompt)} (e.g. the leading space of a
+     * SentencePiece continuation, which a decoder without context strips).
+     */
+    public StreamingDetokenizer streaming(int[] prompt, boolean skipSpecialTokens) {
+        return new StreamingDetokenizer(this, prompt, skipSpecialTokens);
     }
 
     /** Ids the tokenizer can produce: one more than its largest id. */
     public int vocabSize() {
-        return vocabSize;
+        return vocabulary.size();
+    }
+
+    /** The token string of {@code id} (e.g. {@code ▁the} or {@code Ġthe}), empty for an id with no token. */
+    public Optional<String> token(int id) {
+        return Optional.ofNullable(vocabulary.token(id));
+    }
+
+    /** The id of a token string, e.g. {@code <|im_end|>}, if the vocabulary has it. */
+    public OptionalInt tokenId(String token) {
+        Integer id = vocabulary.ids.get(token);
+        return id == null ? OptionalInt.empty() : OptionalInt.of(id);
+    }
+
+    /** True for added tokens marked special (skipped by {@link #decode(int[])}). */
+    public boolean isSpecial(int id) {
+        return id >= 0 && vocabulary.special.get(id);
+    }
+
+    /** The BOS token's text from tokenizer_config.json, if it names one. */
+    public Optional<String> bosToken() {
+        return configToken("bos_token");
+    }
+
+    /** The EOS token's text from tokenizer_config.json, if it names one. */
+    public Optional<String> eosToken() {
+        return configToken("eos_token");
+    }
+
+    /** The id of the EOS token tokenizer_config.json names, if the vocabulary has it. */
+    public OptionalInt eosTokenId() {
+        return eosToken().map(this::tokenId).orElse(OptionalInt.empty());
+    }
+
+    /** tokenizer_config.json (an empty object when there is none). */
+    public JsonNode config() {
+        return config.deepCopy();
+    }
+
+    private Optional<String> configToken(String name) {
+        JsonNode token = config.get(name);
+        if (token == null || token.isNull()) {
+            return Optional.empty();
+        }
+        JsonNode content = token.isObject() ? token.get("content") : token; // an AddedToken object or a string
+        return content != null && content.isTextual() ? Optional.of(content.asText()) : Optional.empty();
+    }
+
+    /**
+     * Whether a draft model's tokenizer {@code other} encodes text as this one does: the same token string for every
+     * id of the smaller vocabulary, the same added and special tokens, normalizer, pre-tokenizer and decoder.
+     * Vocabulary sizes may differ (padded logits: Qwen2.5 0.5B and 7B); speculation then runs over the shared ids.
+     *
+     * @return empty when compatible, else the first difference, naming the id or component
+     */
+    public Optional<String> differenceFrom(HfTokenizer other) {
+        return vocabulary.differenceFrom(other.vocabulary);
     }
 
     public Path file() {
         return file;
-    }
-
-    /** A new incremental decoder for one generation's output. */
-    public StreamingDetokenizer streaming() {
-        return new StreamingDetokenizer(this);
     }
 
     private HuggingFaceTokenizer tokenizer() {
@@ -167,6 +279,126 @@ public final class HfTokenizer implements AutoCloseable {
             }
         } finally {
             lifecycle.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "HfTokenizer[" + file + ", " + vocabulary.size() + " ids]";
+    }
+
+    /** The parts of tokenizer.json that decide how text maps to ids. */
+    private static final class Vocabulary {
+        private final String[] tokens;
+        private final Map<String, Integer> ids;
+        private final BitSet special;
+        private final Map<Integer, JsonNode> added;
+        private final Map<String, JsonNode> components;
+
+        private Vocabulary(String[] tokens, Map<String, Integer> ids, BitSet special, Map<Integer, JsonNode> added,
+                           Map<String, JsonNode> components) {
+            this.tokens = tokens;
+            this.ids = ids;
+            this.special = special;
+            this.added = added;
+            this.components = components;
+        }
+
+        static Vocabulary read(JsonNode root, Path file) {
+            JsonNode vocab = root.path("model").path("vocab");
+            Map<String, Integer> ids = new HashMap<>();
+            if (vocab.isObject()) {
+                vocab.fields().forEachRemaining(e -> ids.put(e.getKey(), e.getValue().asInt()));
+            } else if (vocab.isArray()) { // Unigram: [[piece, score], ...]
+                for (int i = 0; i < vocab.size(); i++) {
+                    ids.put(vocab.get(i).path(0).asText(), i);
+                }
+            } else {
+                throw new SpeculaException("tokenizer " + file + " has no model.vocab (expected an object of"
+                        + " token -> id, or a Unigram list of [piece, score])");
+            }
+            Map<Integer, JsonNode> added = new HashMap<>();
+            BitSet special = new BitSet();
+            for (JsonNode token : root.path("added_tokens")) {
+                int id = token.path("id").asInt(-1);
+                if (id < 0 || !token.path("content").isTextual()) {
+                    throw new SpeculaException("tokenizer " + file + " has an added token without id or content: "
+                            + token);
+                }
+                ids.put(token.get("content").asText(), id);
+                added.put(id, token);
+                if (token.path("special").asBoolean(false)) {
+                    special.set(id);
+                }
+            }
+            int size = ids.values().stream().mapToInt(Integer::intValue).max().orElse(-1) + 1;
+            String[] tokens = new String[size];
+            ids.forEach((token, id) -> {
+                if (id >= 0) {
+                    tokens[id] = token;
+                }
+            });
+            Map<String, JsonNode> components = new HashMap<>();
+            for (String name : new String[] {"normalizer", "pre_tokenizer", "decoder"}) {
+                components.put(name, root.path(name));
+            }
+            components.put("model.type", root.path("model").path("type"));
+            components.put("model.byte_fallback", root.path("model").path("byte_fallback"));
+            return new Vocabulary(tokens, Map.copyOf(ids), special, Map.copyOf(added), Map.copyOf(components));
+        }
+
+        int size() {
+            return tokens.length;
+        }
+
+        String token(int id) {
+            return id >= 0 && id < tokens.length ? tokens[id] : null;
+        }
+
+        Optional<String> differenceFrom(Vocabulary other) {
+            for (String name : new String[] {"model.type", "normalizer", "pre_tokenizer", "decoder",
+                    "model.byte_fallback"}) {
+                if (!components.get(name).equals(other.components.get(name))) {
+                    return Optional.of("the tokenizers' " + name + " differ: " + abbreviate(components.get(name))
+                            + " vs " + abbreviate(other.components.get(name)));
+                }
+            }
+            int shared = Math.min(tokens.length, other.tokens.length);
+            for (int id = 0; id < shared; id++) {
+                if (!Objects.equals(tokens[id], other.tokens[id])) {
+                    return Optional.of("token id " + id + " is " + quote(tokens[id]) + " in one tokenizer and "
+                            + quote(other.tokens[id]) + " in the other");
+                }
+                if (special.get(id) != other.special.get(id)) {
+                    return Optional.of("token id " + id + " " + quote(tokens[id]) + " is special in one tokenizer"
+                            + " and not in the other");
+                }
+            }
+            for (Map.Entry<Integer, JsonNode> e : added.entrySet()) {
+                JsonNode theirs = other.added.get(e.getKey());
+                if (e.getKey() < shared && theirs != null && !sameAddedToken(e.getValue(), theirs)) {
+                    return Optional.of("added token id " + e.getKey() + " differs: " + e.getValue() + " vs " + theirs);
+                }
+            }
+            return Optional.empty();
+        }
+
+        private static boolean sameAddedToken(JsonNode a, JsonNode b) {
+            for (String field : new String[] {"content", "special", "lstrip", "rstrip", "normalized", "single_word"}) {
+                if (!a.path(field).equals(b.path(field))) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        private static String quote(String token) {
+            return token == null ? "(no token)" : "'" + token + "'";
+        }
+
+        private static String abbreviate(JsonNode node) {
+            String s = node.isMissingNode() ? "(none)" : node.toString();
+            return s.length() > 120 ? s.substring(0, 117) + "..." : s;
         }
     }
 }

@@ -3,24 +3,37 @@ package dev.specula.onnx;
 import java.util.Arrays;
 
 /**
- * Turns a stream of token ids into text as it grows, never emitting half a UTF-8 character: byte-level BPE
- * tokens can split a multi-byte character, which decodes to U+FFFD until its last byte arrives. Each push decodes
- * only a short window (the incremental scheme of vLLM and Hugging Face's TextStreamer): the text of the tokens
- * since the last emitted boundary, minus what of it was already emitted.
+ * Turns the tokens generated after a prompt into text as they arrive, as vLLM and text-generation-inference do:
+ * each push decodes a short window that starts a few tokens back (in the prompt at first) and emits what the new
+ * token adds to the window's text. Starting in the prompt gives decoders their context: a SentencePiece
+ * ({@code ▁}) decoder strips the leading space of the first piece it sees, so without the prompt a continuation
+ * {@code ▁"""} would lose its space. Text that ends in U+FFFD (a character split across byte tokens) is held
+ * back until the character completes.
  *
- * <p>One per generation; not thread-safe.
+ * <p>The pieces concatenate to {@code decode(prompt + generated)} minus {@code decode(prompt)} whenever the latter
+ * is a prefix of the former. One per generation; not thread-safe.
  */
 public final class StreamingDetokenizer {
+    /** How many prompt tokens before the first generated one the first window includes (vLLM uses 5). */
+    static final int PROMPT_CONTEXT = 5;
     private static final char REPLACEMENT = '\uFFFD';
 
     private final HfTokenizer tokenizer;
-    private int[] ids = new int[64];
+    private final boolean skipSpecialTokens;
+    private int[] ids;
     private int size;
     private int prefixOffset;
     private int readOffset;
 
-    StreamingDetokenizer(HfTokenizer tokenizer) {
+    StreamingDetokenizer(HfTokenizer tokenizer, int[] prompt, boolean skipSpecialTokens) {
         this.tokenizer = tokenizer;
+        this.skipSpecialTokens = skipSpecialTokens;
+        int context = Math.min(PROMPT_CONTEXT, prompt.length);
+        this.ids = Arrays.copyOf(Arrays.copyOfRange(prompt, prompt.length - context, prompt.length),
+                Math.max(64, context * 2));
+        this.size = context;
+        this.prefixOffset = 0;
+        this.readOffset = context;
     }
 
     /** Adds one token; returns the text it completes (possibly empty, never a partial character). */
@@ -29,12 +42,13 @@ public final class StreamingDetokenizer {
             ids = Arrays.copyOf(ids, size * 2);
         }
         ids[size++] = id;
-        String prefix = tokenizer.decode(ids, prefixOffset, readOffset);
-        String text = tokenizer.decode(ids, prefixOffset, size);
+        String prefix = tokenizer.decode(ids, prefixOffset, readOffset, skipSpecialTokens);
+        String text = tokenizer.decode(ids, prefixOffset, size, skipSpecialTokens);
         if (text.length() > prefix.length() && text.charAt(text.length() - 1) != REPLACEMENT
                 && text.startsWith(prefix)) {
             prefixOffset = readOffset;
             readOffset = size;
+            compact();
             return text.substring(prefix.length());
         }
         return "";
@@ -42,9 +56,19 @@ public final class StreamingDetokenizer {
 
     /** Whatever is still held back at the end of the stream (an incomplete character decodes as U+FFFD). */
     public String flush() {
-        String prefix = tokenizer.decode(ids, prefixOffset, readOffset);
-        String text = tokenizer.decode(ids, prefixOffset, size);
+        String prefix = tokenizer.decode(ids, prefixOffset, readOffset, skipSpecialTokens);
+        String text = tokenizer.decode(ids, prefixOffset, size, skipSpecialTokens);
         prefixOffset = readOffset = size;
         return text.length() > prefix.length() && text.startsWith(prefix) ? text.substring(prefix.length()) : "";
+    }
+
+    /** Drops tokens before the window so that a long generation keeps a short buffer. */
+    private void compact() {
+        if (prefixOffset > 256) {
+            System.arraycopy(ids, prefixOffset, ids, 0, size - prefixOffset);
+            size -= prefixOffset;
+            readOffset -= prefixOffset;
+            prefixOffset = 0;
+        }
     }
 }
