@@ -148,6 +148,8 @@ function continuationCases(tok, family, special, chatTemplate) {
   const endOfTurn = { llama2: '</s>', llama3: '<|eot_id|>', qwen3: '<|im_end|>', gemma3: '<end_of_turn>',
     deepseek_v3: '<｜end▁of▁sentence｜>' }[family];
   const endOfTurnId = idOf(tok, endOfTurn);
+  // A second end token besides eos_token that generation_config.json or the template also ends on.
+  const otherEnd = { llama3: '<|eot_id|>', qwen3: '<|endoftext|>', gemma3: '<eos>' }[family];
   const specs = [
     { name: 'space_after_non_ascii_prompt', prompt: 'Grüße aus 日本 🙂', cont: ' """\n    Docstring with ß\n    """' },
     { name: 'newline_first', prompt: 'First paragraph.', cont: '\n\nSecond paragraph, 第二段。' },
@@ -176,10 +178,10 @@ function continuationCases(tok, family, special, chatTemplate) {
     const b = encode(tok, ' After the end: ünïcödé', false);
     cases.push({ name: 'eos_in_middle', prompt_text: prompt, prompt_add_special_tokens: true, prompt_ids: promptIds,
       generated_ids: [...a, eos, ...b], generated_from: 'continuation_then_eos_then_text' });
-    if (endOfTurnId !== eos) {
-      cases.push({ name: 'end_of_turn_in_middle', prompt_text: prompt, prompt_add_special_tokens: true,
-        prompt_ids: promptIds, generated_ids: [...a, endOfTurnId, ...b],
-        generated_from: 'continuation_then_end_of_turn_then_text' });
+    if (otherEnd) {
+      cases.push({ name: 'other_end_token_in_middle', prompt_text: prompt, prompt_add_special_tokens: true,
+        prompt_ids: promptIds, generated_ids: [...a, idOf(tok, otherEnd), ...b],
+        generated_from: 'continuation_then_other_end_token_then_text' });
     }
   }
   // Byte tokens by id: the bytes of 日 (E6 97 A5) and of 🙂 (F0 9F 99 82) one token each, as a model may emit them.
