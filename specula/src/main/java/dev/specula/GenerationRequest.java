@@ -1,6 +1,7 @@
 package dev.specula;
 
 import dev.specula.core.sampling.SamplingParams;
+import dev.specula.onnx.text.ChatMessage;
 
 import java.util.List;
 import java.util.Objects;
@@ -9,15 +10,17 @@ import java.util.function.BooleanSupplier;
 /**
  * One generation: the prompt and how to generate.
  *
- * @param prompt        the prompt text (tokenized exactly as written, no special tokens added)
- * @param params        sampling parameters
- * @param speculative   false to decode plainly (the baseline), true to use the configured drafter
- * @param stopSequences texts that end the generation (excluded from the output)
- * @param listener      receives text as it is generated
- * @param cancelled     polled every step; true ends the generation with what it has
+ * @param prompt            text, token ids or a chat conversation
+ * @param params            sampling parameters
+ * @param speculative       false to decode plainly (the baseline), true to use the configured drafter
+ * @param stopSequences     texts that end the generation (excluded from the output); one that is exactly a special
+ *                          token's text (e.g. {@code <|im_end|>}) ends it at that token
+ * @param skipSpecialTokens true (the default) leaves special tokens out of the text, as transformers' decode does
+ * @param listener          receives text as it is generated
+ * @param cancelled         polled every step; true ends the generation with what it has
  */
-public record GenerationRequest(String prompt, SamplingParams params, boolean speculative, List<String> stopSequences,
-                                TextListener listener, BooleanSupplier cancelled) {
+public record GenerationRequest(Prompt prompt, SamplingParams params, boolean speculative, List<String> stopSequences,
+                                boolean skipSpecialTokens, TextListener listener, BooleanSupplier cancelled) {
 
     public GenerationRequest {
         Objects.requireNonNull(prompt, "prompt");
@@ -32,20 +35,34 @@ public record GenerationRequest(String prompt, SamplingParams params, boolean sp
         Objects.requireNonNull(cancelled, "cancelled");
     }
 
+    /** A request for a raw text prompt (encoded with the tokenizer's special tokens, as transformers does). */
     public static Builder builder(String prompt) {
+        return new Builder(Prompt.text(prompt));
+    }
+
+    public static Builder builder(Prompt prompt) {
         return new Builder(prompt);
     }
 
-    /** Builder: speculative, no stop sequences, no listener, never cancelled, greedy 128 tokens by default. */
+    /** A chat request: the model's chat template renders {@code messages}. */
+    public static Builder chat(List<ChatMessage> messages) {
+        return new Builder(Prompt.chat(messages));
+    }
+
+    /**
+     * Builder: speculative, no stop sequences, special tokens skipped, no listener, never cancelled, greedy 128
+     * tokens by default.
+     */
     public static final class Builder {
-        private final String prompt;
+        private final Prompt prompt;
         private SamplingParams params = SamplingParams.greedy(128);
         private boolean speculative = true;
         private List<String> stopSequences = List.of();
+        private boolean skipSpecialTokens = true;
         private TextListener listener = TextListener.NONE;
         private BooleanSupplier cancelled = () -> false;
 
-        private Builder(String prompt) {
+        private Builder(Prompt prompt) {
             this.prompt = prompt;
         }
 
@@ -64,6 +81,12 @@ public record GenerationRequest(String prompt, SamplingParams params, boolean sp
             return this;
         }
 
+        /** False keeps special tokens (e.g. {@code <think>} markers of some models) in the text. */
+        public Builder skipSpecialTokens(boolean skip) {
+            this.skipSpecialTokens = skip;
+            return this;
+        }
+
         public Builder listener(TextListener listener) {
             this.listener = listener;
             return this;
@@ -75,7 +98,8 @@ public record GenerationRequest(String prompt, SamplingParams params, boolean sp
         }
 
         public GenerationRequest build() {
-            return new GenerationRequest(prompt, params, speculative, stopSequences, listener, cancelled);
+            return new GenerationRequest(prompt, params, speculative, stopSequences, skipSpecialTokens, listener,
+                    cancelled);
         }
     }
 }

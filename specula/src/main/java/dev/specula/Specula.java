@@ -7,6 +7,8 @@ import dev.specula.core.decode.SpeculativeDecoder;
 import dev.specula.core.draft.Drafter;
 import dev.specula.core.sampling.SamplingParams;
 import dev.specula.core.schedule.Scheduling;
+import dev.specula.core.model.CausalLanguageModel;
+import dev.specula.draft.AlignedVocabularyModel;
 import dev.specula.draft.CompositeDrafter;
 import dev.specula.draft.ModelDrafter;
 import dev.specula.draft.NGramCacheDrafter;
@@ -15,13 +17,17 @@ import dev.specula.onnx.HfTokenizer;
 import dev.specula.onnx.OnnxCausalLM;
 import dev.specula.onnx.OnnxModelOptions;
 import dev.specula.onnx.StreamingDetokenizer;
+import dev.specula.onnx.text.ChatTemplate;
 import dev.specula.verifier.ParallelVerifier;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Set;
 
 /**
  * Speculative decoding for a Hugging Face model exported to ONNX: same output as plain decoding, fewer target
@@ -46,6 +52,8 @@ public final class Specula implements AutoCloseable {
     private final OnnxCausalLM target;
     private final OnnxCausalLM draft;
     private final HfTokenizer tokenizer;
+    private final ChatTemplate chatTemplate;
+    private final List<Integer> endOfTurnIds;
     private final Drafter drafter;
     private final SpeculativeDecoder speculative;
     private final SpeculativeDecoder plain;
@@ -67,26 +75,27 @@ public final class Specula implements AutoCloseable {
                         + " tokens but model " + b.target + " scores only " + target.vocabSize()
                         + "; the tokenizer does not belong to this model");
             }
+            this.chatTemplate = ChatTemplate.forModel(b.target, tokenizer).orElse(ChatTemplate.simple());
+            this.endOfTurnIds = chatTemplate.isModelTemplate() ? chatTemplate.endOfTurnTokenIds(tokenizer) : List.of();
             this.draft = b.draftModel == null ? null : OnnxCausalLM.load(b.draftModel, b.draftOptions);
+            CausalLanguageModel draftView = draft;
             if (draft != null) {
                 opened.add(draft);
-                if (draft.vocabSize() != target.vocabSize()) {
-                    throw new SpeculaException("draft model " + b.draftModel + " has vocabulary size " + draft.vocabSize()
-                            + " but target " + b.target + " has " + target.vocabSize()
-                            + "; draft and target must share one tokenizer and vocabulary");
-                }
+                draftView = alignedDraft(b.draftModel, draft, target, tokenizer);
             }
             List<Drafter> drafters = new ArrayList<>(b.drafters);
             if (draft != null) {
-                drafters.add(new ModelDrafter(draft)); // lookups first (free when they match), then the model
+                drafters.add(new ModelDrafter(draftView)); // lookups first (free when they match), then the model
             }
             this.drafter = drafters.isEmpty() ? null
                     : drafters.size() == 1 ? drafters.get(0) : new CompositeDrafter(drafters);
             ParallelVerifier verifier = new ParallelVerifier();
+            Set<Integer> endOfSequence = new LinkedHashSet<>(target.config().eosTokenIds());
+            tokenizer.eosTokenId().ifPresent(endOfSequence::add); // as vLLM: generation_config's ids and the tokenizer's
             this.plain = SpeculativeDecoder.builder().target(target).verifier(verifier)
-                    .endOfSequence(target.config().eosTokenIds()).build();
+                    .endOfSequence(endOfSequence).build();
             this.speculative = drafter == null ? plain : SpeculativeDecoder.builder().target(target).verifier(verifier)
-                    .drafter(drafter).scheduling(b.scheduling).endOfSequence(target.config().eosTokenIds()).build();
+                    .drafter(drafter).scheduling(b.scheduling).endOfSequence(endOfSequence).build();
         } catch (RuntimeException e) {
             for (AutoCloseable c : opened) {
                 try {
@@ -103,6 +112,9 @@ public final class Specula implements AutoCloseable {
         return new Builder();
     }
 
+    /** The stop sequence of the fallback chat layout: the model starting a new {@code ###} turn. */
+    private static final String SIMPLE_TEMPLATE_STOP = "\n### ";
+
     /** Greedy or sampled generation with the configured drafter. */
     public Completion generate(String prompt, SamplingParams params) {
         return generate(GenerationRequest.builder(prompt).params(params).build());
@@ -113,15 +125,51 @@ public final class Specula implements AutoCloseable {
         return generate(GenerationRequest.builder(prompt).params(params).listener(listener).build());
     }
 
+    /**
+     * Runs one generation: encodes the prompt (a chat is rendered with the model's chat template first), decodes
+     * plainly or speculatively, and streams the text to the request's listener. The text streamed and returned is
+     * exactly what the generated tokens add to the prompt's text. A chat reply ends at the template's end-of-turn
+     * token; every generation ends at the model's end-of-sequence ids, a stop sequence, {@code maxNewTokens}, or
+     * the end of the context, whichever comes first.
+     *
+     * @throws IllegalArgumentException if the prompt is empty, holds ids outside the vocabulary, or leaves no room
+     *                                  in the context; or the chat template rejects the conversation
+     */
     public Completion generate(GenerationRequest request) {
         ensureOpen();
-        int[] ids = tokenizer.encode(request.prompt());
+        Set<Integer> stopIds = new LinkedHashSet<>(request.params().stopTokenIds());
+        List<String> stops = new ArrayList<>();
+        for (String stop : request.stopSequences()) {
+            OptionalInt special = tokenizer.tokenId(stop);
+            if (special.isPresent() && tokenizer.isSpecial(special.getAsInt())) {
+                stopIds.add(special.getAsInt()); // a special token's text is matched as the token itself
+            } else {
+                stops.add(stop);
+            }
+        }
+        int[] ids = encode(request.prompt());
+        if (request.prompt() instanceof Prompt.Chat) {
+            stopIds.addAll(endOfTurnIds);
+            if (!chatTemplate.isModelTemplate()) {
+                stops.add(SIMPLE_TEMPLATE_STOP);
+            }
+        }
         if (ids.length == 0) {
             throw new IllegalArgumentException("prompt is empty: it must hold at least one token of text");
         }
+        int room = target.maxSequenceLength() - ids.length;
+        if (room < 1) {
+            throw new IllegalArgumentException("prompt has " + ids.length + " tokens but the context of "
+                    + target.name() + " holds " + target.maxSequenceLength() + ": at most "
+                    + (target.maxSequenceLength() - 1) + " prompt tokens leave room to generate");
+        }
+        SamplingParams params = request.params().toBuilder()
+                .maxNewTokens(Math.min(request.params().maxNewTokens(), room))
+                .stopTokenIds(stopIds).build();
         SpeculativeDecoder decoder = request.speculative() ? speculative : plain;
-        TextStream stream = new TextStream(tokenizer.streaming(), request.stopSequences(), request.listener());
-        GenerationResult r = decoder.generate(ids, request.params(), stream::push,
+        TextStream stream = new TextStream(tokenizer.streaming(ids, request.skipSpecialTokens()), stops,
+                request.listener());
+        GenerationResult r = decoder.generate(ids, params, stream::push,
                 () -> stream.stopped || request.cancelled().getAsBoolean());
         String text = stream.finish();
         FinishReason reason = stream.stopped ? FinishReason.STOP_TOKEN : r.finishReason();
@@ -130,6 +178,59 @@ public final class Specula implements AutoCloseable {
             tokens = java.util.Arrays.copyOf(tokens, stream.tokensKept);
         }
         return new Completion(text, tokens, ids.length, reason, r.metrics());
+    }
+
+    /** The token ids {@code prompt} stands for: what {@link #generate(GenerationRequest)} feeds the model. */
+    public int[] encode(Prompt prompt) {
+        ensureOpen();
+        if (prompt instanceof Prompt.Text t) {
+            return tokenizer.encode(t.text(), t.addSpecialTokens());
+        }
+        if (prompt instanceof Prompt.Tokens t) {
+            return t.ids();
+        }
+        String rendered = chatTemplate.render(((Prompt.Chat) prompt).messages(), true);
+        return tokenizer.encode(rendered, false); // the template writes BOS itself
+    }
+
+    /**
+     * The chat template chat prompts are rendered with: the model's own, or, for a model without one,
+     * {@link ChatTemplate#simple()} ({@link ChatTemplate#isModelTemplate()} false).
+     */
+    public ChatTemplate chatTemplate() {
+        return chatTemplate;
+    }
+
+    /** The most tokens a sequence of the target may hold, prompt included. */
+    public int contextLength() {
+        return target.maxSequenceLength();
+    }
+
+    /**
+     * The draft seen through the target's vocabulary: checks that both tokenizers map ids to the same tokens (when
+     * the draft ships a tokenizer) and hides ids the draft must not propose (padding beyond the tokenizer, or
+     * beyond either model's logits width).
+     */
+    private static CausalLanguageModel alignedDraft(Path draftDir, OnnxCausalLM draft, OnnxCausalLM target,
+                                                    HfTokenizer tokenizer) {
+        if (java.nio.file.Files.isRegularFile(draftDir.resolve("tokenizer.json"))) {
+            try (HfTokenizer draftTokenizer = HfTokenizer.load(draftDir)) {
+                Optional<String> difference = tokenizer.differenceFrom(draftTokenizer);
+                if (difference.isPresent()) {
+                    throw new SpeculaException("draft model " + draftDir + " does not share the target's tokenizer: "
+                            + difference.get() + "; a draft must use the target's tokenizer");
+                }
+            }
+        } else if (draft.vocabSize() != target.vocabSize()) {
+            throw new SpeculaException("draft model " + draftDir + " has no tokenizer.json and scores " + draft.vocabSize()
+                    + " ids but target scores " + target.vocabSize() + "; add the draft's tokenizer.json so that"
+                    + " the two vocabularies can be compared");
+        }
+        int usable = Math.min(tokenizer.vocabSize(), Math.min(draft.vocabSize(), target.vocabSize()));
+        if (draft.vocabSize() == target.vocabSize() && usable == target.vocabSize()) {
+            return draft;
+        }
+        return new AlignedVocabularyModel(draft, target.vocabSize(), usable);
     }
 
     /** The decoder behind {@code generate}: speculative (with the configured drafter) or plain. */

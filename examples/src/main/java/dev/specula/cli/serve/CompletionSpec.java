@@ -1,6 +1,7 @@
 package dev.specula.cli.serve;
 
 import dev.specula.GenerationRequest;
+import dev.specula.Prompt;
 import dev.specula.TextListener;
 import dev.specula.core.sampling.SamplingParams;
 
@@ -11,13 +12,13 @@ import java.util.function.BooleanSupplier;
  * A validated request of either completion endpoint, reduced to what the generation needs.
  *
  * @param model         the model name to echo in the response
- * @param prompt        the full prompt text (for chat: the rendered conversation)
+ * @param prompt        the prompt: text, token ids, or the chat conversation
  * @param params        sampling parameters
  * @param stopSequences texts that end the generation
  * @param stream        whether to answer with server-sent events
  * @param speculative   false to decode plainly
  */
-record CompletionSpec(String model, String prompt, SamplingParams params, List<String> stopSequences, boolean stream,
+record CompletionSpec(String model, Prompt prompt, SamplingParams params, List<String> stopSequences, boolean stream,
                       boolean speculative) {
 
     CompletionSpec {

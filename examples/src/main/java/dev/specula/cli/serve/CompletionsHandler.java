@@ -22,19 +22,16 @@ final class CompletionsHandler implements Router.Handler {
     private final Specula specula;
     private final CompletionFormat format;
     private final RequestParser parser;
-    private final ChatTemplate template;
     private final ObjectMapper mapper;
     private final Function<GenerationMetrics, ? extends JsonNode> metrics;
     private final BooleanSupplier stopping;
     private final ServerLog log;
 
-    CompletionsHandler(Specula specula, CompletionFormat format, RequestParser parser, ChatTemplate template,
-                       ObjectMapper mapper, Function<GenerationMetrics, ? extends JsonNode> metrics,
+    CompletionsHandler(Specula specula, CompletionFormat format, RequestParser parser, ObjectMapper mapper, Function<GenerationMetrics, ? extends JsonNode> metrics,
                        BooleanSupplier stopping, ServerLog log) {
         this.specula = specula;
         this.format = format;
         this.parser = parser;
-        this.template = template;
         this.mapper = mapper;
         this.metrics = metrics;
         this.stopping = stopping;
@@ -44,7 +41,7 @@ final class CompletionsHandler implements Router.Handler {
     @Override
     public void handle(HttpExchange exchange) throws IOException {
         JsonFields fields = parser.read(Exchanges.readBody(exchange, OpenAiServer.MAX_BODY_BYTES));
-        CompletionSpec spec = format == CompletionFormat.CHAT ? parser.chat(fields, template) : parser.completion(fields);
+        CompletionSpec spec = format == CompletionFormat.CHAT ? parser.chat(fields) : parser.completion(fields);
         CompletionJson json = new CompletionJson(mapper, metrics, format, spec.model());
         if (spec.stream()) {
             stream(exchange, spec, json);

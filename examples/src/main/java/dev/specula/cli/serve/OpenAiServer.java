@@ -46,7 +46,6 @@ public final class OpenAiServer {
 
     private final HttpServer http;
     private final Config config;
-    private final ChatTemplate template;
     private final String model;
     private final ExecutorService workers;
     private final CountDownLatch stopped = new CountDownLatch(1);
@@ -61,7 +60,7 @@ public final class OpenAiServer {
      * @param concurrency worker threads, the most requests handled at once
      * @param verbose     log every request, and stack traces of failures, on stderr
      * @param targetDir   the target model's directory: its name is the model id, its tokenizer_config.json gives
-     *                    the chat template
+     *                    (the Specula instance given to start reads its chat template)
      * @param metricsJson the JSON form of a generation's metrics
      */
     public record Config(String host, int port, int concurrency, boolean verbose, Path targetDir,
@@ -79,26 +78,23 @@ public final class OpenAiServer {
         }
     }
 
-    private OpenAiServer(HttpServer http, Config config, ChatTemplate template) {
+    private OpenAiServer(HttpServer http, Config config) {
         this.http = http;
         this.config = config;
-        this.template = template;
         this.model = String.valueOf(config.targetDir().toAbsolutePath().normalize().getFileName());
         this.workers = Executors.newFixedThreadPool(config.concurrency(), workerThreads());
     }
 
     /**
-     * Reads the chat template and binds the address, so that both fail before any model is loaded; requests wait
-     * until {@link #start(Specula)}.
+     * Binds the address, so that a taken port fails before any model is loaded; requests wait until
+     * {@link #start(Specula)}.
      *
-     * @throws IOException              if the address cannot be bound (e.g. the port is in use)
-     * @throws IllegalArgumentException if the target's tokenizer_config.json is not valid JSON
+     * @throws IOException if the address cannot be bound (e.g. the port is in use)
      */
     public static OpenAiServer bind(Config config) throws IOException {
-        ChatTemplate template = ChatTemplate.forModel(config.targetDir());
         InetSocketAddress address = new InetSocketAddress(InetAddress.getByName(config.host()), config.port());
         try {
-            return new OpenAiServer(HttpServer.create(address, 0), config, template);
+            return new OpenAiServer(HttpServer.create(address, 0), config);
         } catch (IOException e) {
             throw new IOException("cannot listen on " + config.host() + ":" + config.port() + ": " + e.getMessage(), e);
         }
@@ -111,9 +107,9 @@ public final class OpenAiServer {
         RequestParser parser = new RequestParser(mapper, model);
         Router router = new Router(mapper, log);
         router.route("POST", "/v1/completions", new CompletionsHandler(specula, CompletionFormat.TEXT, parser,
-                template, mapper, config.metricsJson(), () -> stopping, log));
+                mapper, config.metricsJson(), () -> stopping, log));
         router.route("POST", "/v1/chat/completions", new CompletionsHandler(specula, CompletionFormat.CHAT, parser,
-                template, mapper, config.metricsJson(), () -> stopping, log));
+                mapper, config.metricsJson(), () -> stopping, log));
         ObjectNode models = models(mapper, model, System.currentTimeMillis() / 1000);
         router.route("GET", "/v1/models", exchange -> Exchanges.sendJson(exchange, 200, models, mapper));
         ObjectNode health = mapper.createObjectNode().put("status", "ok");
@@ -122,7 +118,11 @@ public final class OpenAiServer {
         http.setExecutor(workers);
         http.start();
         started = true;
-        log.info("model " + model + ", chat template " + template + ", " + config.concurrency() + " workers");
+        if (!specula.chatTemplate().isModelTemplate()) {
+            log.warn("model " + model + " has no chat template: chat requests use a generic \"### Role:\" layout"
+                    + " the model was not trained on");
+        }
+        log.info("model " + model + ", " + config.concurrency() + " workers");
     }
 
     private static ObjectNode models(ObjectMapper mapper, String model, long created) {

@@ -3,7 +3,9 @@ package dev.specula.cli.serve;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.specula.Prompt;
 import dev.specula.core.sampling.SamplingParams;
+import dev.specula.onnx.text.ChatMessage;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -31,6 +33,9 @@ final class RequestParser {
     private static final Map<String, String> SAMPLING_FIELDS = Map.of("temperature", "temperature", "topK", "top_k",
             "topP", "top_p", "minP", "min_p");
 
+    /** The roles a chat request may use. */
+    private static final Set<String> ROLES = Set.of("system", "user", "assistant");
+
     private final ObjectMapper mapper;
     private final String defaultModel;
 
@@ -50,23 +55,26 @@ final class RequestParser {
         }
     }
 
-    /** A text completion: {@code prompt} is a string, or an array of one string. */
+    /**
+     * A text completion: {@code prompt} is a string (encoded with the tokenizer's special tokens, as transformers
+     * does), an array of one string, or an array of token ids.
+     */
     CompletionSpec completion(JsonFields f) {
-        return spec(f, prompt(f), "max_tokens", DEFAULT_MAX_TOKENS, List.of());
+        return spec(f, prompt(f), "max_tokens", DEFAULT_MAX_TOKENS);
     }
 
     /**
-     * A chat completion: {@code messages} rendered with {@code template}. As with OpenAI, the reply runs to the end
-     * of the turn or of the context unless {@code max_tokens} (or {@code max_completion_tokens}) limits it.
+     * A chat completion: {@code messages}, which the model's chat template renders. As with OpenAI and vLLM, the
+     * reply runs to the end of the turn or of the context unless {@code max_tokens} (or
+     * {@code max_completion_tokens}) limits it.
      */
-    CompletionSpec chat(JsonFields f, ChatTemplate template) {
-        String prompt = template.render(messages(f));
+    CompletionSpec chat(JsonFields f) {
+        Prompt prompt = Prompt.chat(messages(f));
         String maxField = f.get("max_completion_tokens") != null ? "max_completion_tokens" : "max_tokens";
-        return spec(f, prompt, maxField, SamplingParams.MAX_NEW_TOKENS_LIMIT, template.stopSequences());
+        return spec(f, prompt, maxField, SamplingParams.MAX_NEW_TOKENS_LIMIT);
     }
 
-    private CompletionSpec spec(JsonFields f, String prompt, String maxField, int defaultMaxTokens,
-                                List<String> templateStops) {
+    private CompletionSpec spec(JsonFields f, Prompt prompt, String maxField, int defaultMaxTokens) {
         if (f.integer("n", 1) != 1) {
             throw ApiException.badRequest("n", "n must be 1: one choice per request is supported");
         }
@@ -76,7 +84,6 @@ final class RequestParser {
                 .temperature(f.number("temperature", 1.0)).topP(f.number("top_p", 1.0))
                 .topK(f.integer("top_k", 0)).minP(f.number("min_p", 0)).seed(f.longInteger("seed", 0));
         Set<String> stops = new LinkedHashSet<>(stop(f));
-        stops.addAll(templateStops);
         boolean stream = f.bool("stream", false);
         boolean speculative = f.bool("speculative", true);
         return new CompletionSpec(model, prompt, build(b, maxField), new ArrayList<>(stops), stream, speculative);
@@ -97,21 +104,33 @@ final class RequestParser {
         }
     }
 
-    private static String prompt(JsonFields f) {
+    private static Prompt prompt(JsonFields f) {
         JsonNode p = f.get("prompt");
+        String expected = "a string, an array of one string, or an array of token ids (batches are not supported)";
         if (p == null) {
-            throw ApiException.badRequest("prompt", "prompt is required: the text to complete");
+            throw ApiException.badRequest("prompt", "prompt is required: the text to complete, or its token ids");
         }
         if (p.isArray() && p.size() == 1 && p.get(0).isTextual()) {
             p = p.get(0);
         }
-        if (!p.isTextual()) {
-            throw JsonFields.wrongType("prompt", "a string or an array of one string (batches are not supported)", p);
+        if (p.isTextual()) {
+            if (p.asText().isEmpty()) {
+                throw ApiException.badRequest("prompt", "prompt must not be empty");
+            }
+            return Prompt.text(p.asText());
         }
-        if (p.asText().isEmpty()) {
-            throw ApiException.badRequest("prompt", "prompt must not be empty");
+        if (!p.isArray() || p.isEmpty()) {
+            throw JsonFields.wrongType("prompt", expected, p);
         }
-        return p.asText();
+        int[] ids = new int[p.size()];
+        for (int i = 0; i < ids.length; i++) {
+            JsonNode id = p.get(i);
+            if (!id.canConvertToInt() || !id.isIntegralNumber() || id.asInt() < 0) {
+                throw JsonFields.wrongType("prompt[" + i + "]", "a token id (an integer >= 0); " + expected, id);
+            }
+            ids[i] = id.asInt();
+        }
+        return Prompt.tokens(ids);
     }
 
     private static List<String> stop(JsonFields f) {
@@ -164,7 +183,7 @@ final class RequestParser {
             throw JsonFields.wrongType(at, "an object with role and content", m);
         }
         JsonNode role = m.path("role");
-        if (!role.isTextual() || !ChatMessage.ROLES.contains(role.asText())) {
+        if (!role.isTextual() || !ROLES.contains(role.asText())) {
             throw JsonFields.wrongType(at + ".role", "one of \"system\", \"user\", \"assistant\"", role);
         }
         JsonNode content = m.path("content");

@@ -19,6 +19,11 @@ final class ServerLog {
         }
     }
 
+    /** A line always shown: something the operator should know about the setup. */
+    void warn(String line) {
+        err.println("specula serve: warning: " + line);
+    }
+
     /** A failure: always one line; the stack trace too with {@code --verbose}. */
     void error(String what, Throwable e) {
         synchronized (err) {
