@@ -119,7 +119,7 @@ final class RequestParser {
             }
             return Prompt.text(p.asText());
         }
-        if (!p.isArray() || p.isEmpty()) {
+        if (!p.isArray() || p.isEmpty() || p.get(0).isTextual()) {
             throw JsonFields.wrongType("prompt", expected, p);
         }
         int[] ids = new int[p.size()];

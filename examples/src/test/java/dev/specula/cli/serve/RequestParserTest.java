@@ -5,6 +5,9 @@ import dev.specula.core.sampling.SamplingParams;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
+import dev.specula.Prompt;
+import dev.specula.onnx.text.ChatMessage;
+
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -24,9 +27,14 @@ class RequestParserTest {
     }
 
     @Test
+    void promptMayBeTokenIds() {
+        assertEquals(Prompt.tokens(1, 822, 18755), completion("{\"prompt\": [1, 822, 18755]}").prompt());
+    }
+
+    @Test
     void appliesOpenAiDefaults() {
         CompletionSpec spec = completion("{\"prompt\": \"def f():\"}");
-        assertEquals("def f():", spec.prompt());
+        assertEquals(Prompt.text("def f():"), spec.prompt());
         assertEquals("default-model", spec.model());
         SamplingParams p = spec.params();
         assertEquals(RequestParser.DEFAULT_MAX_TOKENS, p.maxNewTokens());
@@ -45,7 +53,7 @@ class RequestParserTest {
                 + " \"top_p\": 0.5, \"top_k\": 3, \"seed\": 9, \"stop\": [\"a\", \"b\"], \"stream\": true,"
                 + " \"speculative\": false, \"n\": 1, \"user\": \"ignored\", \"logit_bias\": null}");
         assertEquals("m", spec.model());
-        assertEquals("p", spec.prompt());
+        assertEquals(Prompt.text("p"), spec.prompt());
         assertEquals(SamplingParams.builder().maxNewTokens(7).temperature(0).topP(0.5).topK(3).seed(9).build(),
                 spec.params());
         assertEquals(List.of("a", "b"), spec.stopSequences());
@@ -62,7 +70,9 @@ class RequestParserTest {
         assertEquals("prompt", completionError("{}").param());
         assertEquals("prompt", completionError("{\"prompt\": \"\"}").param());
         assertEquals("prompt", completionError("{\"prompt\": [\"a\", \"b\"]}").param());
-        assertEquals("prompt", completionError("{\"prompt\": [1, 2]}").param());
+        assertEquals("prompt[1]", completionError("{\"prompt\": [1, -2]}").param());
+        assertEquals("prompt[0]", completionError("{\"prompt\": [1.5]}").param());
+        assertEquals("prompt", completionError("{\"prompt\": []}").param());
         assertEquals("max_tokens", completionError("{\"prompt\": \"p\", \"max_tokens\": \"ten\"}").param());
         assertEquals("max_tokens", completionError("{\"prompt\": \"p\", \"max_tokens\": 1.5}").param());
         assertEquals("max_tokens", completionError("{\"prompt\": \"p\", \"max_tokens\": 0}").param());
@@ -89,11 +99,11 @@ class RequestParserTest {
     }
 
     @Test
-    void chatRendersTheConversationAndAddsTheTemplateStops() {
+    void chatKeepsTheConversationForTheModelsTemplate() {
         CompletionSpec spec = parser.chat(parser.read(("{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}],"
-                + " \"stop\": \"END\"}").getBytes(StandardCharsets.UTF_8)), ChatTemplate.SIMPLE);
-        assertEquals("### User:\nHi\n\n### Assistant:\n", spec.prompt());
-        assertEquals(List.of("END", "\n### "), spec.stopSequences());
+                + " \"stop\": \"END\"}").getBytes(StandardCharsets.UTF_8)));
+        assertEquals(Prompt.chat(List.of(ChatMessage.user("Hi"))), spec.prompt());
+        assertEquals(List.of("END"), spec.stopSequences());
         assertEquals(SamplingParams.MAX_NEW_TOKENS_LIMIT, spec.params().maxNewTokens(), "until the turn ends");
     }
 
@@ -111,6 +121,6 @@ class RequestParserTest {
 
     private ApiException chatError(String json) {
         return assertThrows(ApiException.class,
-                () -> parser.chat(parser.read(json.getBytes(StandardCharsets.UTF_8)), ChatTemplate.SIMPLE));
+                () -> parser.chat(parser.read(json.getBytes(StandardCharsets.UTF_8))));
     }
 }
