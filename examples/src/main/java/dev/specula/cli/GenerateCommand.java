@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.specula.Completion;
 import dev.specula.GenerationRequest;
+import dev.specula.Prompt;
+import dev.specula.onnx.text.ChatMessage;
 import dev.specula.Specula;
 import dev.specula.TextListener;
 import dev.specula.core.decode.GenerationMetrics;
@@ -22,6 +24,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Arrays;
 import java.util.IntSummaryStatistics;
 import java.util.concurrent.Callable;
@@ -44,6 +47,13 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--prompt-file", paramLabel = "FILE", description = "Read the prompt from a UTF-8 file.")
     Path promptFile;
 
+    @Option(names = "--chat", description = "Send the prompt as a user message through the model's chat template.")
+    boolean chat;
+
+    @Option(names = "--no-special-tokens", description = "Encode the prompt exactly as written: no BOS or other"
+            + " special tokens added by the tokenizer (default: added as transformers adds them).")
+    boolean noSpecialTokens;
+
     @Option(names = "--compare", description = "Also run plain decoding of the same target; print the speedup and"
             + " whether the outputs are identical.")
     boolean compare;
@@ -62,7 +72,9 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        String text = promptText();
+        String promptText = promptText();
+        Prompt text = chat ? Prompt.chat(List.of(ChatMessage.user(promptText)))
+                : Prompt.text(promptText, !noSpecialTokens);
         SamplingParams params = sampling.params();
         models.scheduling(); // validate before loading models
         try (Specula specula = models.open()) {
@@ -109,7 +121,7 @@ final class GenerateCommand implements Callable<Integer> {
         }
     }
 
-    private static void warmUp(Specula specula, String text, SamplingParams params) {
+    private static void warmUp(Specula specula, Prompt text, SamplingParams params) {
         SamplingParams shortRun = params.toBuilder().maxNewTokens(Math.min(32, params.maxNewTokens())).build();
         specula.generate(GenerationRequest.builder(text).params(shortRun).speculative(true).build());
         specula.generate(GenerationRequest.builder(text).params(shortRun).speculative(false).build());

@@ -17,9 +17,10 @@ import java.util.function.BooleanSupplier;
  * @param stopSequences texts that end the generation
  * @param stream        whether to answer with server-sent events
  * @param speculative   false to decode plainly
+ * @param skipSpecialTokens false keeps special tokens in the text (vLLM's {@code skip_special_tokens})
  */
 record CompletionSpec(String model, Prompt prompt, SamplingParams params, List<String> stopSequences, boolean stream,
-                      boolean speculative) {
+                      boolean speculative, boolean skipSpecialTokens) {
 
     CompletionSpec {
         stopSequences = List.copyOf(stopSequences);
@@ -27,6 +28,6 @@ record CompletionSpec(String model, Prompt prompt, SamplingParams params, List<S
 
     GenerationRequest toRequest(TextListener listener, BooleanSupplier cancelled) {
         return GenerationRequest.builder(prompt).params(params).stopSequences(stopSequences).speculative(speculative)
-                .listener(listener).cancelled(cancelled).build();
+                .skipSpecialTokens(skipSpecialTokens).listener(listener).cancelled(cancelled).build();
     }
 }

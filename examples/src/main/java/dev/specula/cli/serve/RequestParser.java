@@ -86,7 +86,9 @@ final class RequestParser {
         Set<String> stops = new LinkedHashSet<>(stop(f));
         boolean stream = f.bool("stream", false);
         boolean speculative = f.bool("speculative", true);
-        return new CompletionSpec(model, prompt, build(b, maxField), new ArrayList<>(stops), stream, speculative);
+        boolean skipSpecial = f.bool("skip_special_tokens", true);
+        return new CompletionSpec(model, prompt, build(b, maxField), new ArrayList<>(stops), stream, speculative,
+                skipSpecial);
     }
 
     /** Builds the parameters, naming the request field of a value SamplingParams rejects. */
@@ -105,6 +107,12 @@ final class RequestParser {
     }
 
     private static Prompt prompt(JsonFields f) {
+        Prompt p = promptField(f);
+        boolean addSpecial = f.bool("add_special_tokens", true);
+        return p instanceof Prompt.Text t ? Prompt.text(t.text(), addSpecial) : p;
+    }
+
+    private static Prompt promptField(JsonFields f) {
         JsonNode p = f.get("prompt");
         String expected = "a string, an array of one string, or an array of token ids (batches are not supported)";
         if (p == null) {
