@@ -156,6 +156,24 @@ class ServeCommandIT {
     }
 
     @Test
+    void aPromptOfTokenIdsGivesTheSameCompletionAsItsText() throws Exception {
+        JsonNode fromText = MAPPER.readTree(post("/v1/completions", greedy(PROMPT, 8).toString()).body());
+        int promptTokens = fromText.path("usage").path("prompt_tokens").asInt();
+        try (dev.specula.onnx.HfTokenizer tokenizer = dev.specula.onnx.HfTokenizer.load(
+                dev.specula.models.EmbeddedModels.target())) {
+            ObjectNode request = greedy(PROMPT, 8);
+            var ids = request.putArray("prompt");
+            for (int id : tokenizer.encode(PROMPT)) {
+                ids.add(id);
+            }
+            JsonNode fromIds = MAPPER.readTree(post("/v1/completions", request.toString()).body());
+            assertEquals(promptTokens, fromIds.path("usage").path("prompt_tokens").asInt(), fromIds.toString());
+            assertEquals(fromText.path("choices").path(0).path("text").asText(),
+                    fromIds.path("choices").path(0).path("text").asText());
+        }
+    }
+
+    @Test
     void healthAnswersOk() throws Exception {
         HttpResponse<String> r = get("/health");
         assertEquals(200, r.statusCode());
