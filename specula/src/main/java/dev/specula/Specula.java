@@ -173,6 +173,9 @@ public final class Specula implements AutoCloseable {
                 () -> stream.stopped || request.cancelled().getAsBoolean());
         String text = stream.finish();
         FinishReason reason = stream.stopped ? FinishReason.STOP_TOKEN : r.finishReason();
+        if (reason == FinishReason.MAX_TOKENS && request.params().maxNewTokens() > room) {
+            reason = FinishReason.CONTEXT_FULL; // the limit that ended it was the context's, not the request's
+        }
         int[] tokens = r.tokens();
         if (stream.stopped && stream.tokensKept < tokens.length) {
             tokens = java.util.Arrays.copyOf(tokens, stream.tokensKept);
