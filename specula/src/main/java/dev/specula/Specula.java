@@ -95,7 +95,9 @@ public final class Specula implements AutoCloseable {
             this.plain = SpeculativeDecoder.builder().target(target).verifier(verifier)
                     .endOfSequence(endOfSequence).build();
             this.speculative = drafter == null ? plain : SpeculativeDecoder.builder().target(target).verifier(verifier)
-                    .drafter(drafter).scheduling(b.scheduling).endOfSequence(endOfSequence).build();
+                    .drafter(drafter).endOfSequence(endOfSequence)
+                    // the adaptive policy measures this pair's costs now, once, so it drafts from the first step
+                    .scheduling(b.scheduling.forModels(target, draftView)).build();
         } catch (RuntimeException e) {
             for (AutoCloseable c : opened) {
                 try {

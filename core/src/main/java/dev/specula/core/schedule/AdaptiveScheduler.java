@@ -37,6 +37,12 @@ import java.util.function.Consumer;
  * whose estimated acceptance is below (D' + V')&middot;E(k)/T(k), divided by what an accepted token is worth (it
  * also opens the way for the tokens after it: about 1/(1 - a), at most k); the plan's {@code minConfidence} is the
  * lowest confidence at which that still pays (llama.cpp's draft-p-min, made adaptive).
+ *
+ * <p>Cold start. Given a {@link CostCalibration} (measured when the models load), a scheduler without a carried-over
+ * snapshot starts with every verify length, and every length of a model draft, already measured
+ * {@value #CALIBRATION_SEEDS} times at the calibrated cost: the first steps of a fresh process (JIT, first native
+ * calls) cannot talk it out of drafting, and after a few steps at a length its online measurements outvote the
+ * calibration there. Its acceptance starts at the prior, which drafts.
  */
 public final class AdaptiveScheduler implements DraftScheduler {
 
@@ -109,6 +115,8 @@ public final class AdaptiveScheduler implements DraftScheduler {
     }
 
     private static final int BUCKETS = 10;
+    /** Pseudo-measurements a calibrated cost counts as in a fresh scheduler's cost curves. */
+    static final int CALIBRATION_SEEDS = 4;
     private static final double CARRIED_EVIDENCE = 8;
     private static final int EXPLORE_INTERVAL = 12;
     /**
@@ -118,6 +126,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
     private static final double MIN_GAIN = 0.03;
 
     private final Options o;
+    private final CostCalibration calibration; // may be null
     private final Consumer<Snapshot> publish;
     private final Map<String, SourceStats> sources = new LinkedHashMap<>();
     private final CostCurve verify;   // size n = positions verified in one call
@@ -127,15 +136,16 @@ public final class AdaptiveScheduler implements DraftScheduler {
     private int probeInterval;
 
     public AdaptiveScheduler(Options options) {
-        this(options, null, s -> { });
+        this(options, null, null, s -> { });
     }
 
     /**
-     * A scheduler that starts from what an earlier generation learned ({@code prior}, may be null) and hands what
-     * it learned to {@code publish} when its generation finishes.
+     * A scheduler that starts from what an earlier generation learned ({@code prior}, may be null), else from
+     * {@code calibration} (may be null), and hands what it learned to {@code publish} when its generation finishes.
      */
-    public AdaptiveScheduler(Options options, Snapshot prior, Consumer<Snapshot> publish) {
+    public AdaptiveScheduler(Options options, CostCalibration calibration, Snapshot prior, Consumer<Snapshot> publish) {
         this.o = options;
+        this.calibration = calibration;
         this.publish = publish;
         this.probeInterval = options.minProbeInterval();
         this.unseen = new SourceStats(options);
@@ -145,7 +155,32 @@ public final class AdaptiveScheduler implements DraftScheduler {
                 (int) CARRIED_EVIDENCE);
         if (restore) {
             prior.sources().forEach((name, s) -> sources.put(name, SourceStats.restore(o, s)));
+        } else if (calibration != null) {
+            for (int n = 1; n <= positions; n++) {
+                for (int i = 0; i < CALIBRATION_SEEDS; i++) {
+                    verify.add(n, calibration.verifyNanos(n));
+                }
+            }
         }
+    }
+
+    /** Statistics for a source seen for the first time: a model draft's costs seeded from the calibration. */
+    private SourceStats newSource(Proposal first) {
+        SourceStats s = new SourceStats(o);
+        if (calibration != null && calibration.hasDraftModel() && first.modelCalls() > 0) {
+            for (int k = 1; k <= o.maxDraftLength(); k++) {
+                for (int i = 0; i < CALIBRATION_SEEDS; i++) {
+                    s.draftCosts.add(k, Math.max(1, k * calibration.draftStepNanos()));
+                }
+            }
+        }
+        return s;
+    }
+
+    /** The cost of a draft token assumed for a source until its drafts are measured. */
+    private double draftTokenPrior() {
+        return calibration != null && calibration.hasDraftModel() ? calibration.draftStepNanos()
+                : o.draftCostPrior() * verifyCost(1);
     }
 
     @Override
@@ -240,14 +275,14 @@ public final class AdaptiveScheduler implements DraftScheduler {
             return;
         }
         Proposal proposal = outcome.proposal();
-        SourceStats stats = sources.computeIfAbsent(proposal.source(), name -> new SourceStats(o));
+        SourceStats stats = sources.computeIfAbsent(proposal.source(), name -> newSource(proposal));
         stats.decay(o.forgetting());
         stats.observe(proposal, outcome.verdict().accepted(), outcome.draftNanos());
     }
 
     /** Expected tokens per nanosecond when {@code s} drafts k (null: plain decoding, k = 0). */
     double rate(SourceStats s, int k) {
-        double draft = k == 0 ? 0 : s.draftCost(k, o.draftCostPrior() * verifyCost(1));
+        double draft = k == 0 ? 0 : s.draftCost(k, draftTokenPrior());
         return (k == 0 ? 1 : s.expectedTokens(k)) / (draft + verifyCost(k + 1));
     }
 
@@ -279,7 +314,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         double plain = rate(null, 0);
         for (SourceStats s : sources.values()) {
             double upper = s.upperAcceptance(0.9);
-            double cost1 = s.draftCost(1, o.draftCostPrior() * verifyCost(1)) + verifyCost(2);
+            double cost1 = s.draftCost(1, draftTokenPrior()) + verifyCost(2);
             if ((1 + upper) / cost1 > plain) {
                 return true;
             }
@@ -292,7 +327,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         if (!o.adaptiveStop()) {
             return 0;
         }
-        double marginal = s.draftSlope(o.draftCostPrior() * verifyCost(1)) + verify.slope();
+        double marginal = s.draftSlope(draftTokenPrior()) + verify.slope();
         // A drafted token that is accepted also opens the way for the ones after it: worth about 1 / (1 - a)
         // tokens at pooled acceptance a (at most k), not one. Valuing it at one stops drafts too early.
         double worth = Math.min(k, 1 / (1 - Math.min(s.pooledAcceptance(), 0.99)));

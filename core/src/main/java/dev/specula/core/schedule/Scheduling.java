@@ -1,5 +1,10 @@
 package dev.specula.core.schedule;
 
+import dev.specula.core.model.CausalLanguageModel;
+
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicReference;
+
 /**
  * A draft-length policy: shared and thread-safe, it starts a {@link DraftScheduler} per generation.
  *
@@ -7,6 +12,7 @@ package dev.specula.core.schedule;
  * Scheduling.fixed(4);      // always draft 4 tokens
  * Scheduling.heuristic();   // Hugging Face's: +2 after a fully accepted draft, -1 otherwise
  * Scheduling.adaptive();    // maximizes measured tokens per second, including k = 0
+ * Scheduling.adaptive(Calibrator.calibrate(target, draft, Calibrator.Plan.quick(64)));  // from the first step
  * }</pre>
  */
 public interface Scheduling {
@@ -58,27 +64,62 @@ public interface Scheduling {
         };
     }
 
-    /** The throughput-maximizing scheduler with default options. */
+    /**
+     * This policy made ready for a loaded model pair ({@code draft} may be null): the uncalibrated adaptive policy
+     * measures the pair's costs ({@link Calibrator.Plan#quick}, tens of target calls) and returns
+     * {@link #adaptive(AdaptiveScheduler.Options, CostCalibration)}; every other policy returns itself. Call it once
+     * when the models load, not per generation.
+     */
+    default Scheduling forModels(CausalLanguageModel target, CausalLanguageModel draft) {
+        return this;
+    }
+
+    /**
+     * The throughput-maximizing scheduler with default options; it starts from its cost priors until
+     * {@link #forModels} calibrates it.
+     */
     static Scheduling adaptive() {
         return adaptive(AdaptiveScheduler.Options.defaults());
     }
 
-    /**
-     * The throughput-maximizing scheduler. Each generation starts from what the last finished generation of this
-     * policy learned (costs, and acceptance as a weak prior), so a server's requests need no cold start.
-     */
+    /** The throughput-maximizing scheduler, uncalibrated (see {@link #forModels}). */
     static Scheduling adaptive(AdaptiveScheduler.Options options) {
-        java.util.concurrent.atomic.AtomicReference<AdaptiveScheduler.Snapshot> learned =
-                new java.util.concurrent.atomic.AtomicReference<>();
+        return adaptive(options, null);
+    }
+
+    /** The throughput-maximizing scheduler with default options, its costs seeded from {@code calibration}. */
+    static Scheduling adaptive(CostCalibration calibration) {
+        return adaptive(AdaptiveScheduler.Options.defaults(), Objects.requireNonNull(calibration, "calibration"));
+    }
+
+    /**
+     * The throughput-maximizing scheduler. The first generation starts from {@code calibration}'s costs (null: from
+     * the cost priors); each later one starts from what the last finished generation of this policy learned (costs,
+     * and acceptance as a weak prior), so a server's requests need no cold start.
+     */
+    static Scheduling adaptive(AdaptiveScheduler.Options options, CostCalibration calibration) {
+        Objects.requireNonNull(options, "options");
+        AtomicReference<AdaptiveScheduler.Snapshot> learned = new AtomicReference<>();
         return new Scheduling() {
             @Override
             public DraftScheduler start() {
-                return new AdaptiveScheduler(options, learned.get(), learned::set);
+                return new AdaptiveScheduler(options, calibration, learned.get(), learned::set);
             }
 
             @Override
             public String name() {
                 return "adaptive";
+            }
+
+            @Override
+            public Scheduling forModels(CausalLanguageModel target, CausalLanguageModel draft) {
+                int room = Math.min(target.maxSequenceLength(),
+                        draft == null ? Integer.MAX_VALUE : draft.maxSequenceLength());
+                if (calibration != null || room <= options.maxDraftLength() + 2) {
+                    return this; // calibrated already, or the models cannot hold a calibration's calls
+                }
+                Calibrator.Plan quick = Calibrator.Plan.quick(64);
+                return adaptive(options, Calibrator.calibrate(target, draft, quick));
             }
         };
     }

@@ -94,6 +94,71 @@ class SchedulerSimulationTest {
         assertTrue(fractions.get(0) >= 0.97, "min fraction " + fractions.get(0) + "\n" + table);
     }
 
+    /**
+     * One generation in a fresh process: its first {@code coldSteps} steps are slow (first native calls, JIT), the
+     * draft's far more than the target's; time counts them as they are.
+     */
+    static double coldRun(DraftScheduler s, double a, double c, int tokens, int coldSteps, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        double time = 0;
+        int produced = 0;
+        for (int step = 0; produced < tokens; step++) {
+            DraftPlan plan = s.plan();
+            int k = Math.min(plan.maxDraftTokens(), tokens - produced - 1);
+            int acc = 0;
+            while (acc < k && r.nextDouble() < a) {
+                acc++;
+            }
+            boolean cold = step < coldSteps;
+            long draft = Math.round(k * c * T * (cold ? 10 : 1));
+            long verify = Math.round(T * verifyRatio(k + 1) * (cold ? 2 : 1));
+            time += draft + verify;
+            produced += acc + 1;
+            s.feedback(new StepOutcome(plan, new Proposal(new int[k], null, null, k, "model:draft"),
+                    new Verdict(k, acc, 0), draft, verify));
+        }
+        s.finish();
+        return produced / time;
+    }
+
+    @Test
+    void withACalibrationTheFirstGenerationIsWithinAFewPercentOfTheBestFixedLength() {
+        // A one-shot command line run: 128 tokens, the first 3 steps cold. The best fixed length runs the same
+        // simulation (cold steps included), so the fraction is what the scheduler's choices cost.
+        double[][] cells = {{0.6, 0.05}, {0.7, 0.1}, {0.8, 0.05}, {0.8, 0.2}, {0.9, 0.02}, {0.9, 0.1}, {0.5, 0.2}};
+        StringBuilder table = new StringBuilder();
+        double worst = Double.MAX_VALUE;
+        for (double[] cell : cells) {
+            double a = cell[0];
+            double c = cell[1];
+            CostCalibration calibration = CostCalibrationTest.simulated(c);
+            int bestK = calibration.bestFixedDraftLength(a, true, 16);
+            double adaptive = 0;
+            double fixed = 0;
+            double uncalibrated = 0;
+            int seeds = 40;
+            for (long seed = 0; seed < seeds; seed++) {
+                adaptive += coldRun(Scheduling.adaptive(calibration).start(), a, c, 128, 3, seed) / seeds;
+                fixed += coldRun(new FixedScheduler(bestK), a, c, 128, 3, seed) / seeds;
+                uncalibrated += coldRun(Scheduling.adaptive().start(), a, c, 128, 3, seed) / seeds;
+            }
+            table.append(String.format("a=%.2f c=%.2f bestK=%d calibrated %.3f uncalibrated %.3f%n", a, c, bestK,
+                    adaptive / fixed, uncalibrated / fixed));
+            worst = Math.min(worst, adaptive / fixed);
+        }
+        System.out.print("first generation / best fixed k, from a cold start:\n" + table);
+        assertTrue(worst >= 0.95, table.toString());
+    }
+
+    @Test
+    void aCalibratedSchedulerDraftsOnItsFirstStep() {
+        CostCalibration calibration = CostCalibrationTest.simulated(0.1);
+        int k = Scheduling.adaptive(calibration).start().plan().maxDraftTokens();
+        assertTrue(k >= 2 && k <= 5, "at the prior acceptance 0.6 and draft cost 0.1, expected 2-5 tokens, got " + k);
+        // Drafting loses at a draft cost of 0.9 target calls per token even at the prior: it starts plain.
+        assertEquals(0, Scheduling.adaptive(CostCalibrationTest.simulated(0.9)).start().plan().maxDraftTokens());
+    }
+
     @Test
     void adaptiveSettlesOnPlainDecodingWhereAcceptanceIsBelowTheCostRatio() {
         double[][] cells = {{0.3, 0.4}, {0.3, 0.6}, {0.4, 0.6}, {0.1, 0.2}};

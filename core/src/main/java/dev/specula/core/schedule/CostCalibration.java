@@ -1,0 +1,197 @@
+package dev.specula.core.schedule;
+
+import java.util.Arrays;
+
+/**
+ * Measured costs of a model pair at one context length, from a {@link Calibrator}: what one target call over n
+ * positions costs (the verification of n - 1 draft tokens; n = 1 is a plain decoding step), what one forward step of
+ * the draft model costs, and how noisy those measurements were. Schedulers seed their cost estimates from it
+ * ({@link Scheduling#adaptive(CostCalibration)}); the benchmark predicts speedups from it
+ * ({@link #predictedSpeedup}).
+ *
+ * <pre>{@code
+ * CostCalibration c = Calibrator.calibrate(target, draft, Calibrator.Plan.full(300));   // draft may be null
+ * double plainStep = c.verifyNanos(1);
+ * double k4 = c.predictedSpeedup(0.7, 4, 4);   // Leviathan's tokens per step at a = 0.7, over the step's cost
+ * }</pre>
+ *
+ * @param contextLength     tokens in the sequences when measured
+ * @param positions         the measured numbers of verified positions, ascending, starting at 1
+ * @param verifyNanos       median wall time of one target call over {@code positions[i]} positions
+ * @param draftStepNanos    median wall time of one single-token forward step of the draft model; NaN without one
+ * @param prefillNanos      median wall time of prefilling the target with the context; NaN if not measured
+ * @param draftPrefillNanos the same for the draft model; NaN if not measured or without a draft model
+ * @param spread            the median over measured sizes of the relative interquartile range (IQR / median) of
+ *                          single calls: how much one call varies
+ * @param noise             the largest relative standard error of a median among the measured costs (about
+ *                          0.93 IQR / (median sqrt(samples)) for near-normal samples): how far a calibrated cost may be off
+ * @param repeats           measurements per size
+ */
+public record CostCalibration(int contextLength, int[] positions, double[] verifyNanos, double draftStepNanos,
+                              double prefillNanos, double draftPrefillNanos, double spread, double noise,
+                              int repeats) {
+
+    public CostCalibration {
+        if (contextLength < 0) {
+            throw new IllegalArgumentException("contextLength must be >= 0, got " + contextLength);
+        }
+        if (positions.length == 0 || positions.length != verifyNanos.length) {
+            throw new IllegalArgumentException("need one verify cost per measured size, got " + positions.length
+                    + " sizes and " + verifyNanos.length + " costs");
+        }
+        if (positions[0] != 1) {
+            throw new IllegalArgumentException("the first measured size must be 1 position (a plain step), got "
+                    + positions[0]);
+        }
+        for (int i = 0; i < positions.length; i++) {
+            if (i > 0 && positions[i] <= positions[i - 1]) {
+                throw new IllegalArgumentException("measured sizes must ascend, got " + Arrays.toString(positions));
+            }
+            if (!(verifyNanos[i] > 0) || Double.isInfinite(verifyNanos[i])) {
+                throw new IllegalArgumentException("verify cost of " + positions[i] + " positions must be finite and > 0, got "
+                        + verifyNanos[i]);
+            }
+        }
+        if (!Double.isNaN(draftStepNanos) && !(draftStepNanos >= 0 && draftStepNanos < Double.POSITIVE_INFINITY)) {
+            throw new IllegalArgumentException("draftStepNanos must be finite and >= 0, or NaN without a draft model, got "
+                    + draftStepNanos);
+        }
+        if (!(spread >= 0) || !(noise >= 0)) {
+            throw new IllegalArgumentException("spread and noise must be >= 0, got " + spread + ", " + noise);
+        }
+        if (repeats < 1) {
+            throw new IllegalArgumentException("repeats must be >= 1, got " + repeats);
+        }
+        positions = positions.clone();
+        verifyNanos = verifyNanos.clone();
+    }
+
+    @Override
+    public int[] positions() {
+        return positions.clone();
+    }
+
+    @Override
+    public double[] verifyNanos() {
+        return verifyNanos.clone();
+    }
+
+    /** The most positions measured in one call. */
+    public int maxPositions() {
+        return positions[positions.length - 1];
+    }
+
+    /** Whether a draft model was measured. */
+    public boolean hasDraftModel() {
+        return !Double.isNaN(draftStepNanos);
+    }
+
+    /**
+     * The cost of one target call over n positions: measured, or interpolated linearly between the nearest measured
+     * sizes (extrapolated from the last two beyond the largest, never below the largest measured cost).
+     */
+    public double verifyNanos(int n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("a target call verifies at least 1 position, got " + n);
+        }
+        int i = Arrays.binarySearch(positions, n);
+        if (i >= 0) {
+            return verifyNanos[i];
+        }
+        int hi = -i - 1;
+        if (hi == positions.length) {
+            if (positions.length == 1) {
+                return verifyNanos[0];
+            }
+            int a = positions.length - 2;
+            int b = positions.length - 1;
+            double slope = Math.max(0, (verifyNanos[b] - verifyNanos[a]) / (positions[b] - positions[a]));
+            return verifyNanos[b] + slope * (n - positions[b]);
+        }
+        int lo = hi - 1;
+        double t = (double) (n - positions[lo]) / (positions[hi] - positions[lo]);
+        return verifyNanos[lo] + t * (verifyNanos[hi] - verifyNanos[lo]);
+    }
+
+    /** A plain decoding step: one target call over one position. */
+    public double plainStepNanos() {
+        return verifyNanos[0];
+    }
+
+    /**
+     * The calibrated cost of one speculative step: {@code draftModelSteps} forward steps of the draft model (0 for a
+     * lookup draft) and one target call over k + 1 positions.
+     */
+    public double stepNanos(int k, int draftModelSteps) {
+        if (draftModelSteps > 0 && !hasDraftModel()) {
+            throw new IllegalArgumentException("a step with " + draftModelSteps
+                    + " draft model steps, but no draft model was calibrated");
+        }
+        return (draftModelSteps == 0 ? 0 : draftModelSteps * draftStepNanos) + verifyNanos(k + 1);
+    }
+
+    /**
+     * Leviathan et al.'s expected tokens from a step that drafts k tokens, each accepted with probability a given
+     * the ones before it were: (1 - a^(k+1)) / (1 - a).
+     */
+    public static double expectedTokens(double a, int k) {
+        if (!(a >= 0 && a <= 1) || k < 0) {
+            throw new IllegalArgumentException("need acceptance in [0, 1] and k >= 0, got " + a + ", " + k);
+        }
+        return a == 1 ? k + 1 : (1 - Math.pow(a, k + 1)) / (1 - a);
+    }
+
+    /**
+     * The speedup over plain decoding that drafting k tokens every step predicts at per-position acceptance a:
+     * expected tokens per step over the calibrated step cost, against one token per plain step.
+     *
+     * @param draftModelSteps draft model steps per step (k for a model draft, 0 for a lookup)
+     */
+    public double predictedSpeedup(double a, int k, int draftModelSteps) {
+        return expectedTokens(a, k) / stepNanos(k, draftModelSteps) * plainStepNanos();
+    }
+
+    /**
+     * The fixed draft length in [0, maxDraftLength] with the highest {@link #predictedSpeedup} at acceptance a: an
+     * oracle a scheduler is compared with.
+     *
+     * @param modelDraft whether each draft token costs a draft model step (else drafts are free lookups)
+     */
+    public int bestFixedDraftLength(double a, boolean modelDraft, int maxDraftLength) {
+        int best = 0;
+        double bestSpeedup = 1;
+        for (int k = 1; k <= maxDraftLength; k++) {
+            double s = predictedSpeedup(a, k, modelDraft ? k : 0);
+            if (s > bestSpeedup) {
+                best = k;
+                bestSpeedup = s;
+            }
+        }
+        return best;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof CostCalibration c && contextLength == c.contextLength && Arrays.equals(positions, c.positions)
+                && Arrays.equals(verifyNanos, c.verifyNanos) && Double.compare(draftStepNanos, c.draftStepNanos) == 0
+                && Double.compare(prefillNanos, c.prefillNanos) == 0
+                && Double.compare(draftPrefillNanos, c.draftPrefillNanos) == 0 && Double.compare(spread, c.spread) == 0
+                && Double.compare(noise, c.noise) == 0 && repeats == c.repeats;
+    }
+
+    @Override
+    public int hashCode() {
+        return 31 * (31 * contextLength + Arrays.hashCode(positions)) + Arrays.hashCode(verifyNanos);
+    }
+
+    @Override
+    public String toString() {
+        StringBuilder s = new StringBuilder("CostCalibration[context ").append(contextLength).append(", verify");
+        for (int i = 0; i < positions.length; i++) {
+            s.append(String.format(java.util.Locale.ROOT, " %d:%.3fms", positions[i], verifyNanos[i] / 1e6));
+        }
+        s.append(String.format(java.util.Locale.ROOT, ", draft step %.3fms, spread %.1f%%, noise %.1f%%, %d repeats]",
+                draftStepNanos / 1e6, 100 * spread, 100 * noise, repeats));
+        return s.toString();
+    }
+}

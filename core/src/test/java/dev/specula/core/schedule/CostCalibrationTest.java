@@ -1,0 +1,88 @@
+package dev.specula.core.schedule;
+
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class CostCalibrationTest {
+
+    /** The simulated pair of {@link SchedulerSimulationTest}: verify costs T * ratio(n), draft steps c * T. */
+    static CostCalibration simulated(double c) {
+        int[] positions = new int[17];
+        double[] verify = new double[17];
+        for (int n = 1; n <= 17; n++) {
+            positions[n - 1] = n;
+            verify[n - 1] = SchedulerSimulationTest.T * SchedulerSimulationTest.verifyRatio(n);
+        }
+        return new CostCalibration(64, positions, verify, c * SchedulerSimulationTest.T, Double.NaN, Double.NaN,
+                0, 0, 1);
+    }
+
+    @Test
+    void expectedTokensIsLeviathansSumOfAcceptedPrefixes() {
+        for (double a : new double[]{0, 0.3, 0.7, 0.95, 1}) {
+            for (int k = 0; k <= 16; k++) {
+                double sum = 0;
+                for (int j = 0; j <= k; j++) {
+                    sum += Math.pow(a, j);
+                }
+                assertEquals(sum, CostCalibration.expectedTokens(a, k), 1e-12, "a=" + a + " k=" + k);
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> CostCalibration.expectedTokens(1.2, 3));
+    }
+
+    @Test
+    void theOracleDraftLengthIsTheSimulationsBestFixedLength() {
+        for (double c : new double[]{0.02, 0.1, 0.4}) {
+            CostCalibration cal = simulated(c);
+            for (double a : new double[]{0.3, 0.6, 0.8, 0.95}) {
+                int best = 0;
+                for (int k = 1; k <= 16; k++) {
+                    if (SchedulerSimulationTest.analyticRate(k, a, c) > SchedulerSimulationTest.analyticRate(best, a, c)) {
+                        best = k;
+                    }
+                }
+                assertEquals(best, cal.bestFixedDraftLength(a, true, 16), "a=" + a + " c=" + c);
+                assertEquals(SchedulerSimulationTest.analyticRate(best, a, c) / SchedulerSimulationTest.analyticRate(0, a, c),
+                        cal.predictedSpeedup(a, best, best), 1e-9);
+            }
+        }
+        assertEquals(1, simulated(0.1).predictedSpeedup(0.5, 0, 0), 1e-12, "k = 0 is plain decoding");
+    }
+
+    @Test
+    void freeDraftsCostOnlyTheirVerification() {
+        CostCalibration cal = simulated(0.1);
+        assertEquals(cal.verifyNanos(5), cal.stepNanos(4, 0));
+        assertEquals(cal.verifyNanos(5) + 4 * cal.draftStepNanos(), cal.stepNanos(4, 4), 1e-9);
+        assertTrue(cal.bestFixedDraftLength(0.9, false, 16) > cal.bestFixedDraftLength(0.9, true, 16));
+    }
+
+    @Test
+    void verifyCostsBetweenAndBeyondMeasuredSizesAreInterpolatedAndExtrapolated() {
+        CostCalibration c = new CostCalibration(10, new int[]{1, 3, 5}, new double[]{10, 20, 24}, 1, Double.NaN,
+                Double.NaN, 0, 0, 1);
+        assertEquals(15, c.verifyNanos(2), 1e-12);
+        assertEquals(22, c.verifyNanos(4), 1e-12);
+        assertEquals(28, c.verifyNanos(7), 1e-12);
+        assertArrayEquals(new int[]{1, 3, 5}, c.positions());
+    }
+
+    @Test
+    void invalidCalibrationsAreRefusedWithTheBadValue() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new CostCalibration(10,
+                new int[]{2, 3}, new double[]{1, 2}, 1, 0, 0, 0, 0, 1));
+        assertTrue(e.getMessage().contains("got 2"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new CostCalibration(10, new int[]{1, 3}, new double[]{1, -2},
+                1, 0, 0, 0, 0, 1));
+        assertTrue(e.getMessage().contains("-2"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> new CostCalibration(10, new int[]{1, 1}, new double[]{1, 2},
+                1, 0, 0, 0, 0, 1));
+        assertThrows(IllegalArgumentException.class, () -> new CostCalibration(10, new int[]{1}, new double[]{1},
+                -1, 0, 0, 0, 0, 1));
+    }
+}
