@@ -5,7 +5,9 @@ import dev.specula.cli.bench.BenchReport;
 import dev.specula.cli.bench.BenchRunner;
 import dev.specula.cli.bench.ConfigSummary;
 import dev.specula.cli.bench.Measurement;
+import dev.specula.cli.bench.SchedulerComparison;
 import dev.specula.cli.bench.Workload;
+import dev.specula.core.schedule.CostCalibration;
 import dev.specula.models.EmbeddedModels;
 import dev.specula.onnx.HfTokenizer;
 import dev.specula.onnx.OnnxCausalLM;
@@ -17,6 +19,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -99,13 +102,20 @@ final class BenchCommand implements Callable<Integer> {
              OnnxCausalLM t = OnnxCausalLM.load(targetDir, targetOptions);
              OnnxCausalLM d = draftDir == null ? null : OnnxCausalLM.load(draftDir, OnnxModelOptions.cpu(draftThreads))) {
             long start = System.nanoTime();
-            List<Measurement> ms = new BenchRunner(t, d, tokenizer).run(ws, plan, reps, System.err::println);
+            BenchRunner runner = new BenchRunner(t, d, tokenizer);
+            BenchRunner.Results run = runner.run(ws, plan, reps, System.err::println);
+            List<Measurement> ms = run.measurements();
             Map<Workload, List<ConfigSummary>> results = new LinkedHashMap<>();
+            List<SchedulerComparison> comparisons = new ArrayList<>();
             for (Workload w : ws) {
-                results.put(w, ConfigSummary.of(w, plan.get(w.name()), ms));
+                CostCalibration calibration = run.calibrations().get(w.name());
+                List<ConfigSummary> summaries = ConfigSummary.of(w, plan.get(w.name()), ms, calibration,
+                        runner::usesDraftModel);
+                results.put(w, summaries);
+                comparisons.addAll(SchedulerComparison.of(w, summaries, ms, calibration, d != null));
             }
             Map<String, String> env = environment(t, d, targetOptions, reps, (System.nanoTime() - start) / 1e9);
-            BenchReport out = new BenchReport(results, env);
+            BenchReport out = new BenchReport(results, run.calibrations(), comparisons, env);
             out.printTable(System.out);
             if (json != null) {
                 out.writeJson(json);

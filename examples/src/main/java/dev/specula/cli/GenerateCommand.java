@@ -58,6 +58,11 @@ final class GenerateCommand implements Callable<Integer> {
             + " whether the outputs are identical.")
     boolean compare;
 
+    @Option(names = "--warm-up", negatable = true, description = "First run a short speculative and a short plain"
+            + " generation, untimed (JIT, first native calls), so that a comparison is fair. Default: on with"
+            + " --compare, off otherwise.")
+    Boolean warmUp;
+
     @Option(names = "--json", description = "Print one JSON object instead of streaming text.")
     boolean json;
 
@@ -79,8 +84,11 @@ final class GenerateCommand implements Callable<Integer> {
         models.scheduling(); // validate before loading models
         try (Specula specula = models.open()) {
             boolean speculative = specula.drafter().isPresent();
-            // Warm-up: the first calls of a fresh ONNX Runtime session are slow; do not let them skew the numbers.
-            warmUp(specula, text, params);
+            // The first calls of a fresh process are slow (JIT, ONNX Runtime's first runs): a comparison warms
+            // both decoders first, so that neither run pays for it alone.
+            if (warmUp != null ? warmUp : compare) {
+                warmUp(specula, text, params);
+            }
             boolean terminal = System.console() != null && !json;
             LiveStatus status = new LiveStatus(out, terminal, showDraft && terminal);
             Completion c = specula.generate(GenerationRequest.builder(text).params(params).speculative(speculative)

@@ -21,7 +21,7 @@ class BenchIT {
                 "--json", json.toString(), "--report", report.toString());
         assertEquals(0, r.exit(), "exit 0 also means every greedy output equalled plain decoding's\n" + r.err());
         assertTrue(r.out().contains("== code") && r.out().contains("== edit") && r.out().contains("== sampled"), r.out());
-        assertTrue(r.out().contains("adaptive / best fixed k"), r.out());
+        assertTrue(r.out().contains("adaptive / best fixed k or heuristic"), r.out());
         JsonNode root = new ObjectMapper().readTree(json.toFile());
         assertEquals(3, root.get("workloads").size());
         for (JsonNode w : root.get("workloads")) {
@@ -31,9 +31,16 @@ class BenchIT {
             for (JsonNode c : w.get("configs")) {
                 assertTrue(c.get("tokensPerSecond").asDouble() > 0, c.toString());
                 assertTrue(c.get("outsideRuntime").asDouble() >= 0 && c.get("outsideRuntime").asDouble() < 1, c.toString());
+                assertTrue(c.get("predicted").asDouble() > 0, c.toString());
             }
+            JsonNode cal = w.get("calibration");
+            assertEquals(17, cal.get("positions").size(), cal.toString());
+            assertTrue(cal.get("verifyNanos").get(0).asDouble() > 0 && cal.get("draftStepNanos").asDouble() > 0
+                    && cal.get("noise").asDouble() >= 0, cal.toString());
         }
-        assertTrue(Files.readString(report.resolve("benchmarks.md")).contains("## code"));
+        String md = Files.readString(report.resolve("benchmarks.md"));
+        assertTrue(md.contains("## code") && md.contains("The prediction") && md.contains("Calibration at"), md);
+        assertTrue(root.get("schedulers").size() >= 3, root.get("schedulers").toString());
         assertTrue(Files.size(report.resolve("benchmarks-speedup.png")) > 1000);
     }
 

@@ -20,7 +20,7 @@ import java.util.stream.IntStream;
  *
  * <pre>{@code
  * CostCalibration quick = Calibrator.calibrate(target, draft, Calibrator.Plan.quick(64));       // at load time
- * CostCalibration full = Calibrator.calibrate(target, null, Calibrator.Plan.full(300));         // a benchmark
+ * CostCalibration full = Calibrator.calibrate(target, null, Calibrator.Plan.full(300, 200));    // a benchmark
  * }</pre>
  *
  * <p>The caller keeps owning the models; the calibrator opens and closes its own sequences.
@@ -33,12 +33,16 @@ public final class Calibrator {
      * @param contextLength  tokens in the sequences while measuring (clamped to what the models hold)
      * @param positions      the numbers of positions per target call to measure, ascending, starting at 1
      * @param repeats        measurements per size
-     * @param measurePrefill whether to also measure prefilling the context (once per repeat)
+     * @param prefillLength  also measure prefilling this many tokens (at most the context), once per repeat; 0 not
      */
-    public record Plan(int contextLength, int[] positions, int repeats, boolean measurePrefill) {
+    public record Plan(int contextLength, int[] positions, int repeats, int prefillLength) {
         public Plan {
             if (contextLength < 1) {
                 throw new IllegalArgumentException("contextLength must be >= 1, got " + contextLength);
+            }
+            if (prefillLength < 0 || prefillLength > contextLength) {
+                throw new IllegalArgumentException("prefillLength must be in [0, contextLength = " + contextLength
+                        + "], got " + prefillLength);
             }
             if (positions.length == 0 || positions[0] != 1) {
                 throw new IllegalArgumentException("positions must start at 1, got " + Arrays.toString(positions));
@@ -59,9 +63,9 @@ public final class Calibrator {
             return positions.clone();
         }
 
-        /** Every size for drafts of 0..16 tokens, 9 repeats, prefill included: for a benchmark. */
-        public static Plan full(int contextLength) {
-            return new Plan(contextLength, IntStream.rangeClosed(1, 17).toArray(), 9, true);
+        /** Every size for drafts of 0..16 tokens, 9 repeats, and a prefill of {@code prefillLength}: for a benchmark. */
+        public static Plan full(int contextLength, int prefillLength) {
+            return new Plan(contextLength, IntStream.rangeClosed(1, 17).toArray(), 9, prefillLength);
         }
 
         /**
@@ -69,7 +73,7 @@ public final class Calibrator {
          * scheduler when models load (about 32 target calls).
          */
         public static Plan quick(int contextLength) {
-            return new Plan(contextLength, new int[]{1, 2, 3, 4, 6, 9, 13, 17}, 3, false);
+            return new Plan(contextLength, new int[]{1, 2, 3, 4, 6, 9, 13, 17}, 3, 0);
         }
     }
 
@@ -92,6 +96,7 @@ public final class Calibrator {
                     + " positions needs at least " + (maxPositions + 1));
         }
         int context = Math.min(plan.contextLength(), room - maxPositions);
+        int prefillLength = Math.min(plan.prefillLength(), context);
         int vocab = Math.min(target.vocabSize(), draft == null ? Integer.MAX_VALUE : draft.vocabSize());
         SplittableRandom random = new SplittableRandom(0x5EEDL);
         int[] tokens = random.ints(context + maxPositions, 0, vocab).toArray();
@@ -113,10 +118,10 @@ public final class Calibrator {
                 }
             }
             for (int r = 0; r < plan.repeats(); r++) {
-                if (plan.measurePrefill()) {
-                    prefill[r] = timePrefill(t, tokens, context, clock);
+                if (prefillLength > 0) {
+                    prefill[r] = timePrefill(t, tokens, prefillLength, context, clock);
                     if (d != null) {
-                        draftPrefill[r] = timePrefill(d, tokens, context, clock);
+                        draftPrefill[r] = timePrefill(d, tokens, prefillLength, context, clock);
                     }
                 }
                 for (int j = 0; j < sizes.length; j++) {
@@ -137,10 +142,11 @@ public final class Calibrator {
             samples.add(draftSteps);
         }
         double[] spreads = samples.stream().mapToDouble(Calibrator::relativeIqr).toArray();
-        double noise = samples.stream().mapToDouble(s -> 0.93 * relativeIqr(s) / Math.sqrt(s.length)).max().orElse(0);
+        double noise = quantile(samples.stream().mapToDouble(s -> 0.93 * relativeIqr(s) / Math.sqrt(s.length)).toArray(), 0.5);
         return new CostCalibration(context, sizes, medians, draft == null ? Double.NaN : quantile(draftSteps, 0.5),
-                plan.measurePrefill() ? quantile(prefill, 0.5) : Double.NaN,
-                plan.measurePrefill() && draft != null ? quantile(draftPrefill, 0.5) : Double.NaN,
+                prefillLength,
+                prefillLength > 0 ? quantile(prefill, 0.5) : Double.NaN,
+                prefillLength > 0 && draft != null ? quantile(draftPrefill, 0.5) : Double.NaN,
                 quantile(spreads, 0.5), noise, plan.repeats());
     }
 
@@ -153,11 +159,16 @@ public final class Calibrator {
         return t1 - t0;
     }
 
-    private static double timePrefill(ModelSequence s, int[] tokens, int context, LongSupplier clock) {
+    /** Prefills {@code length} tokens into an emptied sequence, timed, then refills it up to the context. */
+    private static double timePrefill(ModelSequence s, int[] tokens, int length, int context, LongSupplier clock) {
         s.rollback(0);
         long t0 = clock.getAsLong();
-        s.prefill(tokens, 0, context);
-        return clock.getAsLong() - t0;
+        s.prefill(tokens, 0, length);
+        double nanos = clock.getAsLong() - t0;
+        if (length < context) {
+            s.prefill(tokens, length, context - length);
+        }
+        return nanos;
     }
 
     private static double relativeIqr(double[] v) {

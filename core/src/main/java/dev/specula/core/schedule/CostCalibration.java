@@ -10,7 +10,7 @@ import java.util.Arrays;
  * ({@link #predictedSpeedup}).
  *
  * <pre>{@code
- * CostCalibration c = Calibrator.calibrate(target, draft, Calibrator.Plan.full(300));   // draft may be null
+ * CostCalibration c = Calibrator.calibrate(target, draft, Calibrator.Plan.full(300, 200));   // draft may be null
  * double plainStep = c.verifyNanos(1);
  * double k4 = c.predictedSpeedup(0.7, 4, 4);   // Leviathan's tokens per step at a = 0.7, over the step's cost
  * }</pre>
@@ -19,16 +19,17 @@ import java.util.Arrays;
  * @param positions         the measured numbers of verified positions, ascending, starting at 1
  * @param verifyNanos       median wall time of one target call over {@code positions[i]} positions
  * @param draftStepNanos    median wall time of one single-token forward step of the draft model; NaN without one
- * @param prefillNanos      median wall time of prefilling the target with the context; NaN if not measured
+ * @param prefillLength     the prompt length whose prefill was measured; 0 if not measured
+ * @param prefillNanos      median wall time of prefilling the target with that many tokens; NaN if not measured
  * @param draftPrefillNanos the same for the draft model; NaN if not measured or without a draft model
  * @param spread            the median over measured sizes of the relative interquartile range (IQR / median) of
  *                          single calls: how much one call varies
- * @param noise             the largest relative standard error of a median among the measured costs (about
+ * @param noise             the median over measured costs of the relative standard error of a median (about
  *                          0.93 IQR / (median sqrt(samples)) for near-normal samples): how far a calibrated cost may be off
  * @param repeats           measurements per size
  */
 public record CostCalibration(int contextLength, int[] positions, double[] verifyNanos, double draftStepNanos,
-                              double prefillNanos, double draftPrefillNanos, double spread, double noise,
+                              int prefillLength, double prefillNanos, double draftPrefillNanos, double spread, double noise,
                               int repeats) {
 
     public CostCalibration {
@@ -58,6 +59,10 @@ public record CostCalibration(int contextLength, int[] positions, double[] verif
         }
         if (!(spread >= 0) || !(noise >= 0)) {
             throw new IllegalArgumentException("spread and noise must be >= 0, got " + spread + ", " + noise);
+        }
+        if (prefillLength < 0 || prefillLength > 0 && !(prefillNanos >= 0)) {
+            throw new IllegalArgumentException("a measured prefill needs a length >= 1 and a cost >= 0, got "
+                    + prefillLength + " tokens, " + prefillNanos + " ns");
         }
         if (repeats < 1) {
             throw new IllegalArgumentException("repeats must be >= 1, got " + repeats);
@@ -174,7 +179,7 @@ public record CostCalibration(int contextLength, int[] positions, double[] verif
     public boolean equals(Object o) {
         return o instanceof CostCalibration c && contextLength == c.contextLength && Arrays.equals(positions, c.positions)
                 && Arrays.equals(verifyNanos, c.verifyNanos) && Double.compare(draftStepNanos, c.draftStepNanos) == 0
-                && Double.compare(prefillNanos, c.prefillNanos) == 0
+                && prefillLength == c.prefillLength && Double.compare(prefillNanos, c.prefillNanos) == 0
                 && Double.compare(draftPrefillNanos, c.draftPrefillNanos) == 0 && Double.compare(spread, c.spread) == 0
                 && Double.compare(noise, c.noise) == 0 && repeats == c.repeats;
     }

@@ -31,15 +31,16 @@ class CalibratorTest {
         FakeClock clock = new FakeClock();
         ReferenceModel t = target(clock, 512);
         ReferenceModel d = draft(clock, t);
-        CostCalibration c = Calibrator.calibrate(t, d, Calibrator.Plan.full(100), clock);
+        CostCalibration c = Calibrator.calibrate(t, d, Calibrator.Plan.full(100, 30), clock);
         assertEquals(100, c.contextLength());
         assertEquals(17, c.maxPositions());
         for (int n = 1; n <= 17; n++) {
             assertEquals(TARGET_CALL + n * TARGET_TOKEN, c.verifyNanos(n), 1e-9, "verify of " + n + " positions");
         }
         assertEquals(DRAFT_CALL + DRAFT_TOKEN, c.draftStepNanos(), 1e-9);
-        assertEquals(TARGET_CALL + 100 * TARGET_TOKEN, c.prefillNanos(), 1e-9);
-        assertEquals(DRAFT_CALL + 100 * DRAFT_TOKEN, c.draftPrefillNanos(), 1e-9);
+        assertEquals(30, c.prefillLength());
+        assertEquals(TARGET_CALL + 30 * TARGET_TOKEN, c.prefillNanos(), 1e-9);
+        assertEquals(DRAFT_CALL + 30 * DRAFT_TOKEN, c.draftPrefillNanos(), 1e-9);
         assertEquals(0, c.spread());
         assertEquals(0, c.noise());
         assertEquals(0, t.openSequences(), "the calibrator closes its sequences");
@@ -63,10 +64,11 @@ class CalibratorTest {
     @Test
     void theContextIsClampedToWhatTheModelsHoldAndTooShortModelsAreRefused() {
         FakeClock clock = new FakeClock();
-        CostCalibration c = Calibrator.calibrate(target(clock, 40), null, Calibrator.Plan.full(100), clock);
+        CostCalibration c = Calibrator.calibrate(target(clock, 40), null, Calibrator.Plan.full(100, 50), clock);
         assertEquals(40 - 17, c.contextLength());
+        assertEquals(40 - 17, c.prefillLength(), "the prefill is clamped to the context");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> Calibrator.calibrate(target(clock, 12), null, Calibrator.Plan.full(8), clock));
+                () -> Calibrator.calibrate(target(clock, 12), null, Calibrator.Plan.full(8, 0), clock));
         assertTrue(e.getMessage().contains("12") && e.getMessage().contains("18"), e.getMessage());
     }
 
@@ -80,7 +82,7 @@ class CalibratorTest {
             return clock.getAsLong();
         };
         ReferenceModel t = target(clock, 512);
-        CostCalibration c = Calibrator.calibrate(t, draft(clock, t), Calibrator.Plan.full(64), noisy);
+        CostCalibration c = Calibrator.calibrate(t, draft(clock, t), Calibrator.Plan.full(64, 0), noisy);
         for (int n = 1; n <= 17; n++) {
             double exact = TARGET_CALL + n * TARGET_TOKEN;
             assertTrue(c.verifyNanos(n) >= exact && c.verifyNanos(n) <= exact + 40_000,

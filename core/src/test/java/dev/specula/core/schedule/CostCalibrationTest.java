@@ -17,7 +17,7 @@ class CostCalibrationTest {
             positions[n - 1] = n;
             verify[n - 1] = SchedulerSimulationTest.T * SchedulerSimulationTest.verifyRatio(n);
         }
-        return new CostCalibration(64, positions, verify, c * SchedulerSimulationTest.T, Double.NaN, Double.NaN,
+        return new CostCalibration(64, positions, verify, c * SchedulerSimulationTest.T, 0, Double.NaN, Double.NaN,
                 0, 0, 1);
     }
 
@@ -64,7 +64,7 @@ class CostCalibrationTest {
 
     @Test
     void verifyCostsBetweenAndBeyondMeasuredSizesAreInterpolatedAndExtrapolated() {
-        CostCalibration c = new CostCalibration(10, new int[]{1, 3, 5}, new double[]{10, 20, 24}, 1, Double.NaN,
+        CostCalibration c = new CostCalibration(10, new int[]{1, 3, 5}, new double[]{10, 20, 24}, 1, 0, Double.NaN,
                 Double.NaN, 0, 0, 1);
         assertEquals(15, c.verifyNanos(2), 1e-12);
         assertEquals(22, c.verifyNanos(4), 1e-12);
@@ -75,14 +75,14 @@ class CostCalibrationTest {
     @Test
     void invalidCalibrationsAreRefusedWithTheBadValue() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new CostCalibration(10,
-                new int[]{2, 3}, new double[]{1, 2}, 1, 0, 0, 0, 0, 1));
+                new int[]{2, 3}, new double[]{1, 2}, 1, 0, 0, 0, 0, 0, 1));
         assertTrue(e.getMessage().contains("got 2"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> new CostCalibration(10, new int[]{1, 3}, new double[]{1, -2},
-                1, 0, 0, 0, 0, 1));
+                1, 0, 0, 0, 0, 0, 1));
         assertTrue(e.getMessage().contains("-2"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> new CostCalibration(10, new int[]{1, 1}, new double[]{1, 2},
-                1, 0, 0, 0, 0, 1));
+                1, 0, 0, 0, 0, 0, 1));
         assertThrows(IllegalArgumentException.class, () -> new CostCalibration(10, new int[]{1}, new double[]{1},
-                -1, 0, 0, 0, 0, 1));
+                -1, 0, 0, 0, 0, 0, 1));
     }
 }

@@ -4,6 +4,9 @@ import dev.specula.core.decode.GenerationResult;
 import dev.specula.core.decode.SpeculativeDecoder;
 import dev.specula.core.draft.Drafter;
 import dev.specula.core.sampling.SamplingParams;
+import dev.specula.core.schedule.Calibrator;
+import dev.specula.core.schedule.CostCalibration;
+import dev.specula.core.schedule.Scheduling;
 import dev.specula.draft.CompositeDrafter;
 import dev.specula.draft.ModelDrafter;
 import dev.specula.draft.NGramCacheDrafter;
@@ -15,6 +18,7 @@ import dev.specula.verifier.ParallelVerifier;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -23,6 +27,11 @@ import java.util.function.Consumer;
  * Runs every configuration of every workload, interleaved: within each repeat, every prompt is decoded by every
  * configuration back to back, in an order rotated per prompt and repeat (A B C, B C A, ...), after a warm-up,
  * with the same prompts and seeds for all. Single-threaded, so the ONNX Runtime time of a generation is exact.
+ *
+ * <p>Before a workload's timed runs, a {@link Calibrator} pass measures the pair's costs at the workload's mean
+ * context length (prompt plus half the new tokens) and prefill at its mean prompt length: the calibrated bound is
+ * computed from it and the runs' step counts. Adaptive configurations are made ready for the pair as a user's
+ * {@code Specula} makes them ({@link Scheduling#forModels}: a quick calibration at load).
  */
 public final class BenchRunner {
     private final OnnxCausalLM target;
@@ -68,45 +77,69 @@ public final class BenchRunner {
         return b.drafter(d).scheduling(c.scheduling()).build();
     }
 
-    public List<Measurement> run(List<Workload> workloads, Map<String, List<BenchConfig>> configs, int repeats,
-                                 Consumer<String> progress) {
+    /** Every measured generation, and each workload's calibration. */
+    public record Results(List<Measurement> measurements, Map<String, CostCalibration> calibrations) {
+    }
+
+    public Results run(List<Workload> workloads, Map<String, List<BenchConfig>> configs, int repeats,
+                       Consumer<String> progress) {
         List<Measurement> out = new ArrayList<>();
+        Map<String, CostCalibration> calibrations = new LinkedHashMap<>();
         for (Workload w : workloads) {
-            List<BenchConfig> cs = configs.get(w.name());
             List<int[]> prompts = w.prompts().stream().map(tokenizer::encode).toList();
+            List<BenchConfig> cs = new ArrayList<>();
+            for (BenchConfig c : configs.get(w.name())) {
+                Scheduling s = c.isPlain() ? c.scheduling() : c.scheduling().forModels(target, usesDraftModel(c) ? draft : null);
+                cs.add(new BenchConfig(c.drafter(), s, c.schedule()));
+            }
             // Warm-up: every configuration once on a short run (JIT, ONNX Runtime's first calls).
             Map<String, Drafter> warm = drafters();
             SamplingParams shortRun = w.params().toBuilder().maxNewTokens(Math.min(16, w.params().maxNewTokens())).build();
             for (BenchConfig c : cs) {
                 decoder(c, warm).generate(prompts.get(0), shortRun);
             }
+            double meanPrompt = prompts.stream().mapToInt(p -> p.length).average().orElse(1);
+            int context = (int) Math.round(meanPrompt + w.params().maxNewTokens() / 2.0);
+            CostCalibration calibration = Calibrator.calibrate(target, draft,
+                    Calibrator.Plan.full(context, (int) Math.max(1, Math.round(meanPrompt))));
+            calibrations.put(w.name(), calibration);
+            progress.accept(w.name() + ": " + calibration);
             for (int r = 0; r < repeats; r++) {
                 // Each configuration its own drafters: a cache shared between configurations would hand one
                 // the answer another just generated for the same prompt.
                 Map<String, SpeculativeDecoder> decoders = new HashMap<>();
+                Map<String, StepLog> logs = new HashMap<>();
                 for (BenchConfig c : cs) {
-                    decoders.put(c.name(), decoder(c, drafters()));
+                    StepLog log = new StepLog(c.scheduling());
+                    logs.put(c.name(), log);
+                    decoders.put(c.name(), decoder(new BenchConfig(c.drafter(), log, c.schedule()), drafters()));
                 }
                 for (int p = 0; p < prompts.size(); p++) {
                     SamplingParams params = w.params().toBuilder().seed(1000L * p + 17).build();
                     for (int i = 0; i < cs.size(); i++) {
                         BenchConfig c = cs.get((i + p + r) % cs.size());
-                        out.add(measure(w, c, decoders.get(c.name()), r, p, prompts.get(p), params));
+                        out.add(measure(w, c, decoders.get(c.name()), logs.get(c.name()), r, p, prompts.get(p), params));
                     }
                 }
                 progress.accept(String.format("%s: repeat %d/%d done", w.name(), r + 1, repeats));
             }
         }
-        return out;
+        return new Results(out, calibrations);
     }
 
-    private Measurement measure(Workload w, BenchConfig c, SpeculativeDecoder decoder, int repeat, int prompt,
-                                int[] ids, SamplingParams params) {
+    /** Whether a configuration drafts with the draft model (alone or in a composite). */
+    public boolean usesDraftModel(BenchConfig c) {
+        return draft != null && (c.drafter().equals("model") || c.drafter().equals("composite"));
+    }
+
+    private Measurement measure(Workload w, BenchConfig c, SpeculativeDecoder decoder, StepLog log, int repeat,
+                                int prompt, int[] ids, SamplingParams params) {
         long ort = runtimeNanos();
         long bytes = threads.getCurrentThreadAllocatedBytes();
+        log.take();
         GenerationResult r = decoder.generate(ids, params);
         return new Measurement(w.name(), c.name(), repeat, prompt, r.tokens(), r.metrics(), runtimeNanos() - ort,
-                threads.getCurrentThreadAllocatedBytes() - bytes);
+                threads.getCurrentThreadAllocatedBytes() - bytes, c.isPlain() ? List.of() : log.take());
     }
 
     private long runtimeNanos() {

@@ -1,9 +1,12 @@
 package dev.specula.cli.bench;
 
+import dev.specula.core.schedule.CostCalibration;
+
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 import java.util.stream.Collectors;
 
 /**
@@ -18,12 +21,14 @@ import java.util.stream.Collectors;
  * @param minSpeedup         lowest repeat's ratio
  * @param maxSpeedup         highest repeat's ratio
  * @param acceptanceRate     accepted over drafted tokens
+ * @param positionAcceptance accepted tokens over accepted tokens plus rejections: the probability that a drafted
+ *                           position is accepted given the ones before it were (NaN if nothing was drafted)
  * @param tokensPerCall      generated tokens per decoding step (target call)
- * @param bound              the analytic ceiling at the measured acceptance and costs: plain decoding's prefill
- *                           plus its cost of one token times the tokens generated, over this configuration's
- *                           prefill plus its steps times the measured draft + verify cost of a step (prefill is
- *                           in both: it is a fixed cost that speculation cannot shorten)
- * @param fractionOfBound    speedup / bound
+ * @param predicted          the calibrated prediction ({@link CalibratedBound}): Leviathan's expected tokens per
+ *                           step at each source's measured per-position acceptance for the draft lengths this
+ *                           configuration drafted, over the calibrated cost of those steps, against plain decoding's
+ *                           calibrated step; nothing in it comes from this run's clock
+ * @param achievedOverPredicted speedup / predicted
  * @param outsideRuntime     share of wall time spent outside ONNX Runtime calls
  * @param bytesPerToken      Java heap bytes allocated per generated token
  * @param identical          for greedy workloads, whether every output equals plain decoding's; null if sampled
@@ -31,7 +36,8 @@ import java.util.stream.Collectors;
  */
 public record ConfigSummary(String workload, String config, double tokensPerSecond, double minTokensPerSecond,
                             double maxTokensPerSecond, double speedup, double minSpeedup, double maxSpeedup,
-                            double acceptanceRate, double tokensPerCall, double bound, double fractionOfBound,
+                            double acceptanceRate, double positionAcceptance, double tokensPerCall, double predicted,
+                            double achievedOverPredicted,
                             double outsideRuntime, double bytesPerToken, Boolean identical, int[] draftLengths) {
 
     static double median(double[] v) {
@@ -41,15 +47,19 @@ public record ConfigSummary(String workload, String config, double tokensPerSeco
         return n == 0 ? Double.NaN : n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
     }
 
-    /** Summaries in configuration order, for one workload's measurements. */
-    public static List<ConfigSummary> of(Workload w, List<BenchConfig> configs, List<Measurement> all) {
+    /**
+     * Summaries in configuration order, for one workload's measurements.
+     *
+     * @param calibration    the workload's calibration
+     * @param usesDraftModel which configurations prefill and step the draft model
+     */
+    public static List<ConfigSummary> of(Workload w, List<BenchConfig> configs, List<Measurement> all,
+                                         CostCalibration calibration, Predicate<BenchConfig> usesDraftModel) {
         List<Measurement> ms = all.stream().filter(m -> m.workload().equals(w.name())).toList();
         Map<String, List<Measurement>> byConfig = ms.stream().collect(Collectors.groupingBy(Measurement::config));
         List<Measurement> plain = byConfig.get(BenchConfig.PLAIN.name());
         int repeats = ms.stream().mapToInt(Measurement::repeat).max().orElse(0) + 1;
         double[] plainRates = rates(plain, repeats);
-        double plainStepNanos = sum(plain, m -> m.metrics().verifyNanos()) / sum(plain, m -> m.metrics().steps());
-        double plainPrefillNanos = sum(plain, m -> m.metrics().prefillNanos()) / plain.size();
         List<ConfigSummary> out = new ArrayList<>();
         for (BenchConfig c : configs) {
             List<Measurement> list = byConfig.get(c.name());
@@ -64,10 +74,10 @@ public record ConfigSummary(String workload, String config, double tokensPerSeco
             double steps = sum(list, m -> m.metrics().steps());
             double generated = sum(list, m -> m.metrics().generatedTokens());
             double drafted = sum(list, m -> m.metrics().draftedTokens());
-            double perStep = (sum(list, m -> m.metrics().draftNanos()) + sum(list, m -> m.metrics().verifyNanos())) / steps;
             double tokensPerCall = generated / steps;
-            double bound = c.isPlain() ? 1 : (plainPrefillNanos * list.size() + generated * plainStepNanos)
-                    / (sum(list, m -> m.metrics().prefillNanos()) + steps * perStep);
+            List<List<StepLog.Step>> stepLists = list.stream().map(Measurement::steps).toList();
+            double predicted = c.isPlain() ? 1
+                    : CalibratedBound.predictedSpeedup(calibration, stepLists, usesDraftModel.test(c));
             double speedup = median(speedups);
             Boolean identical = w.params().isGreedy() ? list.stream().allMatch(m -> Arrays.equals(m.tokens(),
                     plain.stream().filter(p -> p.repeat() == m.repeat() && p.prompt() == m.prompt()).findFirst()
@@ -77,8 +87,8 @@ public record ConfigSummary(String workload, String config, double tokensPerSeco
             out.add(new ConfigSummary(w.name(), c.name(), median(rates), Arrays.stream(rates).min().orElse(0),
                     Arrays.stream(rates).max().orElse(0), speedup, Arrays.stream(speedups).min().orElse(0),
                     Arrays.stream(speedups).max().orElse(0),
-                    drafted == 0 ? 0 : sum(list, m -> m.metrics().acceptedTokens()) / drafted, tokensPerCall,
-                    bound, speedup / bound,
+                    drafted == 0 ? 0 : sum(list, m -> m.metrics().acceptedTokens()) / drafted,
+                    CalibratedBound.pooledAcceptance(stepLists), tokensPerCall, predicted, speedup / predicted,
                     1 - sum(list, Measurement::runtimeNanos) / sum(list, m -> m.metrics().totalNanos()),
                     sum(list, Measurement::allocatedBytes) / generated, identical, trace));
         }
