@@ -159,6 +159,72 @@ class SchedulerSimulationTest {
         assertEquals(0, Scheduling.adaptive(CostCalibrationTest.simulated(0.9)).start().plan().maxDraftTokens());
     }
 
+    /**
+     * Text whose acceptance comes in bursts: each position is easy (acceptance {@code easy}) or hard ({@code hard}),
+     * switching with probability {@code flip} per position, as a repeated passage or a boilerplate line is easy
+     * for a draft and a fresh identifier hard. The regimes are drawn per text position, so every scheduler sees the
+     * same text.
+     */
+    static double burstyRun(DraftScheduler s, double easy, double hard, double flip, double c, int tokens, long seed) {
+        SplittableRandom text = new SplittableRandom(seed);
+        boolean[] isEasy = new boolean[tokens + FixedScheduler.MAX_DRAFT_LENGTH + 1];
+        boolean e = true;
+        for (int i = 0; i < isEasy.length; i++) {
+            e = text.nextDouble() < flip != e;
+            isEasy[i] = e;
+        }
+        SplittableRandom r = new SplittableRandom(seed * 31 + 7);
+        double time = 0;
+        int produced = 0;
+        while (produced < tokens) {
+            DraftPlan plan = s.plan();
+            int k = plan.maxDraftTokens();
+            int acc = 0;
+            while (acc < k && r.nextDouble() < (isEasy[produced + acc] ? easy : hard)) {
+                acc++;
+            }
+            long draft = Math.round(k * c * T);
+            long verify = Math.round(T * verifyRatio(k + 1));
+            time += draft + verify;
+            produced += acc + 1;
+            s.feedback(new StepOutcome(plan, new Proposal(new int[k], null, null, k, "model:draft"),
+                    new Verdict(k, acc, 0), draft, verify));
+        }
+        s.finish();
+        return produced / time;
+    }
+
+    @Test
+    void adaptiveIsNotBehindTheHeuristicOrTheBestFixedLengthWhenAcceptanceComesInBursts() {
+        // {easy, hard, flip, draft cost}: the heuristic's quick reaction to a burst is its strength here.
+        double[][] cells = {{0.95, 0.3, 0.05, 0.15}, {0.9, 0.5, 0.05, 0.15}, {0.98, 0.2, 0.03, 0.1},
+                {0.95, 0.4, 0.1, 0.15}, {0.9, 0.6, 0.01, 0.15}};
+        StringBuilder table = new StringBuilder();
+        boolean ok = true;
+        for (double[] x : cells) {
+            int seeds = 8;
+            double adaptive = 0;
+            double heuristic = 0;
+            double best = 0;
+            for (int seed = 0; seed < seeds; seed++) {
+                adaptive += burstyRun(Scheduling.adaptive().start(), x[0], x[1], x[2], x[3], 4000, seed) / seeds;
+                heuristic += burstyRun(Scheduling.heuristic().start(), x[0], x[1], x[2], x[3], 4000, seed) / seeds;
+            }
+            for (int k = 0; k <= 8; k++) {
+                double fixed = 0;
+                for (int seed = 0; seed < seeds; seed++) {
+                    fixed += burstyRun(new FixedScheduler(k), x[0], x[1], x[2], x[3], 4000, seed) / seeds;
+                }
+                best = Math.max(best, fixed);
+            }
+            table.append(String.format("easy %.2f hard %.2f flip %.2f c %.2f: adaptive / heuristic %.3f,"
+                    + " adaptive / best fixed %.3f%n", x[0], x[1], x[2], x[3], adaptive / heuristic, adaptive / best));
+            ok &= adaptive >= 0.97 * Math.max(heuristic, best);
+        }
+        System.out.print("bursty acceptance:\n" + table);
+        assertTrue(ok, table.toString());
+    }
+
     @Test
     void adaptiveSettlesOnPlainDecodingWhereAcceptanceIsBelowTheCostRatio() {
         double[][] cells = {{0.3, 0.4}, {0.3, 0.6}, {0.4, 0.6}, {0.1, 0.2}};
