@@ -60,7 +60,7 @@ class GenerateCommandIT {
 
     @Test
     void jsonPrintsOneObjectWithBaselineSpeedupAndIdentity() throws Exception {
-        Run r = specula("generate", "--json", "--compare", "--max-new-tokens", "20", "--draft-length", "3");
+        Run r = specula("generate", "--json", "--compare", "--no-warm-up", "--max-new-tokens", "20", "--draft-length", "3");
         assertEquals(0, r.exit(), r.err());
         JsonNode j = new ObjectMapper().readTree(r.out());
         assertEquals(20, j.get("token_ids").size());
