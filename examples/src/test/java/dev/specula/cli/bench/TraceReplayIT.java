@@ -1,0 +1,176 @@
+package dev.specula.cli.bench;
+
+import dev.specula.core.StepOutcome;
+import dev.specula.core.acceptance.Verdict;
+import dev.specula.core.draft.Proposal;
+import dev.specula.core.model.Logits;
+import dev.specula.core.model.ModelSequence;
+import dev.specula.core.sampling.SamplingTransform;
+import dev.specula.core.schedule.Calibrator;
+import dev.specula.core.schedule.CostCalibration;
+import dev.specula.core.schedule.DraftPlan;
+import dev.specula.core.schedule.DraftScheduler;
+import dev.specula.core.schedule.FixedScheduler;
+import dev.specula.core.schedule.Scheduling;
+import dev.specula.models.EmbeddedModels;
+import dev.specula.onnx.HfTokenizer;
+import dev.specula.onnx.OnnxCausalLM;
+import dev.specula.onnx.OnnxModelOptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Supplier;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Schedulers replayed on the embedded pair's real greedy acceptance, with calibrated costs: for every position of
+ * the target's greedy output on the code workload, the draft model's 16 greedy tokens and their confidences from
+ * that prefix are recorded once; a scheduler's step then drafts (with its early stop) and is accepted exactly as the
+ * real loop would, and is charged the calibration's costs. No clock enters a scheduler's decisions or its score,
+ * so the comparison of policies is free of machine noise (the costs are one calibration's, so noisy in level).
+ * Minutes of CPU: run with {@code -Dspecula.traceReplay=true}.
+ */
+@EnabledIfSystemProperty(named = "specula.traceReplay", matches = "true")
+class TraceReplayIT {
+    static final int DRAFT = 16;
+    static final String SOURCE = "model:draft";
+
+    /** One prompt's trace: the greedy output, and per position the draft's greedy run and confidences. */
+    record Trace(int[] output, int[][] drafts, float[][] confidences) {
+        int acceptedRun(int t, int n) {
+            int a = 0;
+            while (a < n && t + a < output.length && drafts[t][a] == output[t + a]) {
+                a++;
+            }
+            return a;
+        }
+    }
+
+    static Trace trace(OnnxCausalLM target, OnnxCausalLM draft, int[] prompt, int tokens) {
+        int[] out = new int[tokens];
+        try (ModelSequence t = target.newSequence()) {
+            if (prompt.length > 1) {
+                t.prefill(prompt, 0, prompt.length - 1);
+            }
+            int last = prompt[prompt.length - 1];
+            for (int i = 0; i < tokens; i++) {
+                last = t.append(last).argmax(0);
+                out[i] = last;
+            }
+        }
+        int[][] drafts = new int[tokens][DRAFT];
+        float[][] conf = new float[tokens][DRAFT];
+        try (ModelSequence d = draft.newSequence()) {
+            if (prompt.length > 1) {
+                d.prefill(prompt, 0, prompt.length - 1);
+            }
+            int last = prompt[prompt.length - 1];
+            for (int i = 0; i < tokens; i++) {
+                int keep = d.length() + 1;
+                int token = last;
+                for (int j = 0; j < DRAFT; j++) {
+                    Logits l = d.append(token);
+                    conf[i][j] = (float) SamplingTransform.greedyConfidence(l, 0);
+                    token = l.argmax(0);
+                    drafts[i][j] = token;
+                }
+                d.rollback(keep);
+                last = out[i];
+            }
+        }
+        return new Trace(out, drafts, conf);
+    }
+
+    /** Tokens per calibrated second of one scheduler over the traces (one generation per trace, in order). */
+    static double replay(Supplier<DraftScheduler> schedulers, List<Trace> traces, CostCalibration c) {
+        double time = 0;
+        int produced = 0;
+        for (Trace tr : traces) {
+            DraftScheduler s = schedulers.get();
+            int n = tr.output().length;
+            int t = 0;
+            while (t < n) {
+                DraftPlan plan = s.plan().capped(Math.max(0, n - t - 1));
+                DraftPlan mine = plan.forSource(SOURCE);
+                int k = mine.maxDraftTokens();
+                int drafted = 0;
+                int calls = 0;
+                if (k > 0) {
+                    drafted = 1;
+                    calls = 1;
+                    while (drafted < k) {
+                        calls++; // the drafted token is fed to score the next one
+                        if (tr.confidences()[t][drafted] < mine.minConfidence()) {
+                            break;
+                        }
+                        drafted++;
+                    }
+                }
+                int accepted = tr.acceptedRun(t, drafted);
+                long draftNanos = Math.round(calls * c.draftStepNanos());
+                long verifyNanos = Math.round(c.verifyNanos(drafted + 1));
+                time += draftNanos + verifyNanos;
+                float[] confs = new float[drafted];
+                System.arraycopy(tr.confidences()[t], 0, confs, 0, drafted);
+                Proposal p = drafted == 0 ? Proposal.empty()
+                        : new Proposal(new int[drafted], null, confs, calls, SOURCE);
+                s.feedback(new StepOutcome(plan, p, new Verdict(drafted, accepted, 0), draftNanos, verifyNanos));
+                t += accepted + 1;
+                produced += accepted + 1;
+            }
+            s.finish();
+        }
+        return produced / time;
+    }
+
+    @Test
+    void adaptiveAgainstHeuristicAndFixedLengthsOnRealAcceptance() throws Exception {
+        List<Workload> ws = Workload.load(List.of("code"), false, 0);
+        try (HfTokenizer tok = HfTokenizer.load(EmbeddedModels.target());
+             OnnxCausalLM target = OnnxCausalLM.load(EmbeddedModels.target(), OnnxModelOptions.defaults());
+             OnnxCausalLM draft = OnnxCausalLM.load(EmbeddedModels.draft(), OnnxModelOptions.cpu(1))) {
+            List<String> prompts = new ArrayList<>(ws.get(0).prompts());
+            prompts.add("def fibonacci(n):");
+            prompts.add("import os\n\n\ndef read_lines(path):");
+            List<Trace> traces = new ArrayList<>();
+            for (String p : prompts) {
+                traces.add(trace(target, draft, tok.encode(p), 128));
+            }
+            CostCalibration c = Calibrator.calibrate(target, draft, Calibrator.Plan.full(96, 0));
+            System.out.println(c);
+            // Also the committed JMH ratios' regime: the same curve with a draft step 3x and 0.5x as costly.
+            for (double draftScale : new double[]{1, 0.5, 3}) {
+                CostCalibration cc = new CostCalibration(c.contextLength(), c.positions(), c.verifyNanos(),
+                        c.draftStepNanos() * draftScale, 0, Double.NaN, Double.NaN, c.spread(), c.noise(), c.repeats());
+                double best = 0;
+                int bestK = 0;
+                for (int k = 0; k <= 16; k++) {
+                    int kk = k;
+                    double r = replay(() -> new FixedScheduler(kk), traces, cc);
+                    if (r > best) {
+                        best = r;
+                        bestK = k;
+                    }
+                }
+                double plain = replay(() -> new FixedScheduler(0), traces, cc);
+                double heuristic = replay(() -> Scheduling.heuristic().start(), traces, cc);
+                Scheduling calibrated = Scheduling.adaptive(cc);
+                double adaptive = replay(calibrated::start, traces, cc);
+                Scheduling cold = Scheduling.adaptive();
+                double uncalibrated = replay(cold::start, traces, cc);
+                double firstOnly = replay(() -> Scheduling.adaptive(cc).start(), traces, cc);
+                System.out.printf(Locale.ROOT, "draft step x%.1f (%.3f ms, verify(1) %.3f ms): plain 1.00, best fixed"
+                                + " k=%d %.3f, heuristic %.3f, adaptive %.3f (every generation the first after load"
+                                + " %.3f, uncalibrated %.3f); adaptive / max(heuristic, best fixed) %.3f%n",
+                        draftScale, cc.draftStepNanos() / 1e6, cc.verifyNanos(1) / 1e6, bestK, best / plain,
+                        heuristic / plain, adaptive / plain, firstOnly / plain, uncalibrated / plain,
+                        adaptive / Math.max(heuristic, best));
+                assertTrue(adaptive > plain, "adaptive must beat plain decoding on the real pair");
+            }
+        }
+    }
+}
