@@ -113,12 +113,13 @@ public interface Scheduling {
 
             @Override
             public Scheduling forModels(CausalLanguageModel target, CausalLanguageModel draft) {
+                Calibrator.Plan quick = Calibrator.Plan.quick(64);
+                int[] sizes = quick.positions();
                 int room = Math.min(target.maxSequenceLength(),
                         draft == null ? Integer.MAX_VALUE : draft.maxSequenceLength());
-                if (calibration != null || room <= options.maxDraftLength() + 2) {
+                if (calibration != null || room <= sizes[sizes.length - 1]) {
                     return this; // calibrated already, or the models cannot hold a calibration's calls
                 }
-                Calibrator.Plan quick = Calibrator.Plan.quick(64);
                 return adaptive(options, Calibrator.calibrate(target, draft, quick));
             }
         };

@@ -92,4 +92,24 @@ class CalibratorTest {
         assertTrue(c.spread() > 0 && c.spread() < 0.2, "spread " + c.spread());
         assertTrue(c.noise() > 0 && c.noise() < 0.5, "noise " + c.noise());
     }
+
+    @Test
+    void onlyAnUncalibratedAdaptivePolicyCalibratesForItsModels() {
+        FakeClock clock = new FakeClock();
+        ReferenceModel t = target(clock, 512);
+        ReferenceModel d = draft(clock, t);
+        Scheduling fixed = Scheduling.fixed(3);
+        assertTrue(fixed.forModels(t, d) == fixed);
+        Scheduling heuristic = Scheduling.heuristic();
+        assertTrue(heuristic.forModels(t, d) == heuristic);
+        Scheduling adaptive = Scheduling.adaptive();
+        long before = t.calls();
+        Scheduling calibrated = adaptive.forModels(t, d);
+        assertTrue(calibrated != adaptive && t.calls() > before + 17, "the adaptive policy measured the target");
+        long after = t.calls();
+        assertTrue(calibrated.forModels(t, d) == calibrated && t.calls() == after, "calibrated once, not again");
+        Scheduling tiny = Scheduling.adaptive();
+        assertTrue(tiny.forModels(target(clock, 16), null) == tiny, "a model too short to calibrate is left alone");
+        assertEquals(0, t.openSequences());
+    }
 }
