@@ -131,7 +131,7 @@ public final class ModelDrafter implements Drafter {
                 sequence.rollback(keep);
             }
             int missing = history.size() - keep;
-            Logits logits = sequence.append(gather(history, keep, missing), 0, missing);
+            Logits logits = sequence.appendLast(gather(history, keep, missing), 0, missing); // reads one row
             record(keep, chunk, missing);
             synced = history.size();
             return logits;

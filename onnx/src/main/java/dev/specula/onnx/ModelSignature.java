@@ -18,7 +18,7 @@ import java.util.regex.Pattern;
  * The inputs and outputs of an Optimum-style decoder, discovered from the session's metadata rather than
  * assumed: {@code input_ids}, {@code attention_mask}, optional {@code position_ids}, optional
  * {@code use_cache_branch} (merged decoders), {@code past_key_values.{i}.key|value} of shape
- * [batch, kv_heads, past, head_dim] in float32 or float16, and outputs {@code logits} and
+ * [batch, kv_heads, past, head_dim] in float32, float16 or bfloat16, and outputs {@code logits} and
  * {@code present.{i}.key|value}.
  */
 record ModelSignature(int layers, int kvHeads, int headDim, OnnxJavaType kvType, OnnxJavaType logitsType,
@@ -82,8 +82,9 @@ record ModelSignature(int layers, int kvHeads, int headDim, OnnxJavaType kvType,
                     + java.util.Arrays.toString(shape) + "; expected fixed sizes [batch, kv_heads, past, head_dim]");
         }
         OnnxJavaType kvType = first.type;
-        if (kvType != OnnxJavaType.FLOAT && kvType != OnnxJavaType.FLOAT16) {
-            throw new SpeculaException("model input '" + past.get(0) + "' holds " + kvType + ", expected FLOAT or FLOAT16");
+        if (kvType != OnnxJavaType.FLOAT && kvType != OnnxJavaType.FLOAT16 && kvType != OnnxJavaType.BFLOAT16) {
+            throw new SpeculaException("model input '" + past.get(0) + "' holds " + kvType
+                    + ", expected FLOAT, FLOAT16 or BFLOAT16");
         }
         for (String name : past) {
             TensorInfo t = tensor(inputs.get(name), name, model);
@@ -94,8 +95,10 @@ record ModelSignature(int layers, int kvHeads, int headDim, OnnxJavaType kvType,
             }
         }
         TensorInfo logits = tensor(outputs.get(LOGITS), LOGITS, model);
-        if (logits.type != OnnxJavaType.FLOAT && logits.type != OnnxJavaType.FLOAT16) {
-            throw new SpeculaException("model output 'logits' holds " + logits.type + ", expected FLOAT or FLOAT16");
+        if (logits.type != OnnxJavaType.FLOAT && logits.type != OnnxJavaType.FLOAT16
+                && logits.type != OnnxJavaType.BFLOAT16) {
+            throw new SpeculaException("model output 'logits' holds " + logits.type
+                    + ", expected FLOAT, FLOAT16 or BFLOAT16");
         }
         long[] ls = logits.getShape();
         if (ls.length != 3) {
@@ -116,7 +119,7 @@ record ModelSignature(int layers, int kvHeads, int headDim, OnnxJavaType kvType,
 
     /** Bytes per KV element. */
     int kvElementBytes() {
-        return kvType == OnnxJavaType.FLOAT16 ? 2 : 4;
+        return kvType == OnnxJavaType.FLOAT ? 4 : 2;
     }
 
     /**

@@ -8,8 +8,8 @@ import dev.specula.core.SpeculaException;
 import dev.specula.core.model.CausalLanguageModel;
 import dev.specula.core.model.ModelSequence;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -32,6 +32,12 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 public final class OnnxCausalLM implements CausalLanguageModel {
     private final Path directory;
     private final String name;
+    private final ModelFiles files;
+    /** Set once in {@link #load}, before the model is handed out. */
+    private Duration loadTime = Duration.ZERO;
+    private final String loadedFrom;
+    /** Set once at load, before the model is handed out; null only while the probe runs (which forces its modes). */
+    private RollbackProbe.Decision rollback;
     private final ModelConfig config;
     private final OnnxModelOptions options;
     private final OrtEnvironment env;
@@ -50,10 +56,12 @@ public final class OnnxCausalLM implements CausalLanguageModel {
     private volatile boolean closed;
     private String sha256;
 
-    private OnnxCausalLM(Path directory, ModelConfig config, OnnxModelOptions options, OrtEnvironment env,
-                         OrtSession.SessionOptions sessionOptions, OrtSession session, ModelSignature signature) {
+    private OnnxCausalLM(Path directory, ModelFiles files, ModelConfig config, OnnxModelOptions options,
+                         OrtEnvironment env, OrtSession.SessionOptions sessionOptions, OrtSession session,
+                         ModelSignature signature, String loadedFrom) {
         this.directory = directory;
         this.name = directory.getFileName() == null ? directory.toString() : directory.getFileName().toString();
+        this.files = files;
         this.config = config;
         this.options = options;
         this.env = env;
@@ -61,30 +69,28 @@ public final class OnnxCausalLM implements CausalLanguageModel {
         this.session = session;
         this.signature = signature;
         this.vocabSize = config.vocabSize();
+        this.loadedFrom = loadedFrom;
     }
 
     /**
-     * Loads {@code dir/model.onnx} with {@code dir/config.json} (and {@code generation_config.json} if present).
+     * Loads the decoder in {@code dir} (see {@link ModelFiles} for the layouts found: {@code model.onnx},
+     * {@code decoder_model_merged.onnx}, {@code onnx/model_<variant>.onnx}, external data) with its
+     * {@code config.json} (a nested {@code text_config} is read too) and {@code generation_config.json} if present,
+     * then decides how rollback works (see {@link OnnxModelOptions.RollbackMode#AUTO}).
      *
+     * @param dir a model directory, or the path of one {@code .onnx} graph in it
      * @throws dev.specula.core.SpeculaException naming the problem when the directory, a file, or the model's
      *                                           signature is not what a Hugging Face export holds
      */
     public static OnnxCausalLM load(Path dir, OnnxModelOptions options) {
-        if (!Files.isDirectory(dir)) {
-            throw new SpeculaException("model directory " + dir + " does not exist or is not a directory");
-        }
-        Path modelFile = dir.resolve("model.onnx");
-        if (!Files.isRegularFile(modelFile)) {
-            throw new SpeculaException("model directory " + dir + " has no model.onnx (expected a Hugging Face"
-                    + " export: model.onnx, config.json, tokenizer.json)");
-        }
-        if (!Files.isReadable(modelFile)) {
-            throw new SpeculaException("cannot read " + modelFile + ": permission denied");
-        }
-        ModelConfig config = ModelConfig.read(dir);
+        long start = System.nanoTime();
+        ModelFiles files = ModelFiles.locate(dir, options.variant());
+        Path modelFile = files.graph();
+        ModelConfig config = ModelConfig.read(files.configDirectory());
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         OrtSession.SessionOptions so = new OrtSession.SessionOptions();
         OrtSession session = null;
+        OnnxCausalLM model = null;
         try {
             so.setIntraOpNumThreads(options.intraOpThreads());
             so.setInterOpNumThreads(1);
@@ -101,7 +107,12 @@ public final class OnnxCausalLM implements CausalLanguageModel {
                 }
                 so.addCUDA(options.cudaDeviceId());
             }
-            session = env.createSession(modelFile.toString(), so);
+            OptimizedModelCache.Plan plan = options.optimizedModelCache() == null ? null
+                    : OptimizedModelCache.plan(options.optimizedModelCache(), files, options);
+            Path cached = plan == null ? null : plan.prepare(so);
+            Path graph = cached != null ? cached : modelFile;
+            session = env.createSession(graph.toString(), so);
+            String loadedFrom = plan == null ? modelFile.toString() : plan.finish();
             ModelSignature signature = ModelSignature.discover(session, dir.toString());
             if (signature.logitsVocab() > 0 && signature.logitsVocab() != config.vocabSize()) {
                 throw new SpeculaException("model " + dir + " produces logits over " + signature.logitsVocab()
@@ -111,14 +122,29 @@ public final class OnnxCausalLM implements CausalLanguageModel {
                 throw new SpeculaException("model " + dir + " has " + signature.layers() + " layers of past_key_values"
                         + " but config.json says num_hidden_layers " + config.numHiddenLayers());
             }
-            return new OnnxCausalLM(dir, config, options, env, so, session, signature);
+            model = new OnnxCausalLM(dir, files, config, options, env, so, session, signature, loadedFrom);
+            model.rollback = RollbackProbe.decide(model);
+            model.loadTime = Duration.ofNanos(System.nanoTime() - start);
+            return model;
         } catch (OrtException e) {
-            closeQuietly(session, so);
+            closeQuietly(model, session, so);
             throw new SpeculaException("cannot load " + modelFile + ": " + e.getMessage(), e);
         } catch (RuntimeException e) {
-            closeQuietly(session, so);
+            closeQuietly(model, session, so);
             throw e;
         }
+    }
+
+    private static void closeQuietly(OnnxCausalLM model, OrtSession session, OrtSession.SessionOptions so) {
+        if (model != null) {
+            try {
+                model.close();
+            } catch (RuntimeException ignored) {
+                // already failing; the original error is reported
+            }
+            return;
+        }
+        closeQuietly(session, so);
     }
 
     private static void closeQuietly(OrtSession session, OrtSession.SessionOptions so) {
@@ -140,24 +166,34 @@ public final class OnnxCausalLM implements CausalLanguageModel {
         return config;
     }
 
+    /** The graph and external data files this model was loaded from. */
+    public ModelFiles files() {
+        return files;
+    }
+
     /**
-     * SHA-256 of {@code model.onnx} (computed on first call): provenance for reports, so a number can be traced
-     * back to the exact model that produced it.
+     * SHA-256 over every weight file, the graph and its external data (computed on first call): provenance for
+     * reports, so a number can be traced back to the exact model that produced it.
      */
     public synchronized String modelSha256() {
         if (sha256 == null) {
-            try (java.io.InputStream in = java.nio.file.Files.newInputStream(directory.resolve("model.onnx"))) {
-                java.security.MessageDigest digest = java.security.MessageDigest.getInstance("SHA-256");
-                byte[] buffer = new byte[1 << 16];
-                for (int n; (n = in.read(buffer)) > 0; ) {
-                    digest.update(buffer, 0, n);
-                }
-                sha256 = java.util.HexFormat.of().formatHex(digest.digest());
-            } catch (java.io.IOException | java.security.NoSuchAlgorithmException e) {
-                throw new SpeculaException("cannot hash " + directory.resolve("model.onnx") + ": " + e.getMessage(), e);
-            }
+            sha256 = files.sha256();
         }
         return sha256;
+    }
+
+    /** How this model's sequences forget rolled-back tokens, and why (decided at load). */
+    public RollbackProbe.Decision rollbackDecision() {
+        return rollback;
+    }
+
+    /** Wall time {@link #load} took (session creation, the optimized-graph cache and the rollback probe). */
+    public Duration loadTime() {
+        return loadTime;
+    }
+
+    boolean maskedRollback() {
+        return rollback == null || rollback.masked();
     }
 
     public OnnxModelOptions options() {
@@ -190,7 +226,7 @@ public final class OnnxCausalLM implements CausalLanguageModel {
 
     SequenceBuffers borrowBuffers() {
         SequenceBuffers b = bufferPool.pollFirst();
-        return b != null ? b : new SequenceBuffers(env, vocabSize, signature.logitsType() == ai.onnxruntime.OnnxJavaType.FLOAT);
+        return b != null ? b : new SequenceBuffers(env, vocabSize, signature.logitsType());
     }
 
     void returnBuffers(SequenceBuffers b) {
@@ -241,12 +277,17 @@ public final class OnnxCausalLM implements CausalLanguageModel {
 
     @Override
     public ModelSequence newSequence() {
+        return newSequence(maskedRollback());
+    }
+
+    /** A sequence whose rollback is masked or compacting, whatever the model decided (for the probe and tests). */
+    OnnxSequence newSequence(boolean masked) {
         if (closed) {
             throw new IllegalStateException("model " + name + " is closed");
         }
         openSequences.incrementAndGet();
         try {
-            return new OnnxSequence(this);
+            return new OnnxSequence(this, masked);
         } catch (RuntimeException e) {
             openSequences.decrementAndGet();
             throw e;
@@ -276,9 +317,23 @@ public final class OnnxCausalLM implements CausalLanguageModel {
         }
     }
 
+    /**
+     * What was loaded and how it runs, for {@code --verbose} and reports: the graph, shapes, KV and logits types,
+     * the rollback decision with its reason, the prefill chunk and the load time.
+     */
+    public String description() {
+        return "model " + files.graph() + (files.externalData().isEmpty() ? "" : " + " + files.externalData().size()
+                + " external data file(s)") + (loadedFrom.equals(files.graph().toString()) ? "" : " (" + loadedFrom + ")") + ": vocab " + vocabSize + ", context " + config.maxPositionEmbeddings() + ", "
+                + signature.layers() + " layers, " + signature.kvHeads() + " kv heads x " + signature.headDim() + ", "
+                + signature.kvType() + " KV, " + signature.logitsType() + " logits; rollback " + rollback
+                + "; prefill chunks of " + options.prefillChunkTokens() + " tokens; " + options.intraOpThreads()
+                + " thread(s); loaded in " + loadTime.toMillis() + " ms";
+    }
+
     @Override
     public String toString() {
         return "OnnxCausalLM[" + directory + ", vocab " + vocabSize + ", " + signature.layers() + " layers, "
-                + signature.kvHeads() + " kv heads x " + signature.headDim() + ", " + signature.kvType() + " KV]";
+                + signature.kvHeads() + " kv heads x " + signature.headDim() + ", " + signature.kvType() + " KV, "
+                + "rollback " + (rollback == null ? "undecided" : rollback.masked() ? "masked" : "compaction") + "]";
     }
 }

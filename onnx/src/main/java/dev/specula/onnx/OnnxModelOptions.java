@@ -1,15 +1,36 @@
 package dev.specula.onnx;
 
+import java.nio.file.Path;
+
 /**
- * How an ONNX model is run.
+ * How an ONNX model is found and run. Start from {@link #cpu(int)}, {@link #cuda(int)} or {@link #defaults()} and
+ * change one option at a time with the {@code with*} methods.
  *
- * @param intraOpThreads threads one forward call may use (ONNX Runtime's intra-op pool); {@code >= 1}
- * @param provider       the execution provider
- * @param cudaDeviceId   the GPU for {@link ExecutionProvider#CUDA}
- * @param spinning       whether idle intra-op threads spin waiting for work (lower latency, burns a core); off
- *                       by default, since draft and target alternate on the same cores
+ * <pre>{@code
+ * OnnxModelOptions options = OnnxModelOptions.cpu(2).withVariant("q4").withPrefillChunkTokens(512)
+ *         .withOptimizedModelCache(Path.of(System.getProperty("user.home"), ".cache/specula/ort"));
+ * }</pre>
+ *
+ * @param intraOpThreads        threads one forward call may use (ONNX Runtime's intra-op pool); {@code >= 1}
+ * @param provider              the execution provider
+ * @param cudaDeviceId          the GPU for {@link ExecutionProvider#CUDA}
+ * @param spinning              whether idle intra-op threads spin waiting for work (lower latency, burns a core);
+ *                              off by default, since draft and target alternate on the same cores
+ * @param variant               which graph of a directory to load: {@code ""} for {@code model.onnx} /
+ *                              {@code decoder_model_merged.onnx}, else e.g. {@code "q4"} for {@code onnx/model_q4.onnx}
+ *                              (see {@link ModelFiles})
+ * @param prefillChunkTokens    the most tokens one forward call of a prefill takes: a long prompt is fed in chunks so
+ *                              that ONNX Runtime's logits output holds at most this many rows of the vocabulary
+ * @param rollback              how rolled-back tokens leave the KV cache (see {@link RollbackMode})
+ * @param optimizedModelCache   a folder where the graph as optimized for this machine (pre-packed weights included)
+ *                              is kept, so that a second load skips the optimization; {@code null} for none
  */
-public record OnnxModelOptions(int intraOpThreads, ExecutionProvider provider, int cudaDeviceId, boolean spinning) {
+public record OnnxModelOptions(int intraOpThreads, ExecutionProvider provider, int cudaDeviceId, boolean spinning,
+                               String variant, int prefillChunkTokens, RollbackMode rollback,
+                               Path optimizedModelCache) {
+
+    /** Default for {@link #prefillChunkTokens}: 256 rows of a 151,936-token vocabulary are 155 MB of logits. */
+    public static final int DEFAULT_PREFILL_CHUNK = 256;
 
     /** Where the model runs. */
     public enum ExecutionProvider {
@@ -21,6 +42,20 @@ public record OnnxModelOptions(int intraOpThreads, ExecutionProvider provider, i
          * otherwise.
          */
         CUDA
+    }
+
+    /** How a sequence forgets rolled-back tokens. */
+    public enum RollbackMode {
+        /**
+         * Decide at load: masked rollback when the graph takes {@code attention_mask} and {@code position_ids}, the
+         * config names no sliding window, and a parity probe (append, roll back, append other tokens, compare with
+         * a fresh sequence) shows the graph applies the mask; compaction otherwise.
+         */
+        AUTO,
+        /** O(1): rolled-back slots stay in the cache with attention-mask 0 (trusted without a probe). */
+        MASKED,
+        /** Every rollback rewrites the cache without the dropped slots. */
+        COMPACT
     }
 
     public OnnxModelOptions {
@@ -35,6 +70,16 @@ public record OnnxModelOptions(int intraOpThreads, ExecutionProvider provider, i
         if (cudaDeviceId < 0) {
             throw new IllegalArgumentException("cudaDeviceId must be >= 0, got " + cudaDeviceId);
         }
+        if (variant == null || !variant.matches("[A-Za-z0-9_]*")) {
+            throw new IllegalArgumentException("variant must be letters, digits or '_' (e.g. \"q4\", \"fp16\"; \"\" for"
+                    + " model.onnx), got " + (variant == null ? "null" : "'" + variant + "'"));
+        }
+        if (prefillChunkTokens < 1) {
+            throw new IllegalArgumentException("prefillChunkTokens must be >= 1, got " + prefillChunkTokens);
+        }
+        if (rollback == null) {
+            throw new IllegalArgumentException("rollback must not be null (AUTO, MASKED or COMPACT)");
+        }
     }
 
     /** CPU with one intra-op thread per available core (at most 8). */
@@ -43,18 +88,44 @@ public record OnnxModelOptions(int intraOpThreads, ExecutionProvider provider, i
     }
 
     public static OnnxModelOptions cpu(int threads) {
-        return new OnnxModelOptions(threads, ExecutionProvider.CPU, 0, false);
+        return new OnnxModelOptions(threads, ExecutionProvider.CPU, 0, false, "", DEFAULT_PREFILL_CHUNK,
+                RollbackMode.AUTO, null);
     }
 
     public static OnnxModelOptions cuda(int deviceId) {
-        return new OnnxModelOptions(1, ExecutionProvider.CUDA, deviceId, false);
+        return new OnnxModelOptions(1, ExecutionProvider.CUDA, deviceId, false, "", DEFAULT_PREFILL_CHUNK,
+                RollbackMode.AUTO, null);
     }
 
     public OnnxModelOptions withIntraOpThreads(int threads) {
-        return new OnnxModelOptions(threads, provider, cudaDeviceId, spinning);
+        return new OnnxModelOptions(threads, provider, cudaDeviceId, spinning, variant, prefillChunkTokens, rollback,
+                optimizedModelCache);
     }
 
     public OnnxModelOptions withSpinning(boolean spin) {
-        return new OnnxModelOptions(intraOpThreads, provider, cudaDeviceId, spin);
+        return new OnnxModelOptions(intraOpThreads, provider, cudaDeviceId, spin, variant, prefillChunkTokens, rollback,
+                optimizedModelCache);
+    }
+
+    /** Loads {@code model_<variant>.onnx} (e.g. "q4", "fp16", "quantized"); {@code ""} for {@code model.onnx}. */
+    public OnnxModelOptions withVariant(String graphVariant) {
+        return new OnnxModelOptions(intraOpThreads, provider, cudaDeviceId, spinning, graphVariant, prefillChunkTokens,
+                rollback, optimizedModelCache);
+    }
+
+    public OnnxModelOptions withPrefillChunkTokens(int tokens) {
+        return new OnnxModelOptions(intraOpThreads, provider, cudaDeviceId, spinning, variant, tokens, rollback,
+                optimizedModelCache);
+    }
+
+    public OnnxModelOptions withRollback(RollbackMode mode) {
+        return new OnnxModelOptions(intraOpThreads, provider, cudaDeviceId, spinning, variant, prefillChunkTokens, mode,
+                optimizedModelCache);
+    }
+
+    /** Keeps optimized graphs under {@code folder} (one subfolder per model, runtime and provider); null: off. */
+    public OnnxModelOptions withOptimizedModelCache(Path folder) {
+        return new OnnxModelOptions(intraOpThreads, provider, cudaDeviceId, spinning, variant, prefillChunkTokens,
+                rollback, folder);
     }
 }

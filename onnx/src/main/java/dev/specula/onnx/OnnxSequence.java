@@ -26,16 +26,18 @@ import java.util.concurrent.locks.Lock;
  * <p>KV state: the {@code present.*} outputs of one run are fed straight back as the next run's
  * {@code past_key_values.*} (no copy); the previous result is closed once the next run has returned.
  *
- * <p>Rollback is O(1): rejected tokens stay in the cache as "physical" slots whose attention-mask entry is 0,
- * and new tokens take their positions from the logical length, so the model never sees them again. When masked
- * slots exceed a quarter of the cache (and at least {@value #COMPACT_MIN_SLOTS}), or the cache would outgrow the
- * model's positions, it is compacted (ONNX Runtime hands the cache out as a copy, which is gathered once more into
- * a direct buffer). Models without {@code attention_mask} or {@code position_ids} inputs are compacted at every
- * rollback instead. (Measured on the embedded pair at 512 tokens: see the benchmark report.)
+ * <p>Rollback is O(1) when the model allows it ({@link RollbackProbe}): rejected tokens stay in the cache as
+ * "physical" slots whose attention-mask entry is 0, and new tokens take their positions from the logical length,
+ * so the model never sees them again. When masked slots exceed a quarter of the cache (and at least
+ * {@value #COMPACT_MIN_SLOTS}), or the cache would outgrow the model's positions, it is compacted (ONNX Runtime
+ * hands the cache out as a copy, which is gathered into direct buffers this sequence reuses). Models that fail the
+ * probe are compacted at every rollback instead.
  *
  * <p>Logits of up to {@value #PINNED_ROWS} rows are written by ONNX Runtime straight into a direct buffer
- * owned here (pinned output, no copy); longer calls (prefill) copy them out. Input buffers are direct and
- * reused, so a step allocates only a few small tensor handles.
+ * owned here (pinned output, no copy; float16/bfloat16 rows are converted by ONNX Runtime's own conversions).
+ * A prefill runs in chunks of {@link OnnxModelOptions#prefillChunkTokens()} tokens and reads no logits;
+ * {@link #appendLast} ends its chunks with a pinned call, so only the last row is read. Input buffers are direct
+ * and reused, so a step allocates only a few small tensor handles.
  */
 final class OnnxSequence implements ModelSequence {
     static final int PINNED_ROWS = SequenceBuffers.PINNED_ROWS;
@@ -43,6 +45,8 @@ final class OnnxSequence implements ModelSequence {
     private static final ByteBuffer NO_BYTES = ByteBuffer.allocateDirect(0).order(ByteOrder.nativeOrder());
 
     private final OnnxCausalLM model;
+    private final boolean masked;
+    private final int chunk;
     private final ModelSignature sig;
     private final OrtEnvironment env;
     private final int vocab;
@@ -60,12 +64,17 @@ final class OnnxSequence implements ModelSequence {
     private final OnnxTensor[] nextKv;
     private OrtSession.Result lastResult;
     private boolean ownedKv;
+    /** Direct buffers compaction gathers the cache into, reused (see {@link #compact()}). */
+    private final ByteBuffer[][] compactBuffers;
+    private int compactTurn;
     private int physical;
     private int logical;
     private boolean open = true;
 
-    OnnxSequence(OnnxCausalLM model) {
+    OnnxSequence(OnnxCausalLM model, boolean masked) {
         this.model = model;
+        this.masked = masked;
+        this.chunk = model.options().prefillChunkTokens();
         this.sig = model.signature();
         this.env = model.env();
         this.vocab = model.vocabSize();
@@ -73,6 +82,7 @@ final class OnnxSequence implements ModelSequence {
         this.presentNames = Set.copyOf(sig.presentNames());
         this.kv = new OnnxTensor[sig.pastNames().size()];
         this.nextKv = new OnnxTensor[kv.length];
+        this.compactBuffers = new ByteBuffer[2][kv.length];
         this.io = model.borrowBuffers();
         try {
             emptyCache();
@@ -91,15 +101,36 @@ final class OnnxSequence implements ModelSequence {
 
     @Override
     public Logits append(int[] tokens, int offset, int count) {
-        return append(tokens, offset, count, true);
+        check(tokens, offset, count);
+        return run(tokens, offset, count, true);
     }
 
+    /** Feeds the tokens in chunks of at most {@link OnnxModelOptions#prefillChunkTokens()}, reading no logits. */
     @Override
     public void prefill(int[] tokens, int offset, int count) {
-        append(tokens, offset, count, false);
+        check(tokens, offset, count);
+        for (int done = 0; done < count; done += chunk) {
+            run(tokens, offset + done, Math.min(chunk, count - done), false);
+        }
     }
 
-    private Logits append(int[] tokens, int offset, int count, boolean wantLogits) {
+    /**
+     * Chunks like {@link #prefill}, but ends on a call of at most {@value #PINNED_ROWS} tokens whose logits ONNX
+     * Runtime writes into the pinned buffer: one extra call at most, and no count x vocabulary copy.
+     */
+    @Override
+    public Logits appendLast(int[] tokens, int offset, int count) {
+        check(tokens, offset, count);
+        int lastChunk = (count - 1) % chunk + 1;
+        int tail = Math.min(lastChunk, PINNED_ROWS);
+        for (int done = 0; done < count - tail; done += chunk) {
+            run(tokens, offset + done, Math.min(chunk, count - tail - done), false);
+        }
+        Logits rows = run(tokens, offset + count - tail, tail, true);
+        return rows.rows() == 1 ? rows : io.lastRow(rows.rows());
+    }
+
+    private void check(int[] tokens, int offset, int count) {
         ensureOpen();
         if (count < 1) {
             throw new IllegalArgumentException("count must be >= 1, got " + count);
@@ -115,13 +146,16 @@ final class OnnxSequence implements ModelSequence {
                 throw new IllegalArgumentException("token " + t + " is outside the vocabulary [0, " + vocab + ")");
             }
         }
+    }
+
+    private Logits run(int[] tokens, int offset, int count, boolean wantLogits) {
         Lock lock = model.runLock();
         lock.lock();
         try {
             if (model.isClosed()) {
                 throw new IllegalStateException("model " + model.name() + " is closed");
             }
-            return run(tokens, offset, count, wantLogits);
+            return forward(tokens, offset, count, wantLogits);
         } catch (OrtException e) {
             throw new SpeculaException("running model " + model.name() + " over " + count + " tokens at length "
                     + logical + " failed: " + e.getMessage(), e);
@@ -131,7 +165,7 @@ final class OnnxSequence implements ModelSequence {
     }
 
     /** One forward call; returns the logits (null unless {@code wantLogits}), keeps the present KV as the cache. */
-    private Logits run(int[] tokens, int offset, int count, boolean wantLogits) throws OrtException {
+    private Logits forward(int[] tokens, int offset, int count, boolean wantLogits) throws OrtException {
         int garbage = physical - logical;
         if (garbage > 0 && (garbage >= Math.max(COMPACT_MIN_SLOTS, physical / 4) || physical + count > maxLength)) {
             compact(); // also keeps the physical cache within the model's positions (fixed causal-mask buffers)
@@ -177,16 +211,15 @@ final class OnnxSequence implements ModelSequence {
             for (int i = 0; i < kv.length; i++) {
                 inputs.put(sig.pastNames().get(i), kv[i]);
             }
-            if (io.pinnedLogits != null && small) {
-                OnnxTensor out = io.logitsTensor(count);
-                long t0 = System.nanoTime();
-                result = model.session().run(inputs, presentNames, Map.of(ModelSignature.LOGITS, out));
-                model.recordRun(System.nanoTime() - t0);
-            } else {
-                long t0 = System.nanoTime();
+            long t0 = System.nanoTime();
+            if (small) {
+                result = model.session().run(inputs, presentNames, Map.of(ModelSignature.LOGITS, io.logitsTensor(count)));
+            } else if (wantLogits) {
                 result = model.session().run(inputs);
-                model.recordRun(System.nanoTime() - t0);
+            } else {
+                result = model.session().run(inputs, presentNames); // the chunk's logits stay inside ONNX Runtime
             }
+            model.recordRun(System.nanoTime() - t0);
         } finally {
             if (!small) {
                 closeAll(idTensor, positionTensor);
@@ -195,10 +228,7 @@ final class OnnxSequence implements ModelSequence {
         }
         Logits logits;
         try {
-            logits = !wantLogits ? null
-                    : io.pinnedLogits != null && small
-                    ? new Logits(io.pinnedLogits.duplicate().position(0).limit(count * vocab), count, vocab)
-                    : copyLogits(result, count);
+            logits = !wantLogits ? null : small ? io.pinnedRows(count) : copyLogits(result, count);
             OnnxTensor[] next = nextKv;
             for (int i = 0; i < kv.length; i++) {
                 OnnxValue v = result.get(sig.presentNames().get(i))
@@ -217,20 +247,11 @@ final class OnnxSequence implements ModelSequence {
         return logits;
     }
 
+    /** A long call's logits, converted from float16/bfloat16 by ONNX Runtime when the model outputs those. */
     private Logits copyLogits(OrtSession.Result result, int count) {
         OnnxTensor t = (OnnxTensor) result.get(ModelSignature.LOGITS)
                 .orElseThrow(() -> new SpeculaException("model " + model.name() + " returned no logits"));
-        FloatBuffer rows;
-        if (sig.logitsType() == OnnxJavaType.FLOAT) {
-            rows = t.getFloatBuffer();
-        } else {
-            ShortBuffer half = t.getShortBuffer();
-            rows = FloatBuffer.allocate(half.remaining());
-            for (int i = 0; i < half.remaining(); i++) {
-                rows.put(i, Float16.toFloat(half.get(i)));
-            }
-        }
-        return new Logits(rows, count, vocab);
+        return new Logits(t.getFloatBuffer(), count, vocab);
     }
 
     @Override
@@ -256,7 +277,7 @@ final class OnnxSequence implements ModelSequence {
             }
         }
         logical = length;
-        if (!sig.supportsMaskedRollback()) {
+        if (!masked) {
             Lock lock = model.runLock();
             lock.lock();
             try {
@@ -279,10 +300,17 @@ final class OnnxSequence implements ModelSequence {
         int heads = sig.kvHeads();
         int rowBytes = sig.headDim() * es;
         OnnxTensor[] fresh = new OnnxTensor[kv.length];
+        // Two sets of buffers, used in turn: the cache being compacted may itself wrap the set used last time.
+        ByteBuffer[] set = compactBuffers[compactTurn ^= 1];
         try {
             for (int i = 0; i < kv.length; i++) {
                 ByteBuffer src = kv[i].getByteBuffer().order(ByteOrder.nativeOrder());
-                ByteBuffer dst = ByteBuffer.allocateDirect(heads * logical * rowBytes).order(ByteOrder.nativeOrder());
+                int size = heads * logical * rowBytes;
+                if (set[i] == null || set[i].capacity() < size) {
+                    set[i] = ByteBuffer.allocateDirect(Math.max(size, set[i] == null ? 0 : set[i].capacity() * 3 / 2))
+                            .order(ByteOrder.nativeOrder());
+                }
+                ByteBuffer dst = set[i].duplicate().clear().limit(size).slice().order(ByteOrder.nativeOrder());
                 int out = 0;
                 for (int h = 0; h < heads; h++) {
                     int base = h * physical * rowBytes;

@@ -1,13 +1,17 @@
 package dev.specula.onnx;
 
+import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
+import ai.onnxruntime.platform.Fp16Conversions;
+import dev.specula.core.model.Logits;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
+import java.nio.ShortBuffer;
 
 /**
  * The direct buffers one sequence feeds ONNX Runtime from and reads logits into, with the tensors wrapped
@@ -31,16 +35,21 @@ final class SequenceBuffers implements AutoCloseable {
     LongBuffer longPositions = directLongs(64);
     /** The attention mask over every cache slot (1 = attend, 0 = rolled back); grown on demand. */
     LongBuffer mask = directLongs(256);
-    /** Logits of short calls, written by ONNX Runtime in place (null when the model's logits are float16). */
+    /** Logits of short calls as float32: written by ONNX Runtime in place, or converted from {@link #pinnedHalf}. */
     final FloatBuffer pinnedLogits;
+    /** Float16/bfloat16 logits of short calls, written by ONNX Runtime in place (null for float32 logits). */
+    private final ShortBuffer pinnedHalf;
+    private final OnnxJavaType logitsType;
     private final OnnxTensor[] pinnedLogitTensors = new OnnxTensor[PINNED_ROWS + 1];
 
-    SequenceBuffers(OrtEnvironment env, int vocab, boolean floatLogits) {
+    SequenceBuffers(OrtEnvironment env, int vocab, OnnxJavaType logitsType) {
         this.env = env;
         this.vocab = vocab;
-        this.pinnedLogits = floatLogits
-                ? ByteBuffer.allocateDirect(PINNED_ROWS * vocab * 4).order(ByteOrder.nativeOrder()).asFloatBuffer()
-                : null;
+        this.logitsType = logitsType;
+        this.pinnedLogits = ByteBuffer.allocateDirect(PINNED_ROWS * vocab * 4).order(ByteOrder.nativeOrder())
+                .asFloatBuffer();
+        this.pinnedHalf = logitsType == OnnxJavaType.FLOAT ? null
+                : ByteBuffer.allocateDirect(PINNED_ROWS * vocab * 2).order(ByteOrder.nativeOrder()).asShortBuffer();
     }
 
     static LongBuffer directLongs(int n) {
@@ -63,10 +72,30 @@ final class SequenceBuffers implements AutoCloseable {
 
     OnnxTensor logitsTensor(int count) throws OrtException {
         if (pinnedLogitTensors[count] == null) {
-            pinnedLogitTensors[count] = OnnxTensor.createTensor(env,
-                    pinnedLogits.duplicate().position(0).limit(count * vocab), new long[]{1, count, vocab});
+            long[] shape = {1, count, vocab};
+            pinnedLogitTensors[count] = pinnedHalf == null
+                    ? OnnxTensor.createTensor(env, pinnedLogits.duplicate().position(0).limit(count * vocab), shape)
+                    : OnnxTensor.createTensor(env, pinnedHalf.duplicate().position(0).limit(count * vocab), shape,
+                    logitsType);
         }
         return pinnedLogitTensors[count];
+    }
+
+    /** The first {@code count} pinned rows as float32 (float16/bfloat16 converted by ONNX Runtime's conversions). */
+    Logits pinnedRows(int count) {
+        if (pinnedHalf != null) {
+            boolean bf16 = logitsType == OnnxJavaType.BFLOAT16;
+            for (int i = 0, n = count * vocab; i < n; i++) {
+                short h = pinnedHalf.get(i);
+                pinnedLogits.put(i, bf16 ? Fp16Conversions.bf16ToFloat(h) : Fp16Conversions.fp16ToFloat(h));
+            }
+        }
+        return new Logits(pinnedLogits.duplicate().position(0).limit(count * vocab), count, vocab);
+    }
+
+    /** Row {@code rows - 1} of the pinned logits alone, as a one-row block (no copy). */
+    Logits lastRow(int rows) {
+        return new Logits(pinnedLogits.duplicate().position((rows - 1) * vocab).limit(rows * vocab).slice(), 1, vocab);
     }
 
     void ensureLongInputs(int count) {

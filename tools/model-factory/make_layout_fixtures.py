@@ -1,0 +1,164 @@
+#!/usr/bin/python3
+"""Writes small decoder graphs, in the Optimum input/output layout, for the ONNX runner's tests and measurements.
+Only ONNX and NumPy are needed (Debian: apt-get install python3-onnx python3-numpy); weights are random.
+
+Each graph: token + learned position embeddings, `layers` blocks of multi-head attention over a KV cache
+(past_key_values.{i}.key|value [1, heads, past, head_dim] -> present.{i}.key|value) with a ReLU MLP, then an
+untied LM head. Inputs input_ids, attention_mask, position_ids.
+
+Fixtures (`fixtures DIR`, a few KB each, committed under onnx/src/test/resources/fixtures):
+  mask-ignoring/    attention is causal over the PHYSICAL cache and ignores attention_mask, like a graph whose
+                    attention kernel derives its window from the mask's length (ORT GroupQueryAttention) rather
+                    than applying it element-wise: masked rollback would attend to stale slots, so the runner's
+                    parity probe must choose compaction
+  mask-honouring/   the same weights with the mask applied element-wise (masked rollback is safe); its weights
+                    are stored as external data (model.onnx_data), for discovery and provenance-hash tests
+  fp16-io/          mask-honouring's function with a float16 KV cache and float16 logits
+  bf16-io/          the same with bfloat16
+
+Large vocabulary (`big-vocab DIR`, NOT committed: ~330 MB): vocabulary 151,936 (Qwen2.5's), hidden 256, 2 layers,
+weights as external data; for measuring peak memory of long prompts.
+
+Usage:
+  /usr/bin/python3 tools/model-factory/make_layout_fixtures.py fixtures onnx/src/test/resources/fixtures
+  /usr/bin/python3 tools/model-factory/make_layout_fixtures.py big-vocab /tmp/big-vocab
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 17
+
+
+def build(vocab, hidden, heads, layers, ffn, positions, seed, honour_mask=True, io_type=TensorProto.FLOAT):
+    """The decoder graph (weights held as initializers) for the given sizes."""
+    rng = np.random.default_rng(seed)
+    head_dim = hidden // heads
+    inits = []
+    nodes = []
+
+    def weight(name, shape, scale):
+        inits.append(numpy_helper.from_array((rng.standard_normal(shape) * scale).astype(np.float32), name))
+        return name
+
+    def const(name, array):
+        inits.append(numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def node(op, ins, outs, **attrs):
+        nodes.append(helper.make_node(op, ins, outs, **attrs))
+        return outs[0]
+
+    const("split_heads", np.array([1, -1, heads, head_dim], dtype=np.int64))
+    const("merge_heads", np.array([1, -1, hidden], dtype=np.int64))
+    const("idx1", np.array(1, dtype=np.int64))
+    const("idx2", np.array(2, dtype=np.int64))
+    const("one", np.array(1, dtype=np.int64))
+    const("zero", np.array(0, dtype=np.int64))
+    const("axis1", np.array([1], dtype=np.int64))
+    const("mask_shape", np.array([1, 1, 1, -1], dtype=np.int64))
+    const("scale", np.array(1.0 / np.sqrt(head_dim), dtype=np.float32))
+    const("neg", np.array(-1e9, dtype=np.float32))
+
+    emb = weight("embed", (vocab, hidden), 1.0)
+    pos = weight("pos_embed", (positions, hidden), 0.5)
+    x = node("Add", [node("Gather", [emb, "input_ids"], ["tok"]), node("Gather", [pos, "position_ids"], ["posv"])], ["x0"])
+    inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, [1, "seq"]),
+              helper.make_tensor_value_info("attention_mask", TensorProto.INT64, [1, "total"]),
+              helper.make_tensor_value_info("position_ids", TensorProto.INT64, [1, "seq"])]
+    outputs = [helper.make_tensor_value_info("logits", io_type, [1, "seq", vocab])]
+    seq = node("Gather", [node("Shape", ["input_ids"], ["ids_shape"]), "idx1"], ["seq_len"])
+    mask_bool = node("Reshape", [node("Cast", ["attention_mask"], ["mask_b"], to=TensorProto.BOOL), "mask_shape"],
+                     ["mask4"])
+    for layer in range(layers):
+        p = f"l{layer}_"
+        cache = {}
+        for kind in ("key", "value"):
+            name = f"past_key_values.{layer}.{kind}"
+            inputs.append(helper.make_tensor_value_info(name, io_type, [1, heads, "past", head_dim]))
+            past = name if io_type == TensorProto.FLOAT else node("Cast", [name], [p + kind + "_past32"], to=TensorProto.FLOAT)
+            proj = node("MatMul", [x, weight(p + "w" + kind[0], (hidden, hidden), hidden ** -0.5)], [p + kind + "_proj"])
+            new = node("Transpose", [node("Reshape", [proj, "split_heads"], [p + kind + "_4d"])], [p + kind + "_new"],
+                       perm=[0, 2, 1, 3])
+            full = node("Concat", [past, new], [p + kind + "_all"], axis=2)
+            out = f"present.{layer}.{kind}"
+            outputs.append(helper.make_tensor_value_info(out, io_type, [1, heads, "total", head_dim]))
+            if io_type == TensorProto.FLOAT:
+                node("Identity", [full], [out])
+            else:
+                node("Cast", [full], [out], to=io_type)
+            cache[kind] = full
+        q = node("Transpose", [node("Reshape", [node("MatMul", [x, weight(p + "wq", (hidden, hidden), hidden ** -0.5)],
+                                                     [p + "q_proj"]), "split_heads"], [p + "q_4d"])], [p + "q"],
+                 perm=[0, 2, 1, 3])
+        kt = node("Transpose", [cache["key"]], [p + "kt"], perm=[0, 1, 3, 2])
+        scores = node("Mul", [node("MatMul", [q, kt], [p + "qk"]), "scale"], [p + "scores"])
+        # Causal over physical slots: query i (at slot past + i) sees slots j <= past + i.
+        total = node("Gather", [node("Shape", [cache["key"]], [p + "k_shape"]), "idx2"], [p + "total"])
+        past_len = node("Sub", [total, seq], [p + "past_len"])
+        key_slots = node("Range", ["zero", total, "one"], [p + "key_slots"])
+        query_slots = node("Unsqueeze", [node("Range", [past_len, total, "one"], [p + "q_slots"]), "axis1"],
+                           [p + "q_slots_col"])
+        allowed = node("LessOrEqual", [key_slots, query_slots], [p + "causal"])
+        if honour_mask:
+            allowed = node("And", [allowed, mask_bool], [p + "allowed"])
+        masked = node("Where", [allowed, scores, "neg"], [p + "masked"])
+        probs = node("Softmax", [masked], [p + "probs"], axis=-1)
+        ctx = node("Reshape", [node("Transpose", [node("MatMul", [probs, cache["value"]], [p + "ctx4"])], [p + "ctx_t"],
+                                    perm=[0, 2, 1, 3]), "merge_heads"], [p + "ctx"])
+        x = node("Add", [x, node("MatMul", [ctx, weight(p + "wo", (hidden, hidden), hidden ** -0.5)], [p + "attn"])],
+                 [p + "h"])
+        up = node("Relu", [node("MatMul", [x, weight(p + "w1", (hidden, ffn), hidden ** -0.5)], [p + "up"])], [p + "act"])
+        x = node("Add", [x, node("MatMul", [up, weight(p + "w2", (ffn, hidden), ffn ** -0.5)], [p + "down"])],
+                 [p + "out"])
+    logits = node("MatMul", [x, weight("lm_head", (hidden, vocab), hidden ** -0.5)], ["logits32"])
+    if io_type == TensorProto.FLOAT:
+        node("Identity", [logits], ["logits"])
+    else:
+        node("Cast", [logits], ["logits"], to=io_type)
+    graph = helper.make_graph(nodes, "specula_layout_fixture", inputs, outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="specula")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def write(model, directory, config, external=False, name="model.onnx"):
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, name)
+    if external:
+        onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                        location=name + "_data", size_threshold=0)
+    else:
+        onnx.save_model(model, path)
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+
+
+def config(vocab, hidden, heads, layers, positions):
+    return {"model_type": "specula-fixture", "vocab_size": vocab, "hidden_size": hidden,
+            "num_attention_heads": heads, "num_key_value_heads": heads, "num_hidden_layers": layers,
+            "max_position_embeddings": positions, "eos_token_id": vocab - 1, "bos_token_id": vocab - 1}
+
+
+def fixtures(out):
+    sizes = dict(vocab=64, hidden=16, heads=2, layers=1, ffn=32, positions=128, seed=7)
+    cfg = config(64, 16, 2, 1, 128)
+    write(build(**sizes, honour_mask=False), os.path.join(out, "mask-ignoring"), cfg)
+    write(build(**sizes), os.path.join(out, "mask-honouring"), cfg, external=True)
+    write(build(**sizes, io_type=TensorProto.FLOAT16), os.path.join(out, "fp16-io"), cfg)
+    write(build(**sizes, io_type=TensorProto.BFLOAT16), os.path.join(out, "bf16-io"), cfg)
+
+
+def big_vocab(out):
+    vocab, hidden, heads, layers, positions = 151936, 256, 4, 2, 8192
+    write(build(vocab, hidden, heads, layers, 4 * hidden, positions, seed=11), out,
+          config(vocab, hidden, heads, layers, positions), external=True)
+
+
+if __name__ == "__main__":
+    {"fixtures": fixtures, "big-vocab": big_vocab}[sys.argv[1]](sys.argv[2])
