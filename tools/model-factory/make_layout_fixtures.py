@@ -132,7 +132,7 @@ def write(model, directory, config, external=False, name="model.onnx"):
     path = os.path.join(directory, name)
     if external:
         onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
-                        location=name + "_data", size_threshold=0)
+                        location=name + "_data", size_threshold=1024)
     else:
         onnx.save_model(model, path)
     with open(os.path.join(directory, "config.json"), "w") as f:

@@ -42,6 +42,19 @@ class ModelConfigTest {
     }
 
     @Test
+    void slidingWindowCountsOnlyWhenSwitchedOn(@TempDir Path dir) throws IOException {
+        Files.writeString(dir.resolve("config.json"), "{\"vocab_size\": 151936, \"sliding_window\": 131072,"
+                + " \"use_sliding_window\": false}");
+        assertEquals(0, ModelConfig.read(dir).slidingWindow());
+        Files.writeString(dir.resolve("config.json"), "{\"vocab_size\": 32000, \"sliding_window\": 4096}");
+        assertEquals(4096, ModelConfig.read(dir).slidingWindow());
+        Files.writeString(dir.resolve("config.json"), "{\"vocab_size\": 32000, \"sliding_window\": null}");
+        assertEquals(0, ModelConfig.read(dir).slidingWindow());
+        Files.writeString(dir.resolve("config.json"), "{\"vocab_size\": 32000, \"text_config\": 3}");
+        assertTrue(assertThrows(SpeculaException.class, () -> ModelConfig.read(dir)).getMessage().contains("text_config"));
+    }
+
+    @Test
     void missingOrInvalidVocabularySizeFailsNamingTheField(@TempDir Path dir) throws IOException {
         Files.writeString(dir.resolve("config.json"), "{\"hidden_size\": 8}");
         assertTrue(assertThrows(SpeculaException.class, () -> ModelConfig.read(dir)).getMessage().contains("vocab_size"));
