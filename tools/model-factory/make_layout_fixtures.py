@@ -84,12 +84,11 @@ def build(vocab, hidden, heads, layers, ffn, positions, seed, honour_mask=True, 
             proj = node("MatMul", [x, weight(p + "w" + kind[0], (hidden, hidden), hidden ** -0.5)], [p + kind + "_proj"])
             new = node("Transpose", [node("Reshape", [proj, "split_heads"], [p + kind + "_4d"])], [p + kind + "_new"],
                        perm=[0, 2, 1, 3])
-            full = node("Concat", [past, new], [p + kind + "_all"], axis=2)
             out = f"present.{layer}.{kind}"
             outputs.append(helper.make_tensor_value_info(out, io_type, [1, heads, "total", head_dim]))
-            if io_type == TensorProto.FLOAT:
-                node("Identity", [full], [out])
-            else:
+            # float32: Concat writes the output itself (an Identity would copy the cache once more, as exports do not)
+            full = node("Concat", [past, new], [out if io_type == TensorProto.FLOAT else p + kind + "_all"], axis=2)
+            if io_type != TensorProto.FLOAT:
                 node("Cast", [full], [out], to=io_type)
             cache[kind] = full
         q = node("Transpose", [node("Reshape", [node("MatMul", [x, weight(p + "wq", (hidden, hidden), hidden ** -0.5)],
@@ -115,10 +114,9 @@ def build(vocab, hidden, heads, layers, ffn, positions, seed, honour_mask=True, 
         up = node("Relu", [node("MatMul", [x, weight(p + "w1", (hidden, ffn), hidden ** -0.5)], [p + "up"])], [p + "act"])
         x = node("Add", [x, node("MatMul", [up, weight(p + "w2", (ffn, hidden), ffn ** -0.5)], [p + "down"])],
                  [p + "out"])
-    logits = node("MatMul", [x, weight("lm_head", (hidden, vocab), hidden ** -0.5)], ["logits32"])
-    if io_type == TensorProto.FLOAT:
-        node("Identity", [logits], ["logits"])
-    else:
+    lm_head = weight("lm_head", (hidden, vocab), hidden ** -0.5)
+    logits = node("MatMul", [x, lm_head], ["logits" if io_type == TensorProto.FLOAT else "logits32"])
+    if io_type != TensorProto.FLOAT:
         node("Cast", [logits], ["logits"], to=io_type)
     graph = helper.make_graph(nodes, "specula_layout_fixture", inputs, outputs, inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="specula")
@@ -131,6 +129,9 @@ def write(model, directory, config, external=False, name="model.onnx"):
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, name)
     if external:
+        data = os.path.join(directory, name + "_data")
+        if os.path.exists(data):
+            os.remove(data)  # onnx appends to an existing external data file
         onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
                         location=name + "_data", size_threshold=1024)
     else:

@@ -24,7 +24,8 @@ import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One acceptance step over k = 4 draft tokens with a 32k vocabulary: target rows turned into p lazily, then the
+ * One acceptance step over k draft tokens (default 4) with a vocabulary of {@code vocab} entries (default 32,000;
+ * {@code -p vocab=151936} for Qwen's): target rows turned into p lazily, then the
  * rule (greedy match, speculative sampling with q, or one-hot).
  */
 @State(Scope.Thread)
@@ -37,8 +38,12 @@ public class AcceptanceBenchmark {
     @Param({"greedy", "sampling", "one-hot"})
     public String rule;
 
-    private static final int VOCAB = 32000;
-    private static final int K = 4;
+    @Param({"32000"})
+    public int vocab;
+
+    @Param({"4"})
+    public int k;
+
     private Logits target;
     private TargetScores scores;
     private SamplingParams params;
@@ -48,28 +53,28 @@ public class AcceptanceBenchmark {
     @Setup
     public void setup() {
         SplittableRandom r = new SplittableRandom(2);
-        float[][] rows = new float[K + 1][VOCAB];
-        float[][] draftRows = new float[K][VOCAB];
-        for (int i = 0; i <= K; i++) {
-            for (int t = 0; t < VOCAB; t++) {
+        float[][] rows = new float[k + 1][vocab];
+        float[][] draftRows = new float[k][vocab];
+        for (int i = 0; i <= k; i++) {
+            for (int t = 0; t < vocab; t++) {
                 rows[i][t] = (float) (r.nextGaussian() * 3);
-                if (i < K) {
+                if (i < k) {
                     draftRows[i][t] = rows[i][t] + (float) r.nextGaussian();
                 }
             }
         }
         target = Logits.of(rows);
         params = rule.equals("greedy") ? SamplingParams.greedy(16) : SamplingParams.builder().temperature(1).build();
-        SamplingTransform transform = new SamplingTransform(params, VOCAB);
+        SamplingTransform transform = new SamplingTransform(params, vocab);
         scores = new TargetScores(transform);
-        Distribution[] q = new Distribution[K];
-        int[] tokens = new int[K];
+        Distribution[] q = new Distribution[k];
+        int[] tokens = new int[k];
         Logits draft = Logits.of(draftRows);
-        for (int i = 0; i < K; i++) {
-            q[i] = transform.apply(draft, i, new Distribution(VOCAB));
+        for (int i = 0; i < k; i++) {
+            q[i] = transform.apply(draft, i, new Distribution(vocab));
             tokens[i] = q[i].argmax();
         }
-        proposal = rule.equals("sampling") ? new Proposal(tokens, q, null, K) : Proposal.oneHot(tokens);
+        proposal = rule.equals("sampling") ? new Proposal(tokens, q, null, k) : Proposal.oneHot(tokens);
         random = new SplittableRandom(3);
     }
 

@@ -17,11 +17,13 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
+import java.nio.file.Path;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Per-step costs of the embedded pair through the ONNX runner (in the runner's package, to time compaction
+ * Per-step costs of a model through the ONNX runner (by default the embedded pair; {@code -p model=DIR} for any
+ * model directory, {@code -p variant=q4} for a transformers.js variant) (in the runner's package, to time compaction
  * directly): a one-token decode step, a verify call over k+1 tokens followed by the rollback of the k draft
  * tokens (what every rejected step pays), and a forced compaction of the cache (the copy a copy-on-rollback
  * design would pay every step), at a given context length.
@@ -33,8 +35,13 @@ import java.util.concurrent.TimeUnit;
 @Measurement(iterations = 5, time = 2)
 @Fork(1)
 public class OnnxStepBenchmark {
+    /** "target" or "draft" for the embedded pair, else a model directory (any layout {@link ModelFiles} finds). */
     @Param({"target", "draft"})
     public String model;
+
+    /** The graph variant of a directory ("" for model.onnx). */
+    @Param({""})
+    public String variant;
 
     @Param({"128", "512"})
     public int context;
@@ -42,6 +49,7 @@ public class OnnxStepBenchmark {
     @Param({"0", "1", "2", "4", "8"})
     public int k;
 
+    /** Intra-op threads of the model (the draft included: draft and target run one after the other). */
     @Param({"2"})
     public int threads;
 
@@ -51,19 +59,17 @@ public class OnnxStepBenchmark {
 
     @Setup(Level.Trial)
     public void setup() {
-        lm = OnnxCausalLM.load(model.equals("target") ? EmbeddedModels.target() : EmbeddedModels.draft(),
-                OnnxModelOptions.cpu(model.equals("target") ? threads : 1));
+        Path dir = switch (model) {
+            case "target" -> EmbeddedModels.target();
+            case "draft" -> EmbeddedModels.draft();
+            default -> Path.of(model);
+        };
+        lm = OnnxCausalLM.load(dir, OnnxModelOptions.cpu(threads).withVariant(variant));
         seq = lm.newSequence();
         SplittableRandom r = new SplittableRandom(5);
-        int[] prompt = new int[context];
-        for (int i = 0; i < context; i++) {
-            prompt[i] = r.nextInt(4000);
-        }
-        seq.append(prompt);
-        step = new int[k + 1];
-        for (int i = 0; i <= k; i++) {
-            step[i] = r.nextInt(4000);
-        }
+        int vocab = lm.vocabSize();
+        seq.prefill(r.ints(context, 0, vocab).toArray(), 0, context);
+        step = r.ints(k + 1, 0, vocab).toArray();
     }
 
     @TearDown(Level.Trial)
