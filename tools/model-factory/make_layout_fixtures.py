@@ -19,9 +19,12 @@ Fixtures (`fixtures DIR`, a few KB each, committed under onnx/src/test/resources
 Large vocabulary (`big-vocab DIR`, NOT committed: ~330 MB): vocabulary 151,936 (Qwen2.5's), hidden 256, 2 layers,
 weights as external data; for measuring peak memory of long prompts.
 
+1.5B-shaped (`shaped-1.5b DIR`, NOT committed: 6 GB): Qwen2.5-1.5B's sizes, for load-time measurements.
+
 Usage:
   /usr/bin/python3 tools/model-factory/make_layout_fixtures.py fixtures onnx/src/test/resources/fixtures
   /usr/bin/python3 tools/model-factory/make_layout_fixtures.py big-vocab /tmp/big-vocab
+  /usr/bin/python3 tools/model-factory/make_layout_fixtures.py shaped-1.5b /tmp/shaped-1.5b
 """
 import json
 import os
@@ -34,15 +37,35 @@ from onnx import TensorProto, helper, numpy_helper
 OPSET = 17
 
 
-def build(vocab, hidden, heads, layers, ffn, positions, seed, honour_mask=True, io_type=TensorProto.FLOAT):
-    """The decoder graph (weights held as initializers) for the given sizes."""
+def build(vocab, hidden, heads, layers, ffn, positions, seed, honour_mask=True, io_type=TensorProto.FLOAT,
+          stream_to=None):
+    """The decoder graph (weights held as initializers) for the given sizes. With `stream_to` (an open binary file
+    named model.onnx_data next to the graph), weights are written there one at a time and referenced as external
+    data, so a multi-GB model never sits in memory."""
     rng = np.random.default_rng(seed)
     head_dim = hidden // heads
     inits = []
     nodes = []
 
     def weight(name, shape, scale):
-        inits.append(numpy_helper.from_array((rng.standard_normal(shape) * scale).astype(np.float32), name))
+        values = rng.standard_normal(shape, dtype=np.float32)
+        values *= scale
+        if stream_to is None:
+            inits.append(numpy_helper.from_array(values, name))
+            return name
+        offset = stream_to.tell()
+        pad = (-offset) % 4096  # page-aligned, so ONNX Runtime can map each weight
+        stream_to.write(b"\0" * pad)
+        offset += pad
+        stream_to.write(values.tobytes())
+        t = helper.make_tensor(name, TensorProto.FLOAT, shape, vals=[])
+        t.ClearField("float_data")
+        t.data_location = TensorProto.EXTERNAL
+        for k, v in (("location", os.path.basename(stream_to.name)), ("offset", str(offset)),
+                     ("length", str(values.nbytes))):
+            entry = t.external_data.add()
+            entry.key, entry.value = k, v
+        inits.append(t)
         return name
 
     def const(name, array):
@@ -121,7 +144,8 @@ def build(vocab, hidden, heads, layers, ffn, positions, seed, honour_mask=True, 
     graph = helper.make_graph(nodes, "specula_layout_fixture", inputs, outputs, inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="specula")
     model.ir_version = 8
-    onnx.checker.check_model(model)
+    if stream_to is None:
+        onnx.checker.check_model(model)
     return model
 
 
@@ -161,5 +185,17 @@ def big_vocab(out):
           config(vocab, hidden, heads, layers, positions), external=True)
 
 
+def shaped_1_5b(out):
+    """Qwen2.5-1.5B's sizes (hidden 1536, 28 layers, MLP 8960, vocabulary 151,936; 1.5B parameters, 6 GB fp32) with
+    this file's simpler blocks (full multi-head KV, ReLU MLP): for load-time and step-cost measurements."""
+    vocab, hidden, heads, layers, ffn, positions = 151936, 1536, 12, 28, 8960, 4096
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "model.onnx_data"), "wb") as data:
+        model = build(vocab, hidden, heads, layers, ffn, positions, seed=13, stream_to=data)
+    onnx.save_model(model, os.path.join(out, "model.onnx"))
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(config(vocab, hidden, heads, layers, positions), f, indent=2)
+
+
 if __name__ == "__main__":
-    {"fixtures": fixtures, "big-vocab": big_vocab}[sys.argv[1]](sys.argv[2])
+    {"fixtures": fixtures, "big-vocab": big_vocab, "shaped-1.5b": shaped_1_5b}[sys.argv[1]](sys.argv[2])

@@ -69,7 +69,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--show-draft", description = "Color the text that came from accepted draft tokens (on a terminal).")
     boolean showDraft;
 
-    @Option(names = "--verbose", description = "Print stack traces of errors.")
+    @Option(names = "--verbose", description = "Print what was loaded (graph, rollback mode and why), and stack traces of errors.")
     boolean verbose;
 
     private final PrintStream out = System.out;
@@ -83,6 +83,10 @@ final class GenerateCommand implements Callable<Integer> {
         SamplingParams params = sampling.params();
         models.scheduling(); // validate before loading models
         try (Specula specula = models.open()) {
+            if (verbose) {
+                err.println("target: " + specula.target().description());
+                specula.draftModel().ifPresent(d -> err.println("draft: " + d.description()));
+            }
             boolean speculative = specula.drafter().isPresent();
             // The first calls of a fresh process are slow (JIT, ONNX Runtime's first runs): a comparison warms
             // both decoders first, so that neither run pays for it alone.
