@@ -21,7 +21,10 @@ weights as external data; for measuring peak memory of long prompts.
 
 1.5B-shaped (`shaped-1.5b DIR`, NOT committed: 6 GB): Qwen2.5-1.5B's sizes, for load-time measurements.
 
+KV gather graphs (`kv-gather DIR`, committed under onnx/src/main/resources/dev/specula/onnx): what compaction runs.
+
 Usage:
+  /usr/bin/python3 tools/model-factory/make_layout_fixtures.py kv-gather onnx/src/main/resources/dev/specula/onnx
   /usr/bin/python3 tools/model-factory/make_layout_fixtures.py fixtures onnx/src/test/resources/fixtures
   /usr/bin/python3 tools/model-factory/make_layout_fixtures.py big-vocab /tmp/big-vocab
   /usr/bin/python3 tools/model-factory/make_layout_fixtures.py shaped-1.5b /tmp/shaped-1.5b
@@ -58,8 +61,7 @@ def build(vocab, hidden, heads, layers, ffn, positions, seed, honour_mask=True, 
         stream_to.write(b"\0" * pad)
         offset += pad
         stream_to.write(values.tobytes())
-        t = helper.make_tensor(name, TensorProto.FLOAT, shape, vals=[])
-        t.ClearField("float_data")
+        t = TensorProto(name=name, data_type=TensorProto.FLOAT, dims=list(shape))
         t.data_location = TensorProto.EXTERNAL
         for k, v in (("location", os.path.basename(stream_to.name)), ("offset", str(offset)),
                      ("length", str(values.nbytes))):
@@ -185,6 +187,23 @@ def big_vocab(out):
           config(vocab, hidden, heads, layers, positions), external=True)
 
 
+def kv_gather(out):
+    """The graphs OnnxSequence compacts a KV cache with: Gather(past [1, heads, slots, head_dim], kept slots, axis 2),
+    one per cache type, so ONNX Runtime copies the kept rows natively (no copy of the cache into the Java heap)."""
+    os.makedirs(out, exist_ok=True)
+    for suffix, dtype in (("float", TensorProto.FLOAT), ("float16", TensorProto.FLOAT16),
+                          ("bfloat16", TensorProto.BFLOAT16)):
+        graph = helper.make_graph(
+            [helper.make_node("Gather", ["cache", "slots"], ["kept"], axis=2)], "specula_kv_gather",
+            [helper.make_tensor_value_info("cache", dtype, [1, "heads", "physical", "head_dim"]),
+             helper.make_tensor_value_info("slots", TensorProto.INT64, ["logical"])],
+            [helper.make_tensor_value_info("kept", dtype, [1, "heads", "logical", "head_dim"])])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="specula")
+        model.ir_version = 8
+        onnx.checker.check_model(model)
+        onnx.save_model(model, os.path.join(out, f"kv-gather-{suffix}.onnx"))
+
+
 def shaped_1_5b(out):
     """Qwen2.5-1.5B's sizes (hidden 1536, 28 layers, MLP 8960, vocabulary 151,936; 1.5B parameters, 6 GB fp32) with
     this file's simpler blocks (full multi-head KV, ReLU MLP): for load-time and step-cost measurements."""
@@ -198,4 +217,5 @@ def shaped_1_5b(out):
 
 
 if __name__ == "__main__":
-    {"fixtures": fixtures, "big-vocab": big_vocab, "shaped-1.5b": shaped_1_5b}[sys.argv[1]](sys.argv[2])
+    {"fixtures": fixtures, "big-vocab": big_vocab, "shaped-1.5b": shaped_1_5b,
+     "kv-gather": kv_gather}[sys.argv[1]](sys.argv[2])

@@ -54,6 +54,11 @@ public final class OnnxCausalLM implements CausalLanguageModel {
     private final LongAdder runNanos = new LongAdder();
     private final LongAdder runs = new LongAdder();
     private volatile boolean closed;
+    /** Gathers kept KV slots during compaction (created on first use, closed with the model). */
+    private OrtSession gather;
+    private OrtSession.SessionOptions gatherOptions;
+    static final String GATHER_CACHE = "cache";
+    static final String GATHER_SLOTS = "slots";
     private String sha256;
 
     private OnnxCausalLM(Path directory, ModelFiles files, ModelConfig config, OnnxModelOptions options,
@@ -240,6 +245,39 @@ public final class OnnxCausalLM implements CausalLanguageModel {
         }
     }
 
+    /** The one-node graph {@code Gather(cache, slots, axis=2)} for this model's KV type (a resource of this module). */
+    synchronized OrtSession gatherSession() throws OrtException {
+        if (gather == null) {
+            String type = switch (signature.kvType()) {
+                case FLOAT16 -> "float16";
+                case BFLOAT16 -> "bfloat16";
+                default -> "float";
+            };
+            String resource = "kv-gather-" + type + ".onnx";
+            byte[] graph;
+            try (java.io.InputStream in = OnnxCausalLM.class.getResourceAsStream(resource)) {
+                if (in == null) {
+                    throw new SpeculaException("resource " + resource + " is missing from the specula-onnx jar");
+                }
+                graph = in.readAllBytes();
+            } catch (java.io.IOException e) {
+                throw new SpeculaException("cannot read resource " + resource + ": " + e.getMessage(), e);
+            }
+            OrtSession.SessionOptions so = new OrtSession.SessionOptions();
+            try {
+                so.setIntraOpNumThreads(1); // a memory copy
+                so.setInterOpNumThreads(1);
+                so.setMemoryPatternOptimization(false);
+                gather = env.createSession(graph, so);
+                gatherOptions = so;
+            } catch (OrtException | RuntimeException e) {
+                so.close();
+                throw e;
+            }
+        }
+        return gather;
+    }
+
     void recordRun(long nanos) {
         runNanos.add(nanos);
         runs.increment();
@@ -306,10 +344,16 @@ public final class OnnxCausalLM implements CausalLanguageModel {
                 b.close();
             }
             try {
+                if (gather != null) {
+                    gather.close();
+                }
                 session.close();
             } catch (OrtException e) {
                 throw new SpeculaException("closing model " + name + " failed: " + e.getMessage(), e);
             } finally {
+                if (gatherOptions != null) {
+                    gatherOptions.close();
+                }
                 sessionOptions.close();
             }
         } finally {

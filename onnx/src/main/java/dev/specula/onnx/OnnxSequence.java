@@ -1,6 +1,5 @@
 package dev.specula.onnx;
 
-import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
@@ -12,9 +11,7 @@ import dev.specula.core.model.ModelSequence;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
-import java.nio.ShortBuffer;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
@@ -30,7 +27,7 @@ import java.util.concurrent.locks.Lock;
  * "physical" slots whose attention-mask entry is 0, and new tokens take their positions from the logical length,
  * so the model never sees them again. When masked slots exceed a quarter of the cache (and at least
  * {@value #COMPACT_MIN_SLOTS}), or the cache would outgrow the model's positions, it is compacted (ONNX Runtime
- * hands the cache out as a copy, which is gathered into direct buffers this sequence reuses). Models that fail the
+ * gathers the kept slots natively, see {@link #compact()}). Models that fail the
  * probe are compacted at every rollback instead.
  *
  * <p>Logits of up to {@value #PINNED_ROWS} rows are written by ONNX Runtime straight into a direct buffer
@@ -59,14 +56,16 @@ final class OnnxSequence implements ModelSequence {
     private OnnxTensor cacheBranchTrue;
     private OnnxTensor cacheBranchFalse;
 
-    /** The KV cache: tensors owned by {@link #lastResult}, or by this sequence when {@link #ownedKv} is set. */
+    /**
+     * The KV cache: tensors owned by {@link #lastResult}, by {@link #gathered} after a compaction, or by this sequence
+     * when {@link #ownedKv} is set.
+     */
     private final OnnxTensor[] kv;
     private final OnnxTensor[] nextKv;
     private OrtSession.Result lastResult;
     private boolean ownedKv;
-    /** Direct buffers compaction gathers the cache into, reused (see {@link #compact()}). */
-    private final ByteBuffer[][] compactBuffers;
-    private int compactTurn;
+    /** The results of the last compaction, which own the cache tensors until the next run. */
+    private OrtSession.Result[] gathered;
     private int physical;
     private int logical;
     private boolean open = true;
@@ -82,7 +81,6 @@ final class OnnxSequence implements ModelSequence {
         this.presentNames = Set.copyOf(sig.presentNames());
         this.kv = new OnnxTensor[sig.pastNames().size()];
         this.nextKv = new OnnxTensor[kv.length];
-        this.compactBuffers = new ByteBuffer[2][kv.length];
         this.io = model.borrowBuffers();
         try {
             emptyCache();
@@ -290,59 +288,52 @@ final class OnnxSequence implements ModelSequence {
         }
     }
 
-    /** Rewrites the cache without its masked slots (the KV read out of ONNX Runtime, gathered into a direct buffer). */
+    /**
+     * Rewrites the cache without its masked slots: ONNX Runtime gathers the kept slots of each cache tensor
+     * natively ({@link OnnxCausalLM#gatherSession()}), so the cache is never copied into the Java heap and the new
+     * tensors come from ONNX Runtime's allocator, which reuses its memory.
+     */
     private void compact() throws OrtException {
         if (physical == logical) {
             return;
         }
         LongBuffer mask = io.mask;
-        int es = sig.kvElementBytes();
-        int heads = sig.kvHeads();
-        int rowBytes = sig.headDim() * es;
-        OnnxTensor[] fresh = new OnnxTensor[kv.length];
-        // Two sets of buffers, used in turn: the cache being compacted may itself wrap the set used last time.
-        ByteBuffer[] set = compactBuffers[compactTurn ^= 1];
-        try {
+        LongBuffer slots = io.slots(logical);
+        for (int p = 0, n = 0; p < physical; p++) {
+            if (mask.get(p) != 0) {
+                slots.put(n++, p);
+            }
+        }
+        OrtSession gather = model.gatherSession();
+        OrtSession.Result[] results = new OrtSession.Result[kv.length];
+        Map<String, OnnxTensor> in = new HashMap<>(4);
+        try (OnnxTensor slotTensor = OnnxTensor.createTensor(env, slots.duplicate().limit(logical), new long[]{logical})) {
+            in.put(OnnxCausalLM.GATHER_SLOTS, slotTensor);
             for (int i = 0; i < kv.length; i++) {
-                ByteBuffer src = kv[i].getByteBuffer().order(ByteOrder.nativeOrder());
-                int size = heads * logical * rowBytes;
-                if (set[i] == null || set[i].capacity() < size) {
-                    set[i] = ByteBuffer.allocateDirect(Math.max(size, set[i] == null ? 0 : set[i].capacity() * 3 / 2))
-                            .order(ByteOrder.nativeOrder());
-                }
-                ByteBuffer dst = set[i].duplicate().clear().limit(size).slice().order(ByteOrder.nativeOrder());
-                int out = 0;
-                for (int h = 0; h < heads; h++) {
-                    int base = h * physical * rowBytes;
-                    int p = 0;
-                    while (p < physical) {
-                        if (mask.get(p) == 0) {
-                            p++;
-                            continue;
-                        }
-                        int run = p;
-                        while (run < physical && mask.get(run) != 0) {
-                            run++;
-                        }
-                        int bytes = (run - p) * rowBytes;
-                        dst.put(out, src, base + p * rowBytes, bytes);
-                        out += bytes;
-                        p = run;
-                    }
-                }
-                fresh[i] = OnnxTensor.createTensor(env, dst, new long[]{1, heads, logical, sig.headDim()}, sig.kvType());
+                in.put(OnnxCausalLM.GATHER_CACHE, kv[i]);
+                results[i] = gather.run(in);
             }
         } catch (OrtException | RuntimeException e) {
-            closeAll(fresh);
+            closeAll(results);
             throw e;
         }
         releaseCache();
-        System.arraycopy(fresh, 0, kv, 0, kv.length);
-        ownedKv = true;
+        for (int i = 0; i < kv.length; i++) {
+            kv[i] = (OnnxTensor) results[i].get(0);
+        }
+        gathered = results;
         for (int p = 0; p < logical; p++) {
             mask.put(p, 1L);
         }
         physical = logical;
+    }
+
+    private static void closeAll(OrtSession.Result[] results) {
+        for (OrtSession.Result r : results) {
+            if (r != null) {
+                r.close();
+            }
+        }
     }
 
     private void reset() {
@@ -376,6 +367,10 @@ final class OnnxSequence implements ModelSequence {
         if (lastResult != null) {
             lastResult.close();
             lastResult = null;
+        }
+        if (gathered != null) {
+            closeAll(gathered);
+            gathered = null;
         }
         if (ownedKv) {
             closeAll(kv);

@@ -33,6 +33,8 @@ final class SequenceBuffers implements AutoCloseable {
     /** Inputs of long calls (prefill): grown on demand, wrapped per call. */
     LongBuffer longIds = directLongs(64);
     LongBuffer longPositions = directLongs(64);
+    /** The kept cache slots a compaction gathers; grown on demand. */
+    private LongBuffer slots = directLongs(256);
     /** The attention mask over every cache slot (1 = attend, 0 = rolled back); grown on demand. */
     LongBuffer mask = directLongs(256);
     /** Logits of short calls as float32: written by ONNX Runtime in place, or converted from {@link #pinnedHalf}. */
@@ -104,6 +106,13 @@ final class SequenceBuffers implements AutoCloseable {
             longIds = directLongs(n);
             longPositions = directLongs(n);
         }
+    }
+
+    LongBuffer slots(int count) {
+        if (slots.capacity() < count) {
+            slots = directLongs(Math.max(count, slots.capacity() * 2));
+        }
+        return slots;
     }
 
     void ensureMask(int slots, int keep) {
