@@ -95,6 +95,11 @@ class PrefillAndPrecisionTest {
                     }
                     RollbackProbeTest.assertRollbackEqualsFresh(model, tolerance); // a fresh call attends to unrounded keys
                 }
+                // Compaction gathers half-precision caches with the graph for their type.
+                try (OnnxCausalLM model = OnnxCausalLM.load(FIXTURES.resolve(half),
+                        OnnxModelOptions.cpu(1).withRollback(OnnxModelOptions.RollbackMode.COMPACT))) {
+                    RollbackProbeTest.assertRollbackEqualsFresh(model, half.startsWith("fp16") ? 0.02 : 0.15);
+                }
             }
         }
     }
