@@ -41,10 +41,11 @@ OPSET = 17
 
 
 def build(vocab, hidden, heads, layers, ffn, positions, seed, honour_mask=True, io_type=TensorProto.FLOAT,
-          stream_to=None):
+          stream_to=None, residual_scale=1.0):
     """The decoder graph (weights held as initializers) for the given sizes. With `stream_to` (an open binary file
     named model.onnx_data next to the graph), weights are written there one at a time and referenced as external
-    data, so a multi-GB model never sits in memory."""
+    data, so a multi-GB model never sits in memory. Blocks have no normalization: `residual_scale` shrinks what each
+    adds to the residual stream, so that deep models keep finite, mask-dominated attention scores."""
     rng = np.random.default_rng(seed)
     head_dim = hidden // heads
     inits = []
@@ -134,10 +135,10 @@ def build(vocab, hidden, heads, layers, ffn, positions, seed, honour_mask=True, 
         probs = node("Softmax", [masked], [p + "probs"], axis=-1)
         ctx = node("Reshape", [node("Transpose", [node("MatMul", [probs, cache["value"]], [p + "ctx4"])], [p + "ctx_t"],
                                     perm=[0, 2, 1, 3]), "merge_heads"], [p + "ctx"])
-        x = node("Add", [x, node("MatMul", [ctx, weight(p + "wo", (hidden, hidden), hidden ** -0.5)], [p + "attn"])],
+        x = node("Add", [x, node("MatMul", [ctx, weight(p + "wo", (hidden, hidden), residual_scale * hidden ** -0.5)], [p + "attn"])],
                  [p + "h"])
         up = node("Relu", [node("MatMul", [x, weight(p + "w1", (hidden, ffn), hidden ** -0.5)], [p + "up"])], [p + "act"])
-        x = node("Add", [x, node("MatMul", [up, weight(p + "w2", (ffn, hidden), ffn ** -0.5)], [p + "down"])],
+        x = node("Add", [x, node("MatMul", [up, weight(p + "w2", (ffn, hidden), residual_scale * ffn ** -0.5)], [p + "down"])],
                  [p + "out"])
     lm_head = weight("lm_head", (hidden, vocab), hidden ** -0.5)
     logits = node("MatMul", [x, lm_head], ["logits" if io_type == TensorProto.FLOAT else "logits32"])
@@ -210,7 +211,8 @@ def shaped_1_5b(out):
     vocab, hidden, heads, layers, ffn, positions = 151936, 1536, 12, 28, 8960, 4096
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "model.onnx_data"), "wb") as data:
-        model = build(vocab, hidden, heads, layers, ffn, positions, seed=13, stream_to=data)
+        model = build(vocab, hidden, heads, layers, ffn, positions, seed=13, stream_to=data,
+                      residual_scale=(2 * layers) ** -0.5)
     onnx.save_model(model, os.path.join(out, "model.onnx"))
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(config(vocab, hidden, heads, layers, positions), f, indent=2)
