@@ -73,7 +73,16 @@ public final class AlignedVocabularyModel implements CausalLanguageModel {
 
         @Override
         public Logits append(int[] tokens, int offset, int count) {
-            Logits raw = inner.append(tokens, offset, count);
+            return pad(inner.append(tokens, offset, count));
+        }
+
+        /** Delegates, so the wrapped model's one-row catch-up (chunked, no count x vocabulary copy) is kept. */
+        @Override
+        public Logits appendLast(int[] tokens, int offset, int count) {
+            return pad(inner.appendLast(tokens, offset, count));
+        }
+
+        private Logits pad(Logits raw) {
             int n = raw.rows();
             if (rows.length < n * width) {
                 rows = new float[n * width];
