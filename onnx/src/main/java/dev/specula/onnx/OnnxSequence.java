@@ -125,7 +125,7 @@ final class OnnxSequence implements ModelSequence {
             run(tokens, offset + done, Math.min(chunk, count - tail - done), false);
         }
         Logits rows = run(tokens, offset + count - tail, tail, true);
-        return rows.rows() == 1 ? rows : io.lastRow(rows.rows());
+        return rows.rows() == 1 ? rows : rows.row(rows.rows() - 1);
     }
 
     private void check(int[] tokens, int offset, int count) {

@@ -95,11 +95,6 @@ final class SequenceBuffers implements AutoCloseable {
         return new Logits(pinnedLogits.duplicate().position(0).limit(count * vocab), count, vocab);
     }
 
-    /** Row {@code rows - 1} of the pinned logits alone, as a one-row block (no copy). */
-    Logits lastRow(int rows) {
-        return new Logits(pinnedLogits.duplicate().position((rows - 1) * vocab).limit(rows * vocab).slice(), 1, vocab);
-    }
-
     void ensureLongInputs(int count) {
         if (longIds.capacity() < count) {
             int n = Math.max(count, longIds.capacity() * 2);

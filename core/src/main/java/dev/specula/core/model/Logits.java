@@ -59,6 +59,14 @@ public final class Logits {
         return data.get(row * vocabSize + token);
     }
 
+    /** One row as a one-row block: a view over the same buffer (no copy), valid as long as this block is. */
+    public Logits row(int row) {
+        Objects.checkIndex(row, rows);
+        FloatBuffer view = data.duplicate();
+        view.limit((row + 1) * vocabSize).position(row * vocabSize);
+        return new Logits(view.slice(), 1, vocabSize);
+    }
+
     /** Copies one row into {@code dst[0, vocabSize)}. */
     public void copyRow(int row, float[] dst) {
         Objects.checkIndex(row, rows);

@@ -44,19 +44,14 @@ public interface ModelSequence extends AutoCloseable {
     /**
      * Appends {@code count} tokens and returns the logits of the LAST appended position only (one row): for a
      * caller that reads only the next token's scores after feeding several (a draft model catching up). An
-     * implementation may split the tokens over several forward calls; this default prefills all but the last token
-     * and appends that one.
+     * implementation may split the tokens over several forward calls and skip the other rows (ONNX models do);
+     * this default makes the one {@link #append(int[], int, int)} call and views its last row.
      *
      * @return one row of logits, valid until the next call on this sequence
      */
     default Logits appendLast(int[] tokens, int offset, int count) {
-        if (count < 1) {
-            throw new IllegalArgumentException("count must be >= 1, got " + count);
-        }
-        if (count > 1) {
-            prefill(tokens, offset, count - 1);
-        }
-        return append(tokens, offset + count - 1, 1);
+        Logits all = append(tokens, offset, count);
+        return all.row(all.rows() - 1);
     }
 
     /**
