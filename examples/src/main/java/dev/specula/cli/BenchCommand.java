@@ -62,8 +62,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "Intra-op threads of the target (default: all cores, up to 8).")
     Integer threads;
 
-    @Option(names = "--draft-threads", paramLabel = "N", defaultValue = "1", description = "Intra-op threads of the draft.")
-    int draftThreads;
+    @Option(names = "--draft-threads", paramLabel = "N",
+            description = "Intra-op threads of the draft (default: as the target; they run one after the other).")
+    Integer draftThreads;
 
     @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON.")
     Path json;
@@ -83,7 +84,7 @@ final class BenchCommand implements Callable<Integer> {
         if (maxNewTokens < 0) {
             throw new IllegalArgumentException("--max-new-tokens must be >= 0, got " + maxNewTokens);
         }
-        if (threads != null && threads < 1 || draftThreads < 1) {
+        if (threads != null && threads < 1 || draftThreads != null && draftThreads < 1) {
             throw new IllegalArgumentException("--threads and --draft-threads must be >= 1");
         }
         Pattern filter = configs == null ? null : Pattern.compile(configs);
@@ -100,7 +101,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         try (HfTokenizer tokenizer = HfTokenizer.load(targetDir);
              OnnxCausalLM t = OnnxCausalLM.load(targetDir, targetOptions);
-             OnnxCausalLM d = draftDir == null ? null : OnnxCausalLM.load(draftDir, OnnxModelOptions.cpu(draftThreads))) {
+             OnnxCausalLM d = draftDir == null ? null : OnnxCausalLM.load(draftDir, draftOptions())) {
             long start = System.nanoTime();
             BenchRunner runner = new BenchRunner(t, d, tokenizer);
             BenchRunner.Results run = runner.run(ws, plan, reps, System.err::println);
@@ -148,7 +149,7 @@ final class BenchCommand implements Callable<Integer> {
         env.put("target", t.directory() + " (" + t + ", model.onnx sha256 " + t.modelSha256() + ")");
         env.put("draft", d == null ? "none" : d.directory() + " (" + d + ", model.onnx sha256 " + d.modelSha256() + ")");
         env.put("specula", String.valueOf(BenchCommand.class.getPackage().getImplementationVersion()));
-        env.put("threads", "target " + options.intraOpThreads() + ", draft " + draftThreads);
+        env.put("threads", "target " + options.intraOpThreads() + ", draft " + draftOptions().intraOpThreads());
         env.put("repeats", String.valueOf(reps) + (quick ? " (quick)" : ""));
         env.put("peak resident memory", peakRss());
         env.put("bench wall time", String.format("%.0f s", seconds));
@@ -172,5 +173,9 @@ final class BenchCommand implements Callable<Integer> {
         } catch (IOException | NumberFormatException e) {
             return "unknown";
         }
+    }
+
+    private OnnxModelOptions draftOptions() {
+        return draftThreads != null ? OnnxModelOptions.cpu(draftThreads) : OnnxModelOptions.defaults();
     }
 }

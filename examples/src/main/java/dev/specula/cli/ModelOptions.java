@@ -34,9 +34,13 @@ final class ModelOptions {
     @Option(names = "--threads", paramLabel = "N", description = "Intra-op threads of the target (default: all cores, up to 8).")
     Integer threads;
 
-    @Option(names = "--draft-threads", paramLabel = "N", defaultValue = "1",
-            description = "Intra-op threads of the draft model. Default: ${DEFAULT-VALUE}.")
-    int draftThreads;
+    @Option(names = "--draft-threads", paramLabel = "N",
+            description = "Intra-op threads of the draft model (default: as the target; they run one after the other).")
+    Integer draftThreads;
+
+    @Option(names = "--variant", paramLabel = "NAME", description = "The graph variant of a transformers.js export"
+            + " (onnx/model_NAME.onnx, e.g. fp16, quantized, q4) for target and draft (default: the plain model).")
+    String variant;
 
     Scheduling scheduling() {
         switch (draftLength) {
@@ -74,15 +78,19 @@ final class ModelOptions {
         if (threads != null && threads < 1) {
             throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
         }
-        if (draftThreads < 1) {
+        if (draftThreads != null && draftThreads < 1) {
             throw new IllegalArgumentException("--draft-threads must be >= 1, got " + draftThreads);
         }
         Scheduling scheduling = scheduling();
-        Specula.Builder b = Specula.builder().target(targetDir()).scheduling(scheduling)
-                .draftOptions(OnnxModelOptions.cpu(draftThreads));
-        if (threads != null) {
-            b.targetOptions(OnnxModelOptions.cpu(threads));
+        OnnxModelOptions targetOptions = threads != null ? OnnxModelOptions.cpu(threads) : OnnxModelOptions.defaults();
+        OnnxModelOptions draftOptions = draftThreads != null ? OnnxModelOptions.cpu(draftThreads)
+                : OnnxModelOptions.defaults();
+        if (variant != null) {
+            targetOptions = targetOptions.withVariant(variant);
+            draftOptions = draftOptions.withVariant(variant);
         }
+        Specula.Builder b = Specula.builder().target(targetDir()).scheduling(scheduling)
+                .targetOptions(targetOptions).draftOptions(draftOptions);
         switch (draft) {
             case "none":
                 break;
