@@ -1,0 +1,146 @@
+package dev.specula.core.sampling;
+
+import java.security.SecureRandom;
+
+/**
+ * The randomness of one generation as a pure function of (seed, position, use, token): a counter-based
+ * generator (SplitMix64's finalizer applied to a key built from those numbers, the idea of Philox and of
+ * JAX's keyed PRNG) with no state. The noise a position receives never depends on how many numbers were drawn
+ * before it, so the token chosen at a position is a function of the distribution there and the seed alone,
+ * whatever the drafter, draft length or scheduler did before.
+ *
+ * <p><b>Gumbel-max</b> ({@link #gumbelMax}): the token at position t is argmax_i (log p_i + G_i) with
+ * G_i = -log E_i, E_i = -log U_i and U_i uniform, keyed by (seed, t, i); that token is distributed exactly as p.
+ * Since log p_i + G_i = log(p_i / E_i), it is argmin_i E_i / p_i over the support of p, which needs no
+ * logarithm per entry: E_i = -log(1 - D_i) >= D_i for the uniform D_i, so an entry whose D_i / p_i already
+ * reaches the best ratio so far cannot win and is skipped after one hash, and an entry whose p_i is below
+ * 2^-53 / best is skipped without hashing. The logarithm is taken only for the O(log V) entries that could
+ * still win (StrictMath, so every platform picks the same token). The result equals the plain argmin of
+ * E_i / p_i computed with a logarithm per entry: the skip test keeps a margin of 2^-40 over the rounding of
+ * the logarithm and the division.
+ *
+ * <p>A draft model that draws its token at position t with the same key agrees with the target as often as
+ * p and q allow without communicating (Daliri, Musco, Suresh 2024: disagreement at most 2 TV / (1 + TV)).
+ *
+ * <p>Fresh seeds ({@link #freshSeed}) come from a {@link SecureRandom}: unpredictable, distinct across
+ * processes started at the same instant, and thread-safe without a lock of ours. They lie in [0, 2^53), so a
+ * seed reported in JSON survives a client that reads numbers as doubles, and replays.
+ *
+ * <pre>{@code
+ * KeyedNoise noise = new KeyedNoise(42);
+ * int token = noise.gumbelMax(p, position);   // the same token for (42, position, p), always
+ * }</pre>
+ *
+ * @param seed the generation's seed
+ */
+public record KeyedNoise(long seed) {
+
+    /** Independent noise streams of one position: each purpose gets its own, so no draw reuses another's. */
+    public enum Use {
+        /** The token chosen at a position: the target's and the draft's Gumbel noise (shared by design). */
+        TOKEN,
+        /** Rejection sampling's acceptance test of a draft token. */
+        ACCEPT,
+        /** Rejection sampling's draw from the residual, or of the bonus token. */
+        RESAMPLE
+    }
+
+    /** Fresh seeds lie below this bound (2^53: integers a double holds exactly). */
+    public static final long FRESH_SEED_BOUND = 1L << 53;
+
+    private static final long GOLDEN = 0x9E3779B97F4A7C15L;
+    /** The smallest uniform D of {@link #unitOpen}: (0 + 0.5) * 2^-52. */
+    private static final double MIN_D = 0x1.0p-53;
+    /** Safety margin of the skip test over the rounding of log1p (< 1 ulp) and of the division and product. */
+    private static final double SKIP_MARGIN = 1 + 0x1.0p-40;
+
+    private static final class Entropy {
+        static final SecureRandom SOURCE = new SecureRandom();
+    }
+
+    /** A fresh, unpredictable seed in [0, {@value #FRESH_SEED_BOUND}) for a generation given none. */
+    public static long freshSeed() {
+        return Entropy.SOURCE.nextLong() >>> 11;
+    }
+
+    /**
+     * The Gumbel-max token of {@code p} at {@code position}: argmax_i (log p_i + G(seed, position, i)) over the
+     * tokens with p_i > 0 (the lowest id among exact ties). Distributed exactly as p over seeds; one pass over
+     * the row, no allocation.
+     */
+    public int gumbelMax(Distribution p, long position) {
+        return gumbelMax(p, position, Use.TOKEN);
+    }
+
+    /** {@link #gumbelMax(Distribution, long)} with the noise of the given use. */
+    public int gumbelMax(Distribution p, long position, Use use) {
+        float[] w = p.probabilities();
+        long key = rowKey(position, use);
+        double best = Double.POSITIVE_INFINITY; // the smallest E_i / p_i so far
+        int winner = -1;
+        for (int i = 0; i < w.length; i++) {
+            float pi = w[i];
+            if (pi > 0) {
+                // Token i wins only if E_i < best * p_i; as E_i >= D_i >= MIN_D, a bound below MIN_D rules it out.
+                double bound = best * pi * SKIP_MARGIN;
+                if (bound > MIN_D) {
+                    double d = unitOpen(mix(key + (i + 1L) * GOLDEN));
+                    if (d < bound) {
+                        double ratio = -StrictMath.log1p(-d) / pi;
+                        if (ratio < best) {
+                            best = ratio;
+                            winner = i;
+                        }
+                    }
+                }
+            }
+        }
+        if (winner < 0) {
+            throw new IllegalArgumentException("distribution has no token with positive probability: " + p);
+        }
+        return winner;
+    }
+
+    /**
+     * The reference form of {@link #gumbelMax}: argmin_i E_i / p_i with the logarithm taken for every entry.
+     * Slower; it defines what the fast form must return, and tests compare the two.
+     */
+    int gumbelMaxReference(Distribution p, long position, Use use) {
+        float[] w = p.probabilities();
+        long key = rowKey(position, use);
+        double best = Double.POSITIVE_INFINITY;
+        int winner = -1;
+        for (int i = 0; i < w.length; i++) {
+            if (w[i] > 0) {
+                double ratio = -StrictMath.log1p(-unitOpen(mix(key + (i + 1L) * GOLDEN))) / w[i];
+                if (ratio < best) {
+                    best = ratio;
+                    winner = i;
+                }
+            }
+        }
+        return winner;
+    }
+
+    /** A uniform number in [0, 1) for (position, use): one draw per position and purpose. */
+    public double uniform(long position, Use use) {
+        return (mix(rowKey(position, use)) >>> 11) * 0x1.0p-53;
+    }
+
+    /** The key of one position's stream: every (seed, position, use) gets an unrelated one. */
+    private long rowKey(long position, Use use) {
+        return mix(mix(seed ^ GOLDEN) + mix(position * 3 + use.ordinal() + 1));
+    }
+
+    /** Uniform in (0, 1), exactly representable with 1 - value exact too: (m + 0.5) * 2^-52 for 52 random bits. */
+    private static double unitOpen(long bits) {
+        return ((bits >>> 12) + 0.5) * 0x1.0p-52;
+    }
+
+    /** SplitMix64's finalizer (Stafford's variant 13): a bijection that scrambles every input bit. */
+    static long mix(long z) {
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+}
