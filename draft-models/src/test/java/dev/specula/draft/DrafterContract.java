@@ -22,7 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The contract every drafter meets, run against each (Tribuo's shared-helper pattern): whatever it proposes,
  * greedy speculative decoding emits exactly the tokens of plain greedy decoding, for every scheduler,
- * k = 1..8, many prompts, and draft agreement from 0 to 1.
+ * k = 1..8, many prompts, and draft agreement from 0 to 1; and coupled sampled decoding with seed s emits
+ * exactly the tokens of plain sampled decoding with seed s, for every draft length and scheduler.
  */
 abstract class DrafterContract {
     static final int VOCAB = 12;

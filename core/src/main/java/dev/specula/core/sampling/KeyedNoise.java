@@ -10,14 +10,15 @@ import java.security.SecureRandom;
  * whatever the drafter, draft length or scheduler did before.
  *
  * <p><b>Gumbel-max</b> ({@link #gumbelMax}): the token at position t is argmax_i (log p_i + G_i) with
- * G_i = -log E_i, E_i = -log U_i and U_i uniform, keyed by (seed, t, i); that token is distributed exactly as p.
- * Since log p_i + G_i = log(p_i / E_i), it is argmin_i E_i / p_i over the support of p, which needs no
- * logarithm per entry: E_i = -log(1 - D_i) >= D_i for the uniform D_i, so an entry whose D_i / p_i already
- * reaches the best ratio so far cannot win and is skipped after one hash, and an entry whose p_i is below
- * 2^-53 / best is skipped without hashing. The logarithm is taken only for the O(log V) entries that could
- * still win (StrictMath, so every platform picks the same token). The result equals the plain argmin of
- * E_i / p_i computed with a logarithm per entry: the skip test keeps a margin of 2^-40 over the rounding of
- * the logarithm and the division.
+ * G_i = -log E_i and E_i independent Exp(1) noise keyed by (seed, t, i); that token is distributed exactly as
+ * p. Since log p_i + G_i = log(p_i / E_i), it is argmin_i E_i / p_i over the support of p, found in one pass
+ * with neither a logarithm nor a hash per entry: the noise of each block of {@value #BLOCK} tokens is drawn
+ * minimum first ({@link #exponentialNoise}), so a block whose minimum noise over its largest probability
+ * cannot beat the best ratio so far is skipped after a float max over the block and one hash; within the few
+ * blocks left, E_i = -log(1 - D) >= D for the token's uniform D rules most tokens out after one hash. A
+ * logarithm (StrictMath, so every platform picks the same token) is taken only where a token could still win.
+ * The result equals the plain argmin of E_i / p_i with every E_i computed: every skip test keeps a margin of
+ * 2^-40 over the rounding of the logarithm, the sums and the divisions.
  *
  * <p>A draft model that draws its token at position t with the same key agrees with the target as often as
  * p and q allow without communicating (Daliri, Musco, Suresh 2024: disagreement at most 2 TV / (1 + TV)).
@@ -48,9 +49,11 @@ public record KeyedNoise(long seed) {
     /** Fresh seeds lie below this bound (2^53: integers a double holds exactly). */
     public static final long FRESH_SEED_BOUND = 1L << 53;
 
+    /** Tokens per block of the noise construction (a power of two). */
+    static final int BLOCK = 64;
+
     private static final long GOLDEN = 0x9E3779B97F4A7C15L;
-    /** The smallest uniform D of {@link #unitOpen}: (0 + 0.5) * 2^-52. */
-    private static final double MIN_D = 0x1.0p-53;
+    private static final long BLOCK_SALT = 0x6A09E667F3BCC909L;
     /** Safety margin of the skip test over the rounding of log1p (< 1 ulp) and of the division and product. */
     private static final double SKIP_MARGIN = 1 + 0x1.0p-40;
 
@@ -76,21 +79,49 @@ public record KeyedNoise(long seed) {
     public int gumbelMax(Distribution p, long position, Use use) {
         float[] w = p.probabilities();
         long key = rowKey(position, use);
+        long blockKey = mix(key ^ BLOCK_SALT);
         double best = Double.POSITIVE_INFINITY; // the smallest E_i / p_i so far
         int winner = -1;
-        for (int i = 0; i < w.length; i++) {
-            float pi = w[i];
-            if (pi > 0) {
-                // Token i wins only if E_i < best * p_i; as E_i >= D_i >= MIN_D, a bound below MIN_D rules it out.
-                double bound = best * pi * SKIP_MARGIN;
-                if (bound > MIN_D) {
-                    double d = unitOpen(mix(key + (i + 1L) * GOLDEN));
-                    if (d < bound) {
-                        double ratio = -StrictMath.log1p(-d) / pi;
-                        if (ratio < best) {
-                            best = ratio;
-                            winner = i;
+        for (int start = 0, block = 0; start < w.length; start += BLOCK, block++) {
+            int end = Math.min(start + BLOCK, w.length);
+            float pMax = 0f;
+            for (int i = start; i < end; i++) {
+                float v = w[i];
+                if (v > pMax) {
+                    pMax = v;
+                }
+            }
+            if (pMax == 0f) {
+                continue; // outside the support
+            }
+            // A token of the block wins only if E_i < best * p_i <= best * pMax, and every E_i >= eMin >= u / BLOCK.
+            double blockBound = best * pMax * SKIP_MARGIN;
+            long bits = mix(blockKey + (block + 1L) * GOLDEN);
+            double u = unitOpen(bits);
+            if (u * (1.0 / BLOCK) >= blockBound) {
+                continue;
+            }
+            double eMin = blockMinimum(u);
+            int holder = start + (int) (bits & (BLOCK - 1));
+            for (int i = start; i < end; i++) {
+                float pi = w[i];
+                if (pi > 0) {
+                    double bound = best * pi * SKIP_MARGIN;
+                    if (eMin >= bound) {
+                        continue;
+                    }
+                    double e = eMin;
+                    if (i != holder) {
+                        double d = unitOpen(mix(key + (i + 1L) * GOLDEN));
+                        if (eMin + d >= bound) { // E_i = eMin + X_i and X_i >= d
+                            continue;
                         }
+                        e = eMin + exponential(d);
+                    }
+                    double ratio = e / pi;
+                    if (ratio < best) {
+                        best = ratio;
+                        winner = i;
                     }
                 }
             }
@@ -102,17 +133,16 @@ public record KeyedNoise(long seed) {
     }
 
     /**
-     * The reference form of {@link #gumbelMax}: argmin_i E_i / p_i with the logarithm taken for every entry.
+     * The reference form of {@link #gumbelMax}: every E_i computed (a logarithm per entry), then argmin E_i / p_i.
      * Slower; it defines what the fast form must return, and tests compare the two.
      */
     int gumbelMaxReference(Distribution p, long position, Use use) {
         float[] w = p.probabilities();
-        long key = rowKey(position, use);
         double best = Double.POSITIVE_INFINITY;
         int winner = -1;
         for (int i = 0; i < w.length; i++) {
             if (w[i] > 0) {
-                double ratio = -StrictMath.log1p(-unitOpen(mix(key + (i + 1L) * GOLDEN))) / w[i];
+                double ratio = exponentialNoise(position, use, i) / w[i];
                 if (ratio < best) {
                     best = ratio;
                     winner = i;
@@ -120,6 +150,33 @@ public record KeyedNoise(long seed) {
             }
         }
         return winner;
+    }
+
+    /**
+     * The exponential noise E of one token: Exp(1), independent across tokens, a pure function of (seed, position,
+     * use, token). Tokens come in blocks of {@value #BLOCK} slots: the block's minimum is drawn first (Exp(BLOCK),
+     * held by a uniformly chosen slot) and every other slot adds an independent Exp(1) to it, which by the
+     * memorylessness of the exponential gives {@value #BLOCK} independent Exp(1) values.
+     */
+    double exponentialNoise(long position, Use use, int token) {
+        long key = rowKey(position, use);
+        int block = token / BLOCK;
+        long bits = mix(mix(key ^ BLOCK_SALT) + (block + 1L) * GOLDEN);
+        double eMin = blockMinimum(unitOpen(bits));
+        if (token == block * BLOCK + (int) (bits & (BLOCK - 1))) {
+            return eMin;
+        }
+        return eMin + exponential(unitOpen(mix(key + (token + 1L) * GOLDEN)));
+    }
+
+    /** Exp(BLOCK) from a uniform u: -log(1 - u) / BLOCK, at least u / BLOCK. */
+    private static double blockMinimum(double u) {
+        return exponential(u) * (1.0 / BLOCK);
+    }
+
+    /** Exp(1) from a uniform d: -log(1 - d), at least d (StrictMath: the same bits on every platform). */
+    private static double exponential(double d) {
+        return -StrictMath.log1p(-d);
     }
 
     /** A uniform number in [0, 1) for (position, use): one draw per position and purpose. */

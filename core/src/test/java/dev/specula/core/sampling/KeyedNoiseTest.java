@@ -114,6 +114,49 @@ class KeyedNoiseTest {
         }
     }
 
+    /**
+     * Across blocks of the noise construction (a vocabulary of 150: two full blocks of 64 and a partial one), with
+     * holes in the support: draws follow p, so the per-token noise is independent Exp(1) however it is built.
+     */
+    @Test
+    void gumbelMaxDrawsFollowADistributionSpanningSeveralBlocks() {
+        double[] weights = new double[150];
+        for (int i = 0; i < weights.length; i++) {
+            weights[i] = i % 11 == 3 ? 0 : 1 + (i * 7) % 5 + (i == 70 ? 40 : 0);
+        }
+        Distribution p = Distribution.of(weights);
+        long[] counts = new long[p.vocabSize()];
+        KeyedNoise noise = new KeyedNoise(77);
+        for (int t = 0; t < 300_000; t++) {
+            counts[noise.gumbelMax(p, t)]++;
+        }
+        double pv = pValue(p, counts);
+        assertTrue(pv > 1e-3, "p-value " + pv);
+    }
+
+    /** Each token's noise is Exp(1) (Kolmogorov-Smirnov), whichever slot of its block holds the block's minimum. */
+    @Test
+    void perTokenNoiseIsExponential() {
+        KeyedNoise noise = new KeyedNoise(4);
+        int n = 20_000;
+        double[] first = new double[n];
+        double[] middle = new double[n];
+        for (int t = 0; t < n; t++) {
+            first[t] = noise.exponentialNoise(t, KeyedNoise.Use.TOKEN, 0);
+            middle[t] = noise.exponentialNoise(t, KeyedNoise.Use.TOKEN, 64 + 37);
+        }
+        var exp = new org.apache.commons.math3.distribution.ExponentialDistribution(null, 1.0);
+        var ks = new org.apache.commons.math3.stat.inference.KolmogorovSmirnovTest();
+        assertTrue(ks.kolmogorovSmirnovTest(exp, first) > 1e-3, "token 0");
+        assertTrue(ks.kolmogorovSmirnovTest(exp, middle) > 1e-3, "token 101");
+        // Two tokens of one block are independent: their noise is uncorrelated.
+        double sxy = 0;
+        for (int t = 0; t < n; t++) {
+            sxy += (first[t] - 1) * (noise.exponentialNoise(t, KeyedNoise.Use.TOKEN, 1) - 1);
+        }
+        assertEquals(0, sxy / n, 4 / Math.sqrt(n), "covariance of two tokens' noise in one block");
+    }
+
     /** The streams of one position are independent: the joint of TOKEN and RESAMPLE draws is the product. */
     @Test
     void theUsesOfOnePositionAreIndependent() {
