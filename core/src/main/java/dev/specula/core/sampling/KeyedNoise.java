@@ -23,6 +23,8 @@ import java.security.SecureRandom;
  * <p>A draft model that draws its token at position t with the same key agrees with the target as often as
  * p and q allow without communicating (Daliri, Musco, Suresh 2024: disagreement at most 2 TV / (1 + TV)).
  *
+ * <p>The construction is part of what a seed means: changing any constant here changes the text a seed gives.
+ *
  * <p>Fresh seeds ({@link #freshSeed}) come from a {@link SecureRandom}: unpredictable, distinct across
  * processes started at the same instant, and thread-safe without a lock of ours. They lie in [0, 2^53), so a
  * seed reported in JSON survives a client that reads numbers as doubles, and replays.
@@ -36,7 +38,10 @@ import java.security.SecureRandom;
  */
 public record KeyedNoise(long seed) {
 
-    /** Independent noise streams of one position: each purpose gets its own, so no draw reuses another's. */
+    /**
+     * Independent noise streams of one position: each purpose gets its own, so no draw reuses another's. The
+     * constants' order is part of what a seed means (at most four; append, never reorder).
+     */
     public enum Use {
         /** The token chosen at a position: the target's and the draft's Gumbel noise (shared by design). */
         TOKEN,
@@ -186,7 +191,7 @@ public record KeyedNoise(long seed) {
 
     /** The key of one position's stream: every (seed, position, use) gets an unrelated one. */
     private long rowKey(long position, Use use) {
-        return mix(mix(seed ^ GOLDEN) + mix(position * 3 + use.ordinal() + 1));
+        return mix(mix(seed ^ GOLDEN) + mix(position * 4 + use.ordinal() + 1));
     }
 
     /** Uniform in (0, 1), exactly representable with 1 - value exact too: (m + 0.5) * 2^-52 for 52 random bits. */

@@ -12,7 +12,8 @@ public enum SamplingMode {
      * iff it is that token, and a model drafter samples with the same noise so that it agrees as often as p and
      * q allow (Daliri, Musco, Suresh 2024). With a given seed, the output is the same with every drafter, draft
      * length and scheduler, and the same as plain decoding's. Per draft token, acceptance is at least
-     * (1 - TV) / (1 + TV), below rejection sampling's 1 - TV(p, q).
+     * (1 - TV) / (1 + TV), below rejection sampling's 1 - TV(p, q) (measured on the embedded pair in
+     * {@link SamplingParams#DEFAULT_MODE}).
      */
     COUPLED,
     /**
