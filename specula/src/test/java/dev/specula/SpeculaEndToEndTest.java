@@ -12,6 +12,8 @@ import dev.specula.core.draft.Proposal;
 import dev.specula.core.model.Logits;
 import dev.specula.core.model.ModelSequence;
 import dev.specula.core.sampling.Distribution;
+import dev.specula.core.sampling.KeyedNoise;
+import dev.specula.core.sampling.SamplingMode;
 import dev.specula.core.sampling.SamplingParams;
 import dev.specula.core.sampling.SamplingTransform;
 import dev.specula.core.schedule.Scheduling;
@@ -136,50 +138,54 @@ class SpeculaEndToEndTest {
         }
     }
 
-    /** Real p and q of the pair, pushed 100,000 times through the acceptance rule: the first token is ~ p. */
+    /** Real p and q of the pair, pushed 100,000 times through each mode's acceptance rule: the first token is ~ p. */
     @Test
     void speculativeSamplingWithTheRealPairKeepsTheTargetDistribution() {
-        SamplingParams params = SamplingParams.builder().temperature(1.0).topK(12).maxNewTokens(2).build();
-        int vocab = specula.target().vocabSize();
-        int[] prompt = ids(Prompts.CODE.get(4));
-        SamplingTransform transform = new SamplingTransform(params, vocab);
-        Distribution q;
-        Logits targetRows;
-        try (ModelSequence d = specula.draftModel().orElseThrow().newSequence();
-             ModelSequence t = specula.target().newSequence()) {
-            Logits dl = d.append(prompt);
-            q = transform.apply(dl, dl.rows() - 1, new Distribution(vocab));
-            t.append(prompt, 0, prompt.length - 1);
-            int guess = q.argmax();
-            Logits tl = t.append(prompt[prompt.length - 1], guess);
-            float[][] rows = new float[2][vocab];
-            tl.copyRow(0, rows[0]);
-            tl.copyRow(1, rows[1]);
-            targetRows = Logits.of(rows);
-        }
-        Distribution p = transform.apply(targetRows, 0, new Distribution(vocab));
-        TargetScores scores = new TargetScores(transform);
-        SplittableRandom r = new SplittableRandom(3);
-        long[] counts = new long[vocab];
-        for (int s = 0; s < 100_000; s++) {
-            int x = q.sample(r);
-            Proposal proposal = new Proposal(new int[]{x}, new Distribution[]{q}, null, 1);
-            Verdict v = AcceptanceRule.select(params, proposal).decide(proposal, scores.reset(targetRows), r);
-            counts[v.accepted() == 1 ? x : v.nextToken()]++;
-        }
-        List<Double> e = new ArrayList<>();
-        List<Long> o = new ArrayList<>();
-        for (int i = 0; i < vocab; i++) {
-            if (p.prob(i) > 0) {
-                e.add((double) p.prob(i));
-                o.add(counts[i]);
-            } else {
-                assertEquals(0, counts[i], "token " + i + " is outside the target's top-k but was emitted");
+        for (SamplingMode mode : SamplingMode.values()) {
+            SamplingParams params = SamplingParams.builder().temperature(1.0).topK(12).mode(mode).maxNewTokens(2).build();
+            int vocab = specula.target().vocabSize();
+            int[] prompt = ids(Prompts.CODE.get(4));
+            SamplingTransform transform = new SamplingTransform(params, vocab);
+            Distribution q;
+            Logits targetRows;
+            try (ModelSequence d = specula.draftModel().orElseThrow().newSequence();
+                 ModelSequence t = specula.target().newSequence()) {
+                Logits dl = d.append(prompt);
+                q = transform.apply(dl, dl.rows() - 1, new Distribution(vocab));
+                t.append(prompt, 0, prompt.length - 1);
+                int guess = q.argmax();
+                Logits tl = t.append(prompt[prompt.length - 1], guess);
+                float[][] rows = new float[2][vocab];
+                tl.copyRow(0, rows[0]);
+                tl.copyRow(1, rows[1]);
+                targetRows = Logits.of(rows);
             }
+            Distribution p = transform.apply(targetRows, 0, new Distribution(vocab));
+            TargetScores scores = new TargetScores(transform);
+            SplittableRandom r = new SplittableRandom(3);
+            long[] counts = new long[vocab];
+            for (int s = 0; s < 100_000; s++) {
+                KeyedNoise noise = new KeyedNoise(r.nextLong());
+                int x = noise.gumbelMax(q, prompt.length); // how the model drafter samples
+                Proposal proposal = new Proposal(new int[]{x}, new Distribution[]{q}, null, 1);
+                Verdict v = AcceptanceRule.select(params, proposal)
+                        .decide(proposal, scores.reset(targetRows, prompt.length), noise);
+                counts[v.accepted() == 1 ? x : v.nextToken()]++;
+            }
+            List<Double> e = new ArrayList<>();
+            List<Long> o = new ArrayList<>();
+            for (int i = 0; i < vocab; i++) {
+                if (p.prob(i) > 0) {
+                    e.add((double) p.prob(i));
+                    o.add(counts[i]);
+                } else {
+                    assertEquals(0, counts[i], "token " + i + " is outside the target's top-k but was emitted");
+                }
+            }
+            double pv = new ChiSquareTest().chiSquareTest(e.stream().mapToDouble(Double::doubleValue).toArray(),
+                    o.stream().mapToLong(Long::longValue).toArray());
+            assertTrue(pv > 1e-3, mode + ": p-value " + pv);
         }
-        double pv = new ChiSquareTest().chiSquareTest(e.stream().mapToDouble(Double::doubleValue).toArray(),
-                o.stream().mapToLong(Long::longValue).toArray());
-        assertTrue(pv > 1e-3, "p-value " + pv);
     }
 
     /** End to end through the loop with real models, on a short horizon: the first token's distribution. */

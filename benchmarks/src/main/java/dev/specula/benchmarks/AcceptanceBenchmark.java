@@ -6,6 +6,8 @@ import dev.specula.core.acceptance.Verdict;
 import dev.specula.core.draft.Proposal;
 import dev.specula.core.model.Logits;
 import dev.specula.core.sampling.Distribution;
+import dev.specula.core.sampling.KeyedNoise;
+import dev.specula.core.sampling.SamplingMode;
 import dev.specula.core.sampling.SamplingParams;
 import dev.specula.core.sampling.SamplingTransform;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -25,8 +27,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One acceptance step over k draft tokens (default 4) with a vocabulary of {@code vocab} entries (default 32,000;
- * {@code -p vocab=151936} for Qwen's): target rows turned into p lazily, then the
- * rule (greedy match, speculative sampling with q, or one-hot).
+ * {@code -p vocab=151936} for Qwen's): target rows turned into p lazily, then the rule (greedy match, rejection
+ * sampling with q, rejection sampling of one-hot drafts, or coupled Gumbel-max).
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -35,7 +37,7 @@ import java.util.concurrent.TimeUnit;
 @Measurement(iterations = 5, time = 1)
 @Fork(1)
 public class AcceptanceBenchmark {
-    @Param({"greedy", "sampling", "one-hot"})
+    @Param({"greedy", "sampling", "one-hot", "coupled"})
     public String rule;
 
     @Param({"32000"})
@@ -48,7 +50,7 @@ public class AcceptanceBenchmark {
     private TargetScores scores;
     private SamplingParams params;
     private Proposal proposal;
-    private SplittableRandom random;
+    private KeyedNoise noise;
 
     @Setup
     public void setup() {
@@ -64,7 +66,8 @@ public class AcceptanceBenchmark {
             }
         }
         target = Logits.of(rows);
-        params = rule.equals("greedy") ? SamplingParams.greedy(16) : SamplingParams.builder().temperature(1).build();
+        params = rule.equals("greedy") ? SamplingParams.greedy(16) : SamplingParams.builder().temperature(1)
+                .mode(rule.equals("coupled") ? SamplingMode.COUPLED : SamplingMode.REJECTION).build();
         SamplingTransform transform = new SamplingTransform(params, vocab);
         scores = new TargetScores(transform);
         Distribution[] q = new Distribution[k];
@@ -74,12 +77,13 @@ public class AcceptanceBenchmark {
             q[i] = transform.apply(draft, i, new Distribution(vocab));
             tokens[i] = q[i].argmax();
         }
-        proposal = rule.equals("sampling") ? new Proposal(tokens, q, null, k) : Proposal.oneHot(tokens);
-        random = new SplittableRandom(3);
+        proposal = rule.equals("sampling") || rule.equals("coupled") ? new Proposal(tokens, q, null, k)
+                : Proposal.oneHot(tokens);
+        noise = new KeyedNoise(3);
     }
 
     @Benchmark
     public Verdict decide() {
-        return AcceptanceRule.select(params, proposal).decide(proposal, scores.reset(target), random);
+        return AcceptanceRule.select(params, proposal).decide(proposal, scores.reset(target, 100), noise);
     }
 }

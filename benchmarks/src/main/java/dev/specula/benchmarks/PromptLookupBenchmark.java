@@ -4,6 +4,7 @@ import dev.specula.core.draft.DraftContext;
 import dev.specula.core.draft.DraftProposer;
 import dev.specula.core.draft.Proposal;
 import dev.specula.core.draft.TokenBuffer;
+import dev.specula.core.sampling.KeyedNoise;
 import dev.specula.core.sampling.SamplingParams;
 import dev.specula.core.schedule.DraftPlan;
 import dev.specula.draft.PromptLookupDrafter;
@@ -58,7 +59,7 @@ public class PromptLookupBenchmark {
             }
         }
         history = new TokenBuffer(tokens);
-        proposer = new PromptLookupDrafter(2, 4).start(new DraftContext(SamplingParams.greedy(1), r, 32000, history));
+        proposer = new PromptLookupDrafter(2, 4).start(new DraftContext(SamplingParams.greedy(1), new KeyedNoise(1), 32000, history));
     }
 
     @Benchmark

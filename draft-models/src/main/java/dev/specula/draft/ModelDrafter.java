@@ -9,17 +9,19 @@ import dev.specula.core.model.CausalLanguageModel;
 import dev.specula.core.model.Logits;
 import dev.specula.core.model.ModelSequence;
 import dev.specula.core.sampling.Distribution;
+import dev.specula.core.sampling.KeyedNoise;
 import dev.specula.core.sampling.SamplingTransform;
 import dev.specula.core.schedule.DraftPlan;
 
 import java.util.Arrays;
 import java.util.OptionalInt;
-import java.util.random.RandomGenerator;
 
 /**
  * Drafts with a small causal language model: k autoregressive steps, each token drawn from q, the draft's
  * logits through the SAME {@link SamplingTransform} the target uses (so p and q are comparable), and q reported
- * with the proposal. After the first token, drafting stops early when the draft's confidence at the next
+ * with the proposal. A sampled token at sequence position t is q's Gumbel-max token under the generation's
+ * keyed noise, {@code noise.gumbelMax(q, t)}: an exact sample of q, and, since the target chooses its token
+ * there with the same noise, equal to the target's token as often as p and q allow. After the first token, drafting stops early when the draft's confidence at the next
  * position falls under the plan's {@code minConfidence}: the largest probability of q when sampling (decided
  * before drawing, so the drafted tokens stay exact samples of q), the top-versus-runner-up probability when greedy
  * ({@link SamplingTransform#greedyConfidence}).
@@ -57,7 +59,7 @@ public final class ModelDrafter implements Drafter {
     private final class Proposer implements DraftProposer {
         private final ModelSequence sequence;
         private final SamplingTransform transform;
-        private final RandomGenerator random;
+        private final KeyedNoise noise;
         private final boolean greedy;
         private int[] fed = new int[64];   // the tokens the draft sequence has consumed, in order
         private int synced;                // fed[0, synced) is known to equal the history
@@ -68,7 +70,7 @@ public final class ModelDrafter implements Drafter {
         Proposer(ModelSequence sequence, DraftContext context) {
             this.sequence = sequence;
             this.transform = new SamplingTransform(context.params(), model.vocabSize());
-            this.random = context.random();
+            this.noise = context.noise();
             this.greedy = context.params().isGreedy();
         }
 
@@ -94,7 +96,7 @@ public final class ModelDrafter implements Drafter {
                 if (n > 0 && conf < plan.minConfidence()) {
                     break;
                 }
-                int token = greedy ? d.argmax() : d.sample(random);
+                int token = greedy ? d.argmax() : noise.gumbelMax(d, history.size() + n);
                 tokens[n] = token;
                 confidence[n] = conf;
                 n++;

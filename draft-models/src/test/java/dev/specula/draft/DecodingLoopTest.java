@@ -4,6 +4,7 @@ import dev.specula.core.decode.FinishReason;
 import dev.specula.core.decode.GenerationResult;
 import dev.specula.core.decode.SpeculativeDecoder;
 import dev.specula.core.model.NonFiniteLogitsException;
+import dev.specula.core.sampling.SamplingMode;
 import dev.specula.core.sampling.SamplingParams;
 import dev.specula.core.schedule.Scheduling;
 import dev.specula.core.testing.ReferenceModel;
@@ -125,6 +126,38 @@ class DecodingLoopTest {
             Thread.interrupted();
         }
         assertEquals(0, target.openSequences());
+    }
+
+    @Test
+    void aGenerationWithoutASeedDrawsAFreshOneReportsItAndReplaysWithIt() {
+        SamplingParams unseeded = SamplingParams.builder().temperature(1.0).mode(SamplingMode.COUPLED).maxNewTokens(30)
+                .build();
+        AtomicInteger drawn = new AtomicInteger();
+        SpeculativeDecoder d = base().drafter(new ModelDrafter(ReferenceModel.draftOf(target, 0.6, 9).build()))
+                .scheduling(Scheduling.fixed(3)).seedSource(() -> 1000 + drawn.getAndIncrement()).build();
+        GenerationResult first = d.generate(prompt, unseeded);
+        GenerationResult second = d.generate(prompt, unseeded);
+        assertEquals(1000, first.metrics().seed());
+        assertEquals(1001, second.metrics().seed());
+        GenerationResult replay = d.generate(prompt, unseeded.toBuilder().seed(1000).build());
+        assertArrayEquals(first.tokens(), replay.tokens());
+        assertEquals(1000, replay.metrics().seed());
+        assertEquals(2, drawn.get(), "a given seed draws none");
+
+        // The default source: a new, unpredictable seed per generation; each output replays from its seed.
+        SpeculativeDecoder plain = base().build();
+        Set<Long> seeds = new java.util.HashSet<>();
+        Set<List<Integer>> outputs = new java.util.HashSet<>();
+        for (int i = 0; i < 5; i++) {
+            GenerationResult r = plain.generate(prompt, unseeded);
+            seeds.add(r.metrics().seed());
+            outputs.add(Arrays.stream(r.tokens()).boxed().toList());
+            assertArrayEquals(r.tokens(), d.generate(prompt, unseeded.toBuilder().seed(r.metrics().seed()).build())
+                    .tokens(), "replayed with the reported seed, with a drafter");
+        }
+        assertEquals(5, seeds.size(), "five fresh seeds: " + seeds);
+        assertTrue(outputs.size() >= 4, "five unseeded generations at temperature 1 gave " + outputs.size()
+                + " distinct outputs");
     }
 
     @Test

@@ -9,6 +9,7 @@ import dev.specula.core.draft.Proposal;
 import dev.specula.core.model.Logits;
 import dev.specula.core.model.ModelSequence;
 import dev.specula.core.sampling.Distribution;
+import dev.specula.core.sampling.SamplingMode;
 import dev.specula.core.sampling.SamplingParams;
 import dev.specula.core.sampling.SamplingTransform;
 import dev.specula.core.schedule.Scheduling;
@@ -26,9 +27,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Speculative sampling through the whole loop leaves the output distributed exactly as the target's: a
- * chi-square test over 100,000 generations of the joint distribution of the first two tokens, against the exact
- * target distribution computed from the reference model through the same sampling transform.
+ * Sampled decoding through the whole loop leaves the output distributed exactly as the target's, in both
+ * sampling modes: a chi-square test over 100,000 generations (one seed each) of the joint distribution of the
+ * first two tokens, against the exact target distribution computed from the reference model through the same
+ * sampling transform.
  */
 class DistributionPreservationTest {
     static final int VOCAB = 6;
@@ -37,12 +39,14 @@ class DistributionPreservationTest {
 
     static final ReferenceModel TARGET = ReferenceModel.builder(VOCAB, 21).scale(1.2).build();
     static final ReferenceModel DRAFT = ReferenceModel.draftOf(TARGET, 0.5, 22).build();
+    /** A draft that never shares the target's logits: q unrelated to p. */
+    static final ReferenceModel STRANGER = ReferenceModel.draftOf(TARGET, 0, 23).build();
 
-    static List<SamplingParams> settings() {
+    static List<SamplingParams> settings(SamplingMode mode) {
         return List.of(
-                SamplingParams.builder().temperature(1).maxNewTokens(3).build(),
-                SamplingParams.builder().temperature(0.7).topK(4).maxNewTokens(3).build(),
-                SamplingParams.builder().temperature(1.3).topP(0.8).maxNewTokens(3).build());
+                SamplingParams.builder().temperature(1).mode(mode).maxNewTokens(3).build(),
+                SamplingParams.builder().temperature(0.7).topK(4).mode(mode).maxNewTokens(3).build(),
+                SamplingParams.builder().temperature(1.3).topP(0.8).mode(mode).maxNewTokens(3).build());
     }
 
     /** Exact P(first two tokens = (a, b)) under the target's sampling. */
@@ -72,6 +76,7 @@ class DistributionPreservationTest {
         return pValue(drafter, params, Scheduling.fixed(2));
     }
 
+    /** The p-value of the first two tokens' joint counts against the target's; a null drafter decodes plainly. */
     static double pValue(Drafter drafter, SamplingParams params, Scheduling scheduling) {
         SpeculativeDecoder decoder = SpeculativeDecoder.builder().target(TARGET).drafter(drafter)
                 .scheduling(scheduling).verifier(new ParallelVerifier()).build();
@@ -83,7 +88,9 @@ class DistributionPreservationTest {
             counts[t[0] * VOCAB + t[1]]++;
             drafted += r.metrics().draftedTokens();
         }
-        assertTrue(drafted > SAMPLES / 4, "drafts were verified: " + drafted);
+        if (drafter != null) {
+            assertTrue(drafted > SAMPLES / 4, "drafts were verified: " + drafted);
+        }
         double[] expected = exactJoint(params);
         List<Double> e = new ArrayList<>();
         List<Long> o = new ArrayList<>();
@@ -101,9 +108,22 @@ class DistributionPreservationTest {
 
     @Test
     void modelDraftsKeepTheTargetDistribution() {
-        for (SamplingParams params : settings()) {
-            double p = pValue(new ModelDrafter(DRAFT), params);
-            assertTrue(p > 1e-3, params + ": p-value " + p);
+        for (SamplingMode mode : SamplingMode.values()) {
+            for (SamplingParams params : settings(mode)) {
+                double p = pValue(new ModelDrafter(DRAFT), params);
+                assertTrue(p > 1e-3, params + ": p-value " + p);
+            }
+        }
+    }
+
+    /** Plain coupled sampling (Gumbel-max with keyed noise, no drafter) follows p; and so do unrelated drafts. */
+    @Test
+    void plainCoupledSamplingAndUnrelatedDraftsKeepTheTargetDistribution() {
+        for (SamplingParams params : settings(SamplingMode.COUPLED)) {
+            double plain = pValue(null, params, Scheduling.fixed(0));
+            assertTrue(plain > 1e-3, params + " plain: p-value " + plain);
+            double stranger = pValue(new ModelDrafter(STRANGER), params, Scheduling.fixed(3));
+            assertTrue(stranger > 1e-3, params + " unrelated draft: p-value " + stranger);
         }
     }
 
@@ -130,9 +150,11 @@ class DistributionPreservationTest {
                 return "stop-below-0.45";
             }
         };
-        for (SamplingParams params : settings()) {
-            double p = pValue(new ModelDrafter(DRAFT), params, stopping);
-            assertTrue(p > 1e-3, params + ": p-value " + p);
+        for (SamplingMode mode : SamplingMode.values()) {
+            for (SamplingParams params : settings(mode)) {
+                double p = pValue(new ModelDrafter(DRAFT), params, stopping);
+                assertTrue(p > 1e-3, params + ": p-value " + p);
+            }
         }
     }
 
@@ -145,13 +167,18 @@ class DistributionPreservationTest {
             }
             return out;
         });
-        for (SamplingParams params : settings()) {
-            double p = pValue(guesses, params);
-            assertTrue(p > 1e-3, params + ": p-value " + p);
+        for (SamplingMode mode : SamplingMode.values()) {
+            for (SamplingParams params : settings(mode)) {
+                double p = pValue(guesses, params);
+                assertTrue(p > 1e-3, params + ": p-value " + p);
+            }
         }
     }
 
-    /** A model drafter that samples at a different temperature than the q it reports: a lossless-ness bug. */
+    /**
+     * A model drafter that samples at a different temperature than the q it reports: a lossless-ness bug under
+     * rejection sampling (coupled verification never reads q, so it cannot be misled by it).
+     */
     static final class MismatchedQDrafter implements Drafter {
         @Override
         public DraftProposer start(DraftContext context) {
@@ -165,7 +192,8 @@ class DistributionPreservationTest {
                     seq.rollback(0);
                     Logits l = seq.append(history.toArray(0, history.size()));
                     Distribution q = reported.apply(l, l.rows() - 1, new Distribution(VOCAB));
-                    int token = actual.apply(l, l.rows() - 1, new Distribution(VOCAB)).sample(context.random());
+                    int token = context.noise().gumbelMax(actual.apply(l, l.rows() - 1, new Distribution(VOCAB)),
+                            history.size());
                     return new Proposal(new int[]{token}, new Distribution[]{q}, null, 1);
                 }
 
@@ -184,8 +212,11 @@ class DistributionPreservationTest {
 
     @Test
     void theTestCatchesADraftWhoseReportedQDiffersFromWhatItSampled() {
-        SamplingParams params = SamplingParams.builder().temperature(0.6).maxNewTokens(3).build();
+        SamplingParams params = SamplingParams.builder().temperature(0.6).mode(SamplingMode.REJECTION).maxNewTokens(3)
+                .build();
         double p = pValue(new MismatchedQDrafter(), params);
         assertTrue(p < 1e-6, "a mismatched q must be detected, p-value " + p);
+        double coupled = pValue(new MismatchedQDrafter(), params.toBuilder().mode(SamplingMode.COUPLED).build());
+        assertTrue(coupled > 1e-3, "coupled verification emits p whatever the draft: p-value " + coupled);
     }
 }

@@ -49,7 +49,7 @@ class ModelDrafterTest extends DrafterContract {
         ModelDrafter drafter = new ModelDrafter(draft);
         var history = new dev.specula.core.draft.TokenBuffer(prompt(2, 6));
         var proposer = drafter.start(new dev.specula.core.draft.DraftContext(SamplingParams.greedy(10),
-                new java.util.SplittableRandom(1), VOCAB, history));
+                new dev.specula.core.sampling.KeyedNoise(1), VOCAB, history));
         assertEquals(5, proposer.propose(history, new dev.specula.core.schedule.DraftPlan(5, 0)).size());
         // The first token is always drafted; the threshold stops the extension.
         assertEquals(1, proposer.propose(history, new dev.specula.core.schedule.DraftPlan(5, 0.95)).size());

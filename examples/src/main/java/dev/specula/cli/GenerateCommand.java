@@ -145,8 +145,8 @@ final class GenerateCommand implements Callable<Integer> {
         err.println();
         err.println("--- " + (speculative ? "speculative decoding (" + models.describe() + ")" : "plain decoding")
                 + " ---");
-        err.printf("%d tokens in %.3f s: %.1f tokens/s (prompt %d tokens, finish: %s)%n", m.generatedTokens(),
-                m.totalNanos() / 1e9, m.tokensPerSecond(), c.promptTokens(), c.finishReason());
+        err.printf("%d tokens in %.3f s: %.1f tokens/s (prompt %d tokens, finish: %s, seed %d)%n", m.generatedTokens(),
+                m.totalNanos() / 1e9, m.tokensPerSecond(), c.promptTokens(), c.finishReason(), m.seed());
         if (speculative) {
             IntSummaryStatistics ks = Arrays.stream(m.draftLengths()).summaryStatistics();
             err.printf("acceptance %.3f (%d of %d drafted), %.2f tokens per target call, %d target calls,"
@@ -178,7 +178,15 @@ final class GenerateCommand implements Callable<Integer> {
         root.put("target", models.targetDir().toString());
         root.put("drafter", specula.drafter().map(d -> d.name()).orElse("none"));
         root.put("draft_length", models.draftLength);
-        root.set("sampling", mapper.valueToTree(params));
+        ObjectNode sampling = root.putObject("sampling"); // the parameters' record components, the seed as used
+        sampling.put("temperature", params.temperature());
+        sampling.put("topK", params.topK());
+        sampling.put("topP", params.topP());
+        sampling.put("minP", params.minP());
+        sampling.put("seed", c.metrics().seed());
+        sampling.put("mode", params.mode().name());
+        sampling.put("maxNewTokens", params.maxNewTokens());
+        sampling.set("stopTokenIds", mapper.valueToTree(params.stopTokenIds()));
         root.set("metrics", Json.metrics(mapper, c.metrics()));
         if (baseline != null) {
             root.set("baseline_metrics", Json.metrics(mapper, baseline.metrics()));

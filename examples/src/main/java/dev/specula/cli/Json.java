@@ -26,6 +26,7 @@ final class Json {
         n.put("verify_ms", m.verifyNanos() / 1e6);
         n.put("other_ms", m.otherNanos() / 1e6);
         n.put("total_ms", m.totalNanos() / 1e6);
+        n.put("seed", m.seed());
         ArrayNode ks = n.putArray("draft_lengths");
         for (int k : m.draftLengths()) {
             ks.add(k);

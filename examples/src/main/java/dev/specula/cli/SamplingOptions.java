@@ -1,5 +1,6 @@
 package dev.specula.cli;
 
+import dev.specula.core.sampling.KeyedNoise;
 import dev.specula.core.sampling.SamplingParams;
 import picocli.CommandLine.Option;
 
@@ -19,12 +20,19 @@ final class SamplingOptions {
     @Option(names = "--top-p", paramLabel = "P", defaultValue = "1", description = "Nucleus filter in (0, 1], 1 = off.")
     double topP;
 
-    @Option(names = "--seed", paramLabel = "S", defaultValue = "0", description = "Random seed for sampling.")
-    long seed;
+    @Option(names = "--seed", paramLabel = "S",
+            description = "Random seed for sampling (the same seed gives the same tokens with or without a draft)."
+                    + " Default: a fresh one, printed with the metrics.")
+    Long seed;
 
-    /** @throws IllegalArgumentException naming the bad parameter (exit code 2) */
+    /**
+     * The parameters; without {@code --seed} one fresh seed is drawn here, so that every run of the command
+     * (warm-up, speculative, baseline) samples with the same one.
+     *
+     * @throws IllegalArgumentException naming the bad parameter (exit code 2)
+     */
     SamplingParams params() {
         return SamplingParams.builder().maxNewTokens(maxNewTokens).temperature(temperature).topK(topK).topP(topP)
-                .seed(seed).build();
+                .seed(seed != null ? seed : KeyedNoise.freshSeed()).build();
     }
 }

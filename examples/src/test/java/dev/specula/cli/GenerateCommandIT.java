@@ -74,6 +74,31 @@ class GenerateCommandIT {
     }
 
     @Test
+    void aSeedGivesTheSameSampledTokensWithAndWithoutADraft() throws Exception {
+        List<JsonNode> runs = new ArrayList<>();
+        for (String draft : List.of("none", "model", "composite")) {
+            Run r = specula("generate", "--json", "--temperature", "0.8", "--seed", "7", "--max-new-tokens", "40",
+                    "--draft", draft);
+            assertEquals(0, r.exit(), draft + ": " + r.err());
+            JsonNode j = new ObjectMapper().readTree(r.out());
+            assertEquals(7, j.get("metrics").get("seed").asLong());
+            assertEquals(7, j.get("sampling").get("seed").asLong());
+            runs.add(j);
+        }
+        for (JsonNode j : runs) {
+            assertEquals(runs.get(0).get("token_ids"), j.get("token_ids"), j.get("drafter").asText());
+        }
+        // Without --seed: a fresh seed, reported, and it replays.
+        Run fresh = specula("generate", "--json", "--temperature", "0.8", "--max-new-tokens", "16");
+        assertEquals(0, fresh.exit(), fresh.err());
+        JsonNode f = new ObjectMapper().readTree(fresh.out());
+        long seed = f.get("metrics").get("seed").asLong();
+        Run replay = specula("generate", "--json", "--temperature", "0.8", "--max-new-tokens", "16", "--draft", "none",
+                "--seed", Long.toString(seed));
+        assertEquals(f.get("token_ids"), new ObjectMapper().readTree(replay.out()).get("token_ids"), "seed " + seed);
+    }
+
+    @Test
     void plainAndNgramDraftsWork() throws Exception {
         for (String draft : List.of("none", "ngram", "composite")) {
             Run r = specula("generate", "--draft", draft, "--max-new-tokens", "16", "--json");

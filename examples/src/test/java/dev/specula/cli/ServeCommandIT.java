@@ -140,7 +140,7 @@ class ServeCommandIT {
         JsonNode metrics = json.path("specula");
         assertEquals(completionTokens, metrics.path("generated_tokens").asInt(-1), metrics.toString());
         for (String field : List.of("tokens_per_second", "acceptance_rate", "drafted_tokens", "accepted_tokens",
-                "target_calls", "total_ms", "draft_lengths")) {
+                "target_calls", "total_ms", "draft_lengths", "seed")) {
             assertTrue(metrics.has(field), "specula." + field + " missing in " + metrics);
         }
     }

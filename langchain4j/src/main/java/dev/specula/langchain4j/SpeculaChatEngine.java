@@ -145,8 +145,8 @@ final class SpeculaChatEngine implements AutoCloseable {
 
     /**
      * The Specula request for {@code messages} under {@code parameters}. Without {@code maxOutputTokens} the reply
-     * may run to the end of the context; without a temperature it is greedy; without a seed Specula's default
-     * seed applies.
+     * may run to the end of the context; without a temperature it is greedy; without a seed each request draws a
+     * fresh one (reported in the generation's metrics).
      */
     static GenerationRequest.Builder generationRequest(List<ChatMessage> messages, ChatRequestParameters parameters,
                                                        String modelName, int contextLength) {

@@ -99,7 +99,7 @@ public abstract class SpeculaModelBuilder<B extends SpeculaModelBuilder<B>> {
         return self();
     }
 
-    /** Default seed of sampling and acceptance draws (default: Specula's). */
+    /** Default seed of sampling and acceptance draws (default: none, a fresh seed per request). */
     public B seed(long seed) {
         defaults.seed(seed);
         return self();

@@ -74,7 +74,7 @@ class SpeculaChatEngineTest {
         assertEquals(0.9, p.topP());
         assertEquals(40, p.topK());
         assertEquals(17, p.maxNewTokens());
-        assertEquals(99L, p.seed());
+        assertEquals(java.util.OptionalLong.of(99L), p.seed());
         assertEquals(List.of("\n\n", "END"), r.stopSequences());
         assertFalse(r.speculative());
         assertEquals(new dev.specula.Prompt.Chat(HI), r.prompt());
@@ -156,7 +156,8 @@ class SpeculaChatEngineTest {
 
     @Test
     void metadataCarriesTheMetricsThroughToBuilderAndEquality() {
-        GenerationMetrics metrics = new GenerationMetrics(5, 12, 10, 8, 4, 5, 6, 1, 2, 3, 10, new int[] {3, 3, 2, 2});
+        GenerationMetrics metrics = new GenerationMetrics(5, 12, 10, 8, 4, 5, 6, 1, 2, 3, 10, new int[] {3, 3, 2, 2},
+                42);
         SpeculaChatResponseMetadata m = SpeculaChatResponseMetadata.builder().modelName("m").metrics(metrics)
                 .finishReason(FinishReason.STOP).build();
         assertEquals(0.8, m.acceptanceRate(), 1e-12);

@@ -32,7 +32,8 @@ public final class ParallelVerifier implements Verifier {
                     + " appended tokens; expected one row per token");
         }
         AcceptanceRule rule = AcceptanceRule.select(context.params(), proposal);
-        Verdict verdict = rule.decide(proposal, context.scores().reset(logits), context.random());
+        // Row 0 chooses the token at position base + 1: the pending token sits at base.
+        Verdict verdict = rule.decide(proposal, context.scores().reset(logits, base + 1L), context.noise());
         target.rollback(base + 1 + verdict.accepted());
         return verdict;
     }

@@ -11,7 +11,6 @@ import dev.specula.core.testing.ReferenceModel;
 import dev.specula.core.verify.VerificationContext;
 import org.junit.jupiter.api.Test;
 
-import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -20,7 +19,8 @@ class ParallelVerifierTest {
 
     private static VerificationContext greedy(int vocab) {
         SamplingParams p = SamplingParams.greedy(10);
-        return new VerificationContext(p, new TargetScores(new SamplingTransform(p, vocab)), new SplittableRandom(1));
+        return new VerificationContext(p, new TargetScores(new SamplingTransform(p, vocab)),
+                new dev.specula.core.sampling.KeyedNoise(1));
     }
 
     private static int greedyNext(ReferenceModel m, int[] context) {

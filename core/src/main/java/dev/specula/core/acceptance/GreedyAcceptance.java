@@ -1,8 +1,7 @@
 package dev.specula.core.acceptance;
 
 import dev.specula.core.draft.Proposal;
-
-import java.util.random.RandomGenerator;
+import dev.specula.core.sampling.KeyedNoise;
 
 /**
  * Greedy verification: keep draft tokens while each equals the target's argmax; the target's argmax at the
@@ -15,7 +14,7 @@ public final class GreedyAcceptance implements AcceptanceRule {
     }
 
     @Override
-    public Verdict decide(Proposal proposal, TargetScores target, RandomGenerator random) {
+    public Verdict decide(Proposal proposal, TargetScores target, KeyedNoise noise) {
         int[] tokens = proposal.tokens();
         int k = tokens.length;
         for (int i = 0; i < k; i++) {

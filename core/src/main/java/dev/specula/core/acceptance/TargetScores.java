@@ -8,6 +8,7 @@ import dev.specula.core.sampling.SamplingTransform;
  * The target's verdict material for one step: its logits for the k+1 verified positions, turned into
  * distributions p lazily (a greedy rule needs only argmaxes; a sampling rule stops transforming rows at the
  * first rejection). Row {@code i} scores the position of draft token {@code i}; row {@code k} gives the bonus.
+ * The scores know the sequence position each row chooses a token for, which keys the noise of sampled rules.
  *
  * <p>Per generation, reused every step; not thread-safe.
  */
@@ -17,19 +18,29 @@ public final class TargetScores {
     private boolean[] ready = new boolean[0];
     private final Distribution workspace;
     private Logits logits;
+    private long firstPosition;
 
     public TargetScores(SamplingTransform transform) {
         this.transform = transform;
         this.workspace = new Distribution(transform.vocabSize());
     }
 
-    /** Points the scores at a new block of logits (valid for this step only). */
-    public TargetScores reset(Logits logits) {
+    /**
+     * Points the scores at a new block of logits (valid for this step only).
+     *
+     * @param firstPosition the sequence position (prompt included, from 0) of the token row 0 chooses: the
+     *                      length of the history before the step
+     */
+    public TargetScores reset(Logits logits, long firstPosition) {
+        if (firstPosition < 0) {
+            throw new IllegalArgumentException("firstPosition must be >= 0, got " + firstPosition);
+        }
         if (logits.vocabSize() != transform.vocabSize()) {
             throw new IllegalArgumentException("target logits have vocabulary " + logits.vocabSize()
                     + ", expected " + transform.vocabSize());
         }
         this.logits = logits;
+        this.firstPosition = firstPosition;
         int n = logits.rows();
         if (rows.length < n) {
             Distribution[] grown = new Distribution[n];
@@ -46,6 +57,11 @@ public final class TargetScores {
 
     public int rows() {
         return logits.rows();
+    }
+
+    /** The sequence position of the token row {@code row} chooses. */
+    public long position(int row) {
+        return firstPosition + row;
     }
 
     /** The target's most likely token at a position, straight from its logits. */

@@ -17,10 +17,13 @@ import java.util.Arrays;
  * @param verifyNanos     time spent verifying (target calls, acceptance, rollback)
  * @param totalNanos      wall time of the whole generation
  * @param draftLengths    the draft length the scheduler chose at each step (a copy is returned)
+ * @param seed            the seed the generation's noise was keyed with: the one given, or the fresh one drawn
+ *                        when none was; pass it back ({@code SamplingParams.Builder.seed}) to replay a sampled
+ *                        output (greedy decoding draws no noise)
  */
 public record GenerationMetrics(int promptTokens, int generatedTokens, int draftedTokens, int acceptedTokens,
                                 int steps, int targetCalls, int draftCalls, long prefillNanos, long draftNanos,
-                                long verifyNanos, long totalNanos, int[] draftLengths) {
+                                long verifyNanos, long totalNanos, int[] draftLengths, long seed) {
 
     public GenerationMetrics {
         draftLengths = draftLengths.clone();
@@ -62,7 +65,7 @@ public record GenerationMetrics(int promptTokens, int generatedTokens, int draft
                 && draftedTokens == m.draftedTokens && acceptedTokens == m.acceptedTokens && steps == m.steps
                 && targetCalls == m.targetCalls && draftCalls == m.draftCalls && prefillNanos == m.prefillNanos
                 && draftNanos == m.draftNanos && verifyNanos == m.verifyNanos && totalNanos == m.totalNanos
-                && Arrays.equals(draftLengths, m.draftLengths);
+                && Arrays.equals(draftLengths, m.draftLengths) && seed == m.seed;
     }
 
     @Override
@@ -74,8 +77,8 @@ public record GenerationMetrics(int promptTokens, int generatedTokens, int draft
     public String toString() {
         return String.format("GenerationMetrics[generated=%d, tokens/s=%.1f, acceptance=%.3f, tokens/call=%.2f,"
                         + " drafted=%d, accepted=%d, steps=%d, draftCalls=%d, prefill=%.1fms, draft=%.1fms,"
-                        + " verify=%.1fms, other=%.1fms]", generatedTokens, tokensPerSecond(), acceptanceRate(),
+                        + " verify=%.1fms, other=%.1fms, seed=%d]", generatedTokens, tokensPerSecond(), acceptanceRate(),
                 meanTokensPerTargetCall(), draftedTokens, acceptedTokens, steps, draftCalls, prefillNanos / 1e6,
-                draftNanos / 1e6, verifyNanos / 1e6, otherNanos() / 1e6);
+                draftNanos / 1e6, verifyNanos / 1e6, otherNanos() / 1e6, seed);
     }
 }

@@ -10,6 +10,7 @@ import dev.specula.core.draft.Proposal;
 import dev.specula.core.draft.TokenBuffer;
 import dev.specula.core.model.CausalLanguageModel;
 import dev.specula.core.model.ModelSequence;
+import dev.specula.core.sampling.KeyedNoise;
 import dev.specula.core.sampling.SamplingParams;
 import dev.specula.core.sampling.SamplingTransform;
 import dev.specula.core.schedule.DraftPlan;
@@ -21,10 +22,8 @@ import dev.specula.core.verify.Verifier;
 import java.util.Arrays;
 import java.util.Objects;
 import java.util.Set;
-import java.util.SplittableRandom;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
-import java.util.random.RandomGenerator;
 
 /**
  * The speculative decoding loop. Prefills the target with the prompt, then repeats: ask the scheduler for k;
@@ -34,8 +33,13 @@ import java.util.random.RandomGenerator;
  * capped so none runs past it), when the context is full, or on cancellation. With no drafter, or k = 0, it
  * is plain decoding: one target call per token, the baseline of every comparison.
  *
+ * <p>Randomness: each generation keys its noise by its seed ({@link KeyedNoise}); with no seed in the
+ * parameters it draws a fresh one from the seed source, and reports the seed used in its metrics. In the
+ * default {@link dev.specula.core.sampling.SamplingMode#COUPLED} mode a seed fixes the output, identical with and
+ * without a drafter, for every draft length and scheduler.
+ *
  * <p>Thread-safe: one decoder serves concurrent generations over shared models; each generation owns its
- * sequences, proposer, scheduler and random source, and closes them before returning (also on failure).
+ * sequences, proposer, scheduler and noise, and closes them before returning (also on failure).
  *
  * <pre>{@code
  * SpeculativeDecoder decoder = SpeculativeDecoder.builder()
@@ -52,6 +56,7 @@ public final class SpeculativeDecoder {
     private final Scheduling scheduling;
     private final Set<Integer> endOfSequence;
     private final LongSupplier clock;
+    private final LongSupplier seedSource;
 
     private SpeculativeDecoder(Builder b) {
         this.target = Objects.requireNonNull(b.target, "target model is required");
@@ -61,6 +66,7 @@ public final class SpeculativeDecoder {
                 : (b.drafter == null ? Scheduling.fixed(0) : Scheduling.adaptive());
         this.endOfSequence = Set.copyOf(b.endOfSequence);
         this.clock = b.clock;
+        this.seedSource = b.seedSource;
         if (drafter != null && drafter.vocabSize().isPresent() && drafter.vocabSize().getAsInt() != target.vocabSize()) {
             throw new IllegalArgumentException("draft vocabulary size " + drafter.vocabSize().getAsInt()
                     + " differs from the target's " + target.vocabSize() + " (" + target.name()
@@ -172,15 +178,16 @@ public final class SpeculativeDecoder {
 
         GenerationResult execute() {
             long start = clock.getAsLong();
-            RandomGenerator random = new SplittableRandom(params.seed());
+            long seed = params.seed().isPresent() ? params.seed().getAsLong() : seedSource.getAsLong();
+            KeyedNoise noise = new KeyedNoise(seed);
             SamplingTransform transform = new SamplingTransform(params, target.vocabSize());
-            VerificationContext verification = new VerificationContext(params, new TargetScores(transform), random);
+            VerificationContext verification = new VerificationContext(params, new TargetScores(transform), noise);
             DraftScheduler scheduler = scheduling.start();
             int maxLength = target.maxSequenceLength();
             long prefillStart = clock.getAsLong();
             try (ModelSequence sequence = target.newSequence();
                  DraftProposer proposer = drafter == null ? NoDraft.INSTANCE
-                         : drafter.start(new DraftContext(params, random, target.vocabSize(), history))) {
+                         : drafter.start(new DraftContext(params, noise, target.vocabSize(), history))) {
                 if (prompt.length > 1) {
                     sequence.prefill(prompt, 0, prompt.length - 1);
                 }
@@ -228,7 +235,7 @@ public final class SpeculativeDecoder {
             long total = clock.getAsLong() - start;
             GenerationMetrics metrics = new GenerationMetrics(prompt.length, generated, drafted, accepted, steps,
                     steps + (prompt.length > 1 ? 1 : 0), draftCalls, prefillNanos, draftNanos, verifyNanos, total,
-                    Arrays.copyOf(draftLengths, steps));
+                    Arrays.copyOf(draftLengths, steps), seed);
             return new GenerationResult(Arrays.copyOf(output, generated), reason, metrics);
         }
 
@@ -298,6 +305,7 @@ public final class SpeculativeDecoder {
         private Scheduling scheduling;
         private Set<Integer> endOfSequence = Set.of();
         private LongSupplier clock = System::nanoTime;
+        private LongSupplier seedSource = KeyedNoise::freshSeed;
 
         private Builder() {
         }
@@ -333,6 +341,15 @@ public final class SpeculativeDecoder {
         /** The clock metrics and schedulers measure with (nanoseconds); simulations inject their own. */
         public Builder clock(LongSupplier clock) {
             this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /**
+         * Where a generation given no seed gets one; defaults to {@link KeyedNoise#freshSeed} (unpredictable,
+         * different for every generation). Tests inject their own.
+         */
+        public Builder seedSource(LongSupplier seedSource) {
+            this.seedSource = Objects.requireNonNull(seedSource, "seedSource");
             return this;
         }
 

@@ -3,6 +3,8 @@ package dev.specula.core.acceptance;
 import dev.specula.core.draft.Proposal;
 import dev.specula.core.model.Logits;
 import dev.specula.core.sampling.Distribution;
+import dev.specula.core.sampling.KeyedNoise;
+import dev.specula.core.sampling.SamplingMode;
 import dev.specula.core.sampling.SamplingParams;
 import dev.specula.core.sampling.SamplingTransform;
 import org.apache.commons.math3.stat.inference.ChiSquareTest;
@@ -77,7 +79,11 @@ class AcceptanceMathTest {
         assertTrue(e.getMessage().contains("exact distribution"), e.getMessage());
     }
 
-    /** Draws the first emitted token through a rule many times; returns counts per token. */
+    /**
+     * Draws the first emitted token through a rule many times, each with a fresh seed; returns counts per token.
+     * Model drafts sample with the generation's noise as the model drafter does (Gumbel-max of the distribution
+     * they sample from, at the draft token's position); one-hot drafts are drawn independently of it.
+     */
     private static long[] firstTokenCounts(float[][] targetRows, double[] draftQ, double[] draftSampledFrom,
                                            boolean oneHot, SamplingParams params, int k, int samples, long seed) {
         int vocab = targetRows[0].length;
@@ -90,13 +96,15 @@ class AcceptanceMathTest {
         Distribution[] qs = new Distribution[k];
         java.util.Arrays.fill(qs, q);
         long[] counts = new long[vocab];
+        long position = 30;
         for (int s = 0; s < samples; s++) {
+            KeyedNoise noise = new KeyedNoise(r.nextLong());
             int[] tokens = new int[k];
             for (int i = 0; i < k; i++) {
-                tokens[i] = sampler.sample(r);
+                tokens[i] = oneHot ? sampler.sample(r) : noise.gumbelMax(sampler, position + i);
             }
             Proposal proposal = oneHot ? Proposal.oneHot(tokens) : new Proposal(tokens, qs, null, k);
-            Verdict v = AcceptanceRule.select(params, proposal).decide(proposal, scores.reset(logits), r);
+            Verdict v = AcceptanceRule.select(params, proposal).decide(proposal, scores.reset(logits, position), noise);
             counts[v.accepted() > 0 ? tokens[0] : v.nextToken()]++;
         }
         return counts;
@@ -133,16 +141,115 @@ class AcceptanceMathTest {
                 SamplingParams.builder().temperature(0.6).topK(4).build(),
                 SamplingParams.builder().temperature(1.2).topP(0.8).build(),
         };
-        for (SamplingParams params : settings) {
-            Distribution p = new SamplingTransform(params, 6).apply(Logits.of(rows), 0, new Distribution(6));
-            double[] expected = new double[6];
-            for (int i = 0; i < 6; i++) {
-                expected[i] = p.prob(i);
+        for (SamplingMode mode : SamplingMode.values()) {
+            for (SamplingParams setting : settings) {
+                SamplingParams params = setting.toBuilder().mode(mode).build();
+                Distribution p = new SamplingTransform(params, 6).apply(Logits.of(rows), 0, new Distribution(6));
+                double[] expected = new double[6];
+                for (int i = 0; i < 6; i++) {
+                    expected[i] = p.prob(i);
+                }
+                for (boolean oneHot : new boolean[]{false, true}) {
+                    long[] counts = firstTokenCounts(rows, q, q, oneHot, params, 2, 100_000, 11);
+                    double pv = pValue(expected, counts);
+                    assertTrue(pv > 1e-3, params + (oneHot ? " one-hot" : " model draft") + ": p-value " + pv);
+                }
             }
-            for (boolean oneHot : new boolean[]{false, true}) {
-                long[] counts = firstTokenCounts(rows, q, q, oneHot, params, 2, 100_000, 11);
-                double pv = pValue(expected, counts);
-                assertTrue(pv > 1e-3, params + (oneHot ? " one-hot" : " model draft") + ": p-value " + pv);
+        }
+    }
+
+    /**
+     * Coupled verification emits exactly the tokens plain coupled sampling picks at those positions, whatever
+     * was drafted: a model draft coupled through the noise, an independent one, or arbitrary one-hot guesses.
+     */
+    @Test
+    void coupledVerdictsEmitThePlainGumbelMaxTokensForAnyDraft() {
+        SplittableRandom r = new SplittableRandom(23);
+        SamplingParams params = SamplingParams.builder().temperature(0.9).topK(5).mode(SamplingMode.COUPLED).build();
+        int accepted = 0;
+        int drafted = 0;
+        for (int trial = 0; trial < 3000; trial++) {
+            int vocab = 2 + r.nextInt(8);
+            int k = r.nextInt(6);
+            float[][] rows = new float[k + 1][vocab];
+            float[][] draftRows = new float[Math.max(1, k)][vocab];
+            for (int i = 0; i <= k; i++) {
+                for (int t = 0; t < vocab; t++) {
+                    rows[i][t] = (float) (r.nextGaussian() * 2);
+                    if (i < k) {
+                        draftRows[i][t] = rows[i][t] + (float) (r.nextGaussian() * 0.7);
+                    }
+                }
+            }
+            SamplingTransform transform = new SamplingTransform(params, vocab);
+            long position = r.nextInt(1000);
+            KeyedNoise noise = new KeyedNoise(r.nextLong());
+            Distribution[] q = new Distribution[k];
+            int[] coupled = new int[k];
+            int[] guesses = new int[k];
+            for (int i = 0; i < k; i++) {
+                q[i] = transform.apply(Logits.of(draftRows), i, new Distribution(vocab));
+                coupled[i] = noise.gumbelMax(q[i], position + i);
+                guesses[i] = r.nextInt(vocab);
+            }
+            int[] plain = new int[k + 1];
+            for (int i = 0; i <= k; i++) {
+                plain[i] = noise.gumbelMax(transform.apply(Logits.of(rows), i, new Distribution(vocab)), position + i);
+            }
+            for (Proposal proposal : new Proposal[]{new Proposal(coupled, q, null, k), Proposal.oneHot(guesses)}) {
+                TargetScores scores = new TargetScores(transform).reset(Logits.of(rows), position);
+                Verdict v = AcceptanceRule.select(params, proposal).decide(proposal, scores, noise);
+                assertTrue(AcceptanceRule.select(params, proposal) instanceof CoupledAcceptance);
+                for (int i = 0; i < v.accepted(); i++) {
+                    assertEquals(plain[i], proposal.tokens()[i], "trial " + trial + " kept token " + i);
+                }
+                assertEquals(plain[v.accepted()], v.nextToken(), "trial " + trial + " next token");
+                if (v.accepted() < k) {
+                    assertTrue(proposal.tokens()[v.accepted()] != plain[v.accepted()], "a matching token was rejected");
+                }
+                if (proposal.hasDistributions()) {
+                    accepted += v.accepted();
+                    drafted += k;
+                }
+            }
+        }
+        assertTrue(drafted > 5000, "drafted " + drafted);
+        assertTrue(accepted > drafted / 3, "coupled model drafts were accepted: " + accepted + " of " + drafted);
+    }
+
+    /**
+     * The acceptance of a coupled model draft, one position at a time: it matches the target's token with the
+     * probability the shared noise gives, at least (1 - TV) / (1 + TV) and at most rejection sampling's 1 - TV.
+     */
+    @Test
+    void coupledAcceptanceLiesBetweenTheCouplingBoundAndRejectionSampling() {
+        float[][] rows = {{1.0f, 0.2f, -0.5f, 2.0f, 0.0f, -1.0f}, {0.3f, 0.3f, 1.5f, -2f, 0.7f, 0.1f}};
+        double[] q = {0.3, 0.05, 0.2, 0.1, 0.3, 0.05};
+        for (SamplingMode mode : SamplingMode.values()) {
+            SamplingParams params = SamplingParams.builder().temperature(1).mode(mode).build();
+            SamplingTransform transform = new SamplingTransform(params, 6);
+            Distribution p = transform.apply(Logits.of(rows), 0, new Distribution(6));
+            Distribution qd = Distribution.of(q);
+            double tv = 0;
+            for (int i = 0; i < 6; i++) {
+                tv += Math.abs(p.prob(i) - qd.prob(i)) / 2;
+            }
+            TargetScores scores = new TargetScores(transform);
+            int samples = 100_000;
+            int kept = 0;
+            for (int s = 0; s < samples; s++) {
+                KeyedNoise noise = new KeyedNoise(s);
+                Proposal proposal = new Proposal(new int[]{noise.gumbelMax(qd, 5)}, new Distribution[]{qd}, null, 1);
+                kept += AcceptanceRule.select(params, proposal).decide(proposal, scores.reset(Logits.of(rows), 5), noise)
+                        .accepted();
+            }
+            double rate = (double) kept / samples;
+            double sd = Math.sqrt(0.25 / samples);
+            if (mode == SamplingMode.REJECTION) {
+                assertEquals(1 - tv, rate, 5 * sd, "rejection sampling accepts 1 - TV");
+            } else {
+                assertTrue(rate >= (1 - tv) / (1 + tv) - 5 * sd && rate <= 1 - tv + 5 * sd,
+                        "coupled acceptance " + rate + " outside [" + (1 - tv) / (1 + tv) + ", " + (1 - tv) + "]");
             }
         }
     }
@@ -152,7 +259,7 @@ class AcceptanceMathTest {
         float[][] rows = {{1.0f, 0.2f, -0.5f, 2.0f, 0.0f, -1.0f}, {0.3f, 0.3f, 1.5f, -2f, 0.7f, 0.1f}};
         double[] reported = {0.3, 0.05, 0.2, 0.1, 0.3, 0.05};
         double[] actual = {0.05, 0.3, 0.1, 0.2, 0.05, 0.3};
-        SamplingParams params = SamplingParams.builder().temperature(1).build();
+        SamplingParams params = SamplingParams.builder().temperature(1).mode(SamplingMode.REJECTION).build();
         Distribution p = new SamplingTransform(params, 6).apply(Logits.of(rows), 0, new Distribution(6));
         double[] expected = new double[6];
         for (int i = 0; i < 6; i++) {
@@ -166,8 +273,9 @@ class AcceptanceMathTest {
     @Test
     void greedyKeepsTheMatchingPrefixAndTakesTheTargetArgmax() {
         float[][] rows = {{0, 5, 1}, {3, 0, 1}, {0, 1, 4}};
-        TargetScores scores = new TargetScores(new SamplingTransform(SamplingParams.greedy(1), 3)).reset(Logits.of(rows));
-        SplittableRandom r = new SplittableRandom(1);
+        TargetScores scores = new TargetScores(new SamplingTransform(SamplingParams.greedy(1), 3))
+                .reset(Logits.of(rows), 0);
+        KeyedNoise r = new KeyedNoise(1);
         assertEquals(new Verdict(2, 2, 2), GreedyAcceptance.INSTANCE.decide(Proposal.oneHot(new int[]{1, 0}), scores, r));
         assertEquals(new Verdict(2, 1, 0), GreedyAcceptance.INSTANCE.decide(Proposal.oneHot(new int[]{1, 2}), scores, r));
         assertEquals(new Verdict(2, 0, 1), GreedyAcceptance.INSTANCE.decide(Proposal.oneHot(new int[]{2, 0}), scores, r));

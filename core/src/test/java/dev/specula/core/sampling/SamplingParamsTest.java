@@ -3,6 +3,7 @@ package dev.specula.core.sampling;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
+import java.util.OptionalLong;
 import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -40,9 +41,24 @@ class SamplingParamsTest {
         SamplingParams p = SamplingParams.greedy(7);
         assertTrue(p.isGreedy());
         assertEquals(7, p.maxNewTokens());
+        assertTrue(p.seed().isEmpty(), "no seed unless given: each generation draws a fresh one");
+        assertEquals(SamplingParams.DEFAULT_MODE, p.mode());
         SamplingParams q = SamplingParams.builder().temperature(0.7).topK(5).topP(0.9).minP(0.05).seed(3)
-                .maxNewTokens(9).stopTokenIds(Set.of(4)).build();
+                .mode(SamplingMode.REJECTION).maxNewTokens(9).stopTokenIds(Set.of(4)).build();
         assertEquals(q, q.toBuilder().build());
         assertEquals(Set.of(4), q.stopTokenIds());
+        assertEquals(OptionalLong.of(3), q.seed());
+        assertEquals(SamplingMode.REJECTION, q.mode());
+        assertTrue(q.toBuilder().seed(OptionalLong.empty()).build().seed().isEmpty());
+        assertEquals(OptionalLong.of(-8), q.toBuilder().seed(-8).build().seed(), "every long is a seed");
+    }
+
+    @Test
+    void nullSeedOrModeIsRejected() {
+        NullPointerException e = assertThrows(NullPointerException.class,
+                () -> SamplingParams.builder().seed((OptionalLong) null).build());
+        assertTrue(e.getMessage().contains("OptionalLong.empty()"), e.getMessage());
+        e = assertThrows(NullPointerException.class, () -> SamplingParams.builder().mode(null).build());
+        assertTrue(e.getMessage().contains("COUPLED"), e.getMessage());
     }
 }

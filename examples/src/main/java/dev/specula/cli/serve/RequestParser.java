@@ -82,7 +82,10 @@ final class RequestParser {
         int maxTokens = f.integer(maxField, defaultMaxTokens);
         SamplingParams.Builder b = SamplingParams.builder().maxNewTokens(maxTokens)
                 .temperature(f.number("temperature", 1.0)).topP(f.number("top_p", 1.0))
-                .topK(f.integer("top_k", 0)).minP(f.number("min_p", 0)).seed(f.longInteger("seed", 0));
+                .topK(f.integer("top_k", 0)).minP(f.number("min_p", 0));
+        if (f.get("seed") != null) { // none: a fresh seed per request, reported in the response's metrics
+            b.seed(f.longInteger("seed", 0));
+        }
         Set<String> stops = new LinkedHashSet<>(stop(f));
         boolean stream = f.bool("stream", false);
         boolean speculative = f.bool("speculative", true);

@@ -41,7 +41,7 @@ class RequestParserTest {
         assertEquals(1.0, p.temperature());
         assertEquals(1.0, p.topP());
         assertEquals(0, p.topK());
-        assertEquals(0, p.seed());
+        assertTrue(p.seed().isEmpty(), "no seed: the decoder draws a fresh one per request");
         assertEquals(List.of(), spec.stopSequences());
         assertFalse(spec.stream());
         assertTrue(spec.speculative());
