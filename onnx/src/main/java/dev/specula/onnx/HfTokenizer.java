@@ -3,13 +3,19 @@ package dev.specula.onnx;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.specula.core.SpeculaCache;
 import dev.specula.core.SpeculaException;
 
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.List;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
@@ -70,24 +76,29 @@ public final class HfTokenizer implements AutoCloseable {
             throw new SpeculaException("no tokenizer.json at " + file + " (expected the Hugging Face tokenizer file"
                     + " next to the model's config.json)");
         }
-        Vocabulary vocabulary = Vocabulary.read(readJson(file), file);
+        JsonNode root = readJson(file);
+        Vocabulary vocabulary = Vocabulary.read(root, file);
         Path configFile = file.resolveSibling(CONFIG_FILE);
         JsonNode config = Files.isRegularFile(configFile) ? readJson(configFile) : JSON.createObjectNode();
         if (!config.isObject()) {
             throw new SpeculaException(configFile + " must hold a JSON object, found " + config.getNodeType());
         }
+        Optional<JsonNode> rebuilt = PythonPostProcessor.rebuilt(root, config, vocabulary.ids, configFile);
         configureDjl();
-        try {
-            HuggingFaceTokenizer tokenizer = HuggingFaceTokenizer.builder()
-                    .optTokenizerPath(file)
-                    .optAddSpecialTokens(true)
-                    .optTruncation(false)
-                    .optPadding(false)
-                    .build();
-            return new HfTokenizer(tokenizer, file, vocabulary, config);
+        Map<String, String> options = Map.of("addSpecialTokens", "true", "truncation", "false", "padding", "false");
+        try (InputStream in = rebuilt.isPresent()
+                ? new ByteArrayInputStream(JSON.writeValueAsBytes(withPostProcessor(root, rebuilt.get())))
+                : Files.newInputStream(file)) {
+            return new HfTokenizer(HuggingFaceTokenizer.newInstance(in, options), file, vocabulary, config);
         } catch (IOException | RuntimeException e) {
             throw new SpeculaException("cannot load tokenizer " + file + ": " + e.getMessage(), e);
         }
+    }
+
+    private static JsonNode withPostProcessor(JsonNode root, JsonNode postProcessor) {
+        ObjectNode copy = ((ObjectNode) root).deepCopy();
+        copy.set("post_processor", postProcessor);
+        return copy;
     }
 
     /** DJL extracts its native library into Specula's cache unless the user chose a DJL cache directory. */
@@ -153,6 +164,12 @@ public final class HfTokenizer implements AutoCloseable {
 
     /** Text of {@code ids[from..to)}, as {@link #decode(int[], boolean)}. */
     public String decode(int[] ids, int from, int to, boolean skipSpecialTokens) {
+        String text = decodeRaw(ids, from, to, skipSpecialTokens);
+        return cleanUpSpaces ? cleanUpTokenization(text) : text;
+    }
+
+    /** The tokenizer's own decode of {@code ids[from..to)}, before {@code clean_up_tokenization_spaces}. */
+    String decodeRaw(int[] ids, int from, int to, boolean skipSpecialTokens) {
         Objects.checkFromToIndex(from, to, ids.length);
         long[] longs = new long[to - from];
         for (int i = from; i < to; i++) {
@@ -162,14 +179,17 @@ public final class HfTokenizer implements AutoCloseable {
             }
             longs[i - from] = ids[i];
         }
-        String text;
         lifecycle.readLock().lock();
         try {
-            text = tokenizer().decode(longs, skipSpecialTokens);
+            return tokenizer().decode(longs, skipSpecialTokens);
         } finally {
             lifecycle.readLock().unlock();
         }
-        return cleanUpSpaces ? cleanUpTokenization(text) : text;
+    }
+
+    /** Whether {@link #decode} applies transformers' {@code clean_up_tokenization} (tokenizer_config.json). */
+    public boolean cleansUpTokenizationSpaces() {
+        return cleanUpSpaces;
     }
 
     /** transformers' {@code clean_up_tokenization}: removes the space before punctuation and contractions. */
@@ -225,6 +245,11 @@ public final class HfTokenizer implements AutoCloseable {
     /** The EOS token's text from tokenizer_config.json, if it names one. */
     public Optional<String> eosToken() {
         return configToken("eos_token");
+    }
+
+    /** The id of the BOS token tokenizer_config.json names, if the vocabulary has it. */
+    public OptionalInt bosTokenId() {
+        return bosToken().map(this::tokenId).orElse(OptionalInt.empty());
     }
 
     /** The id of the EOS token tokenizer_config.json names, if the vocabulary has it. */
@@ -285,6 +310,144 @@ public final class HfTokenizer implements AutoCloseable {
     @Override
     public String toString() {
         return "HfTokenizer[" + file + ", " + vocabulary.size() + " ids]";
+    }
+
+    /**
+     * Python transformers' rule for SentencePiece-style tokenizers: LlamaTokenizerFast, CodeLlamaTokenizerFast and
+     * GemmaTokenizerFast replace tokenizer.json's post-processor in their constructor with one built from
+     * tokenizer_config.json's {@code add_bos_token} (default true) and {@code add_eos_token} (default false)
+     * ({@code update_post_processor}). DeepSeek-V3 relies on it: its tokenizer.json adds nothing, its config says
+     * {@code LlamaTokenizerFast} with {@code add_bos_token: true}, and Python prepends BOS. transformers.js and the
+     * Rust library alone keep tokenizer.json's post-processor.
+     */
+    static final class PythonPostProcessor {
+        /** tokenizer_class (without "Fast") to the default BOS and EOS text of its Python constructor. */
+        private static final Map<String, String[]> CLASSES = Map.of(
+                "LlamaTokenizer", new String[] {"<s>", "</s>"},
+                "CodeLlamaTokenizer", new String[] {"<s>", "</s>"},
+                "GemmaTokenizer", new String[] {"<bos>", "<eos>"});
+
+        private PythonPostProcessor() {
+        }
+
+        /**
+         * The post-processor Python would use, when it adds other special tokens than tokenizer.json's own;
+         * empty when the tokenizer class keeps tokenizer.json's, or when both add the same tokens.
+         */
+        static Optional<JsonNode> rebuilt(JsonNode root, JsonNode config, Map<String, Integer> ids, Path configFile) {
+            String tokenizerClass = config.path("tokenizer_class").asText("");
+            String[] defaults = CLASSES.get(tokenizerClass.endsWith("Fast")
+                    ? tokenizerClass.substring(0, tokenizerClass.length() - "Fast".length()) : tokenizerClass);
+            if (defaults == null) {
+                return Optional.empty();
+            }
+            boolean addBos = flag(config, "add_bos_token", true);
+            boolean addEos = flag(config, "add_eos_token", false);
+            String bos = addBos ? token(config, "bos_token", defaults[0], ids, configFile) : null;
+            String eos = addEos ? token(config, "eos_token", defaults[1], ids, configFile) : null;
+            List<Integer> before = bos == null ? List.of() : List.of(ids.get(bos));
+            List<Integer> after = eos == null ? List.of() : List.of(ids.get(eos));
+            if (List.of(before, after).equals(addedAround(root.path("post_processor"), ids))) {
+                return Optional.empty();
+            }
+            ObjectNode processor = JSON.createObjectNode().put("type", "TemplateProcessing");
+            // single: [bos:0] $A:0 [eos:0]; pair: the single one, then [bos:1] $B:1 [eos:1].
+            ArrayNode single = processor.putArray("single");
+            ArrayNode pair = processor.putArray("pair");
+            addTemplate(single, bos, "A", eos, 0);
+            addTemplate(pair, bos, "A", eos, 0);
+            addTemplate(pair, bos, "B", eos, 1);
+            ObjectNode specials = processor.putObject("special_tokens");
+            for (String token : new String[] {bos, eos}) {
+                if (token != null) {
+                    ObjectNode entry = specials.putObject(token).put("id", token);
+                    entry.putArray("ids").add(ids.get(token));
+                    entry.putArray("tokens").add(token);
+                }
+            }
+            return Optional.of(processor);
+        }
+
+        /** A boolean of the config; Python's constructor default when absent, false when null (falsy). */
+        private static boolean flag(JsonNode config, String name, boolean absent) {
+            JsonNode node = config.get(name);
+            return node == null ? absent : node.asBoolean(false);
+        }
+
+        private static void addTemplate(ArrayNode template, String bos, String sequence, String eos, int typeId) {
+            if (bos != null) {
+                template.addObject().putObject("SpecialToken").put("id", bos).put("type_id", typeId);
+            }
+            template.addObject().putObject("Sequence").put("id", sequence).put("type_id", typeId);
+            if (eos != null) {
+                template.addObject().putObject("SpecialToken").put("id", eos).put("type_id", typeId);
+            }
+        }
+
+        /** The text of a special token from the config (a string or an AddedToken object), checked in the vocabulary. */
+        private static String token(JsonNode config, String name, String fallback, Map<String, Integer> ids,
+                                    Path configFile) {
+            JsonNode node = config.get(name);
+            String token = node == null ? fallback
+                    : node.isObject() ? node.path("content").asText(null) : node.isTextual() ? node.asText() : null;
+            if (token == null || !ids.containsKey(token)) {
+                throw new SpeculaException(configFile + " asks for add_" + name + " but " + name + " is "
+                        + (token == null ? "not set" : "'" + token + "', which is not in the vocabulary")
+                        + " (expected a token of tokenizer.json)");
+            }
+            return token;
+        }
+
+        /**
+         * The special-token ids tokenizer.json's post-processor puts before and after a single sequence, or null
+         * when it is of a kind this does not read (then Python's is used).
+         */
+        static List<List<Integer>> addedAround(JsonNode processor, Map<String, Integer> ids) {
+            if (processor.isMissingNode() || processor.isNull()) {
+                return List.of(List.of(), List.of());
+            }
+            switch (processor.path("type").asText()) {
+                case "ByteLevel":
+                    return List.of(List.of(), List.of());
+                case "Sequence": {
+                    List<Integer> before = new ArrayList<>();
+                    List<Integer> after = new ArrayList<>();
+                    for (JsonNode p : processor.path("processors")) {
+                        List<List<Integer>> added = addedAround(p, ids);
+                        if (added == null) {
+                            return null;
+                        }
+                        before.addAll(0, added.get(0));
+                        after.addAll(added.get(1));
+                    }
+                    return List.of(before, after);
+                }
+                case "TemplateProcessing": {
+                    List<Integer> before = new ArrayList<>();
+                    List<Integer> after = new ArrayList<>();
+                    boolean seenSequence = false;
+                    for (JsonNode piece : processor.path("single")) {
+                        if (piece.has("Sequence")) {
+                            seenSequence = true;
+                            continue;
+                        }
+                        String id = piece.path("SpecialToken").path("id").asText();
+                        JsonNode special = processor.path("special_tokens").path(id).path("ids");
+                        List<Integer> target = seenSequence ? after : before;
+                        if (special.isArray()) {
+                            special.forEach(n -> target.add(n.asInt()));
+                        } else if (ids.containsKey(id)) {
+                            target.add(ids.get(id));
+                        } else {
+                            return null;
+                        }
+                    }
+                    return List.of(before, after);
+                }
+                default:
+                    return null;
+            }
+        }
     }
 
     /** The parts of tokenizer.json that decide how text maps to ids. */
@@ -356,13 +519,6 @@ public final class HfTokenizer implements AutoCloseable {
         }
 
         Optional<String> differenceFrom(Vocabulary other) {
-            for (String name : new String[] {"model.type", "normalizer", "pre_tokenizer", "decoder",
-                    "model.byte_fallback"}) {
-                if (!components.get(name).equals(other.components.get(name))) {
-                    return Optional.of("the tokenizers' " + name + " differ: " + abbreviate(components.get(name))
-                            + " vs " + abbreviate(other.components.get(name)));
-                }
-            }
             int shared = Math.min(tokens.length, other.tokens.length);
             for (int id = 0; id < shared; id++) {
                 if (!Objects.equals(tokens[id], other.tokens[id])) {
@@ -376,8 +532,23 @@ public final class HfTokenizer implements AutoCloseable {
             }
             for (Map.Entry<Integer, JsonNode> e : added.entrySet()) {
                 JsonNode theirs = other.added.get(e.getKey());
-                if (e.getKey() < shared && theirs != null && !sameAddedToken(e.getValue(), theirs)) {
-                    return Optional.of("added token id " + e.getKey() + " differs: " + e.getValue() + " vs " + theirs);
+                if (e.getKey() < shared && (theirs == null || !sameAddedToken(e.getValue(), theirs))) {
+                    return Optional.of("token id " + e.getKey() + " is the added token " + e.getValue()
+                            + " in one tokenizer and " + (theirs == null ? "a vocabulary token" : theirs)
+                            + " in the other");
+                }
+            }
+            for (Integer id : other.added.keySet()) {
+                if (id < shared && !added.containsKey(id)) {
+                    return Optional.of("token id " + id + " is a vocabulary token in one tokenizer and the added"
+                            + " token " + other.added.get(id) + " in the other");
+                }
+            }
+            for (String name : new String[] {"model.type", "normalizer", "pre_tokenizer", "decoder",
+                    "model.byte_fallback"}) {
+                if (!components.get(name).equals(other.components.get(name))) {
+                    return Optional.of("the tokenizers' " + name + " differ: " + abbreviate(components.get(name))
+                            + " vs " + abbreviate(other.components.get(name)));
                 }
             }
             return Optional.empty();

@@ -44,8 +44,9 @@ import java.util.Optional;
  *
  * <p>The engine is HubSpot's Jinjava, the maintained Jinja implementation for the JVM (Jlama renders chat templates
  * with it too). Chat templates are written for Python's Jinja2, so Python's {@code str}/{@code dict} methods
- * ({@link PythonMethods}), a Python-compatible {@code tojson}, and two syntax forms Jinjava parses differently
- * ({@code seq[::-1]}, and {@code namespace(a=x|filter - 1)}) are adapted here.
+ * ({@link PythonMethods}), a Python-compatible {@code tojson}, and three syntax forms Jinjava parses differently
+ * ({@code seq[::-1]}, {@code namespace(a=x|filter - 1)} and the unary {@code not}, see {@link UnaryNot}) are
+ * adapted here.
  *
  * <p>Immutable and thread-safe.
  *
@@ -86,7 +87,7 @@ public final class ChatTemplate {
 
     private ChatTemplate(String source, Map<String, Object> specialTokens, boolean modelsOwn, Clock clock) {
         this.source = source;
-        this.jinjaSource = adaptSyntax(source);
+        this.jinjaSource = UnaryNot.rewrite(adaptSyntax(source));
         this.specialTokens = Map.copyOf(specialTokens);
         this.modelsOwn = modelsOwn;
         this.clock = clock;
