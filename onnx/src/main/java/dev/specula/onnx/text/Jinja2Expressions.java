@@ -6,24 +6,30 @@ import java.util.Set;
 import java.util.TreeMap;
 
 /**
- * Rewrites each unary {@code not} of a Jinja template as {@code not (...)}. Jinja2 binds {@code not} looser than
- * comparisons, {@code in} and tests ({@code not x is defined} is {@code not (x is defined)}), Jinjava binds it
- * tighter ({@code (not x) is defined}, always true), so templates such as DeepSeek-V3's
- * {@code {% if not add_generation_prompt is defined %}} would otherwise reset their variables. The operand runs to
- * the next {@code and}, {@code or}, {@code if}, {@code else}, comma, colon or closing bracket at its own depth, as
- * Jinja2's grammar has it. {@code is not} and {@code not in} are binary forms and stay as they are.
+ * Rewrites the expressions of a Jinja template ({@code {{ ... }}} and {@code {% ... %}}) where Jinjava reads them
+ * otherwise than Python's Jinja2:
+ * <ul>
+ * <li>each unary {@code not} becomes {@code not (...)}. Jinja2 binds {@code not} looser than comparisons,
+ *     {@code in} and tests ({@code not x is defined} is {@code not (x is defined)}), Jinjava binds it tighter
+ *     ({@code (not x) is defined}, always true), so DeepSeek-V3's
+ *     {@code {% if not add_generation_prompt is defined %}} would reset the variable. The operand runs to the next
+ *     {@code and}, {@code or}, {@code if}, {@code else}, comma, colon or closing bracket at its own depth, as in
+ *     Jinja2's grammar; {@code is not} and {@code not in} are binary forms and stay.</li>
+ * <li>two closing braces of nested literals ({@code {'a': {}}}) get a space between them: Jinja2's lexer balances
+ *     brackets, Jinjava's ends the expression at the first {@code }}}.</li>
+ * </ul>
  */
-final class UnaryNot {
+final class Jinja2Expressions {
     /** Words after which {@code not} starts an operand rather than continuing one. */
     private static final Set<String> BEFORE_UNARY = Set.of("and", "or", "not", "if", "elif", "else", "in", "set",
             "return", "for");
     /** Words that end the operand of {@code not} at its own depth. */
     private static final Set<String> ENDS_OPERAND = Set.of("and", "or", "if", "else");
 
-    private UnaryNot() {
+    private Jinja2Expressions() {
     }
 
-    static String rewrite(String source) {
+    static String adapt(String source) {
         StringBuilder out = new StringBuilder(source.length() + 16);
         int i = 0;
         while (i < source.length()) {
@@ -70,9 +76,10 @@ final class UnaryNot {
         return out.append(source.substring(Math.min(i, source.length()))).toString();
     }
 
-    /** The index of {@code closing} after {@code from}, skipping quoted strings; -1 if none. */
+    /** The index of {@code closing} after {@code from} outside strings and brackets (as Jinja2 lexes); -1 if none. */
     private static int closingOf(String s, int from, String closing) {
         char quote = 0;
+        int depth = 0;
         for (int i = from; i < s.length(); i++) {
             char c = s.charAt(i);
             if (quote != 0) {
@@ -83,8 +90,12 @@ final class UnaryNot {
                 }
             } else if (c == '\'' || c == '"') {
                 quote = c;
-            } else if (s.startsWith(closing, i)) {
+            } else if (depth == 0 && s.startsWith(closing, i)) {
                 return i;
+            } else if (c == '(' || c == '[' || c == '{') {
+                depth++;
+            } else if ((c == ')' || c == ']' || c == '}') && depth > 0) {
+                depth--;
             }
         }
         return -1;
@@ -124,8 +135,15 @@ final class UnaryNot {
                 last = j;
             }
             if (last > t) {
-                inserts.computeIfAbsent(token.end, k -> new StringBuilder()).append(" (");
+                inserts.computeIfAbsent(tokens.get(t + 1).start, k -> new StringBuilder()).append('(');
                 inserts.computeIfAbsent(tokens.get(last).end, k -> new StringBuilder()).insert(0, ')');
+            }
+        }
+        for (int t = 0; t + 1 < tokens.size(); t++) {
+            Token token = tokens.get(t);
+            Token next = tokens.get(t + 1);
+            if (token.text.equals("}") && next.text.equals("}") && next.start == token.end) {
+                inserts.computeIfAbsent(token.end, k -> new StringBuilder()).append(' ');
             }
         }
         if (inserts.isEmpty()) {
