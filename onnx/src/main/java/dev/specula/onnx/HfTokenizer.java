@@ -26,10 +26,12 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * A Hugging Face tokenizer ({@code tokenizer.json}, plus {@code tokenizer_config.json} when present), run by DJL's
- * binding of the Rust tokenizers library, loaded by path and fully offline. It behaves as transformers' fast
- * tokenizer does: {@link #encode(String)} adds the special tokens the tokenizer's own post-processor adds (Llama's
- * {@code <s>}, nothing for Qwen), {@link #decode(int[])} skips special tokens and applies
- * {@code clean_up_tokenization_spaces} as configured; nothing is truncated or padded.
+ * binding of the Rust tokenizers library, loaded by path and fully offline. It behaves as Python transformers' fast
+ * tokenizer does: {@link #encode(String)} adds the special tokens the tokenizer's post-processor adds (Llama's
+ * {@code <s>}, nothing for Qwen), rebuilt from tokenizer_config.json's {@code add_bos_token}/{@code add_eos_token}
+ * for Llama, CodeLlama and Gemma tokenizer classes as their Python constructors do (so DeepSeek-V3 gets its BOS);
+ * {@link #decode(int[])} skips special tokens and applies {@code clean_up_tokenization_spaces} as configured;
+ * nothing is truncated or padded.
  *
  * <p>Thread-safe. Owns a native tokenizer: close it (idempotent) when done; a call after close throws
  * {@link IllegalStateException}.
