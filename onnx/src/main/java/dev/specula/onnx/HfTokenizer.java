@@ -1,19 +1,18 @@
 package dev.specula.onnx;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.MissingNode;
 import dev.specula.core.SpeculaCache;
 import dev.specula.core.SpeculaException;
 
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
 import java.util.HashMap;
@@ -55,9 +54,13 @@ public final class HfTokenizer implements AutoCloseable {
     private final Vocabulary vocabulary;
     private final JsonNode config;
     private final boolean cleanUpSpaces;
+    /** Python's special tokens around a sequence, replacing tokenizer.json's post-processor; null to keep it. */
+    private final SpecialTokenWrap pythonWrap;
 
-    private HfTokenizer(HuggingFaceTokenizer tokenizer, Path file, Vocabulary vocabulary, JsonNode config) {
+    private HfTokenizer(HuggingFaceTokenizer tokenizer, Path file, Vocabulary vocabulary, JsonNode config,
+                        SpecialTokenWrap pythonWrap) {
         this.handle = new AtomicReference<>(tokenizer);
+        this.pythonWrap = pythonWrap;
         this.file = file;
         this.vocabulary = vocabulary;
         this.config = config;
@@ -78,29 +81,21 @@ public final class HfTokenizer implements AutoCloseable {
             throw new SpeculaException("no tokenizer.json at " + file + " (expected the Hugging Face tokenizer file"
                     + " next to the model's config.json)");
         }
-        JsonNode root = readJson(file);
-        Vocabulary vocabulary = Vocabulary.read(root, file);
+        Vocabulary vocabulary = Vocabulary.read(file);
         Path configFile = file.resolveSibling(CONFIG_FILE);
         JsonNode config = Files.isRegularFile(configFile) ? readJson(configFile) : JSON.createObjectNode();
         if (!config.isObject()) {
             throw new SpeculaException(configFile + " must hold a JSON object, found " + config.getNodeType());
         }
-        Optional<JsonNode> rebuilt = PythonPostProcessor.rebuilt(root, config, vocabulary.ids, configFile);
+        Optional<SpecialTokenWrap> wrap = SpecialTokenWrap.pythonRule(config, vocabulary.ids, configFile);
         configureDjl();
         Map<String, String> options = Map.of("addSpecialTokens", "true", "truncation", "false", "padding", "false");
-        try (InputStream in = rebuilt.isPresent()
-                ? new ByteArrayInputStream(JSON.writeValueAsBytes(withPostProcessor(root, rebuilt.get())))
-                : Files.newInputStream(file)) {
-            return new HfTokenizer(HuggingFaceTokenizer.newInstance(in, options), file, vocabulary, config);
+        try (InputStream in = Files.newInputStream(file)) {
+            return new HfTokenizer(HuggingFaceTokenizer.newInstance(in, options), file, vocabulary, config,
+                    wrap.orElse(null));
         } catch (IOException | RuntimeException e) {
             throw new SpeculaException("cannot load tokenizer " + file + ": " + e.getMessage(), e);
         }
-    }
-
-    private static JsonNode withPostProcessor(JsonNode root, JsonNode postProcessor) {
-        ObjectNode copy = ((ObjectNode) root).deepCopy();
-        copy.set("post_processor", postProcessor);
-        return copy;
     }
 
     /** DJL extracts its native library into Specula's cache unless the user chose a DJL cache directory. */
@@ -143,14 +138,18 @@ public final class HfTokenizer implements AutoCloseable {
         long[] ids;
         lifecycle.readLock().lock();
         try {
-            ids = tokenizer().encode(text, addSpecialTokens, false).getIds();
+            ids = tokenizer().encode(text, addSpecialTokens && pythonWrap == null, false).getIds();
         } finally {
             lifecycle.readLock().unlock();
         }
-        int[] out = new int[ids.length];
+        int[] before = addSpecialTokens && pythonWrap != null ? pythonWrap.before() : new int[0];
+        int[] after = addSpecialTokens && pythonWrap != null ? pythonWrap.after() : new int[0];
+        int[] out = new int[before.length + ids.length + after.length];
+        System.arraycopy(before, 0, out, 0, before.length);
         for (int i = 0; i < ids.length; i++) {
-            out[i] = Math.toIntExact(ids[i]);
+            out[before.length + i] = Math.toIntExact(ids[i]);
         }
+        System.arraycopy(after, 0, out, before.length + ids.length, after.length);
         return out;
     }
 
@@ -315,140 +314,54 @@ public final class HfTokenizer implements AutoCloseable {
     }
 
     /**
-     * Python transformers' rule for SentencePiece-style tokenizers: LlamaTokenizerFast, CodeLlamaTokenizerFast and
-     * GemmaTokenizerFast replace tokenizer.json's post-processor in their constructor with one built from
-     * tokenizer_config.json's {@code add_bos_token} (default true) and {@code add_eos_token} (default false)
-     * ({@code update_post_processor}). DeepSeek-V3 relies on it: its tokenizer.json adds nothing, its config says
-     * {@code LlamaTokenizerFast} with {@code add_bos_token: true}, and Python prepends BOS. transformers.js and the
-     * Rust library alone keep tokenizer.json's post-processor.
+     * The special-token ids Python transformers puts around an encoded sequence where its tokenizer class replaces
+     * tokenizer.json's post-processor: LlamaTokenizerFast, CodeLlamaTokenizerFast and GemmaTokenizerFast build a
+     * new one in their constructor from tokenizer_config.json's {@code add_bos_token} (default true) and
+     * {@code add_eos_token} (default false) ({@code update_post_processor}). DeepSeek-V3 relies on it: its
+     * tokenizer.json adds nothing, its config says {@code LlamaTokenizerFast} with {@code add_bos_token: true}, and
+     * Python prepends BOS. transformers.js and the Rust library alone keep tokenizer.json's post-processor.
      */
-    static final class PythonPostProcessor {
+    record SpecialTokenWrap(int[] before, int[] after) {
         /** tokenizer_class (without "Fast") to the default BOS and EOS text of its Python constructor. */
-        private static final Map<String, String[]> CLASSES = Map.of(
-                "LlamaTokenizer", new String[] {"<s>", "</s>"},
-                "CodeLlamaTokenizer", new String[] {"<s>", "</s>"},
-                "GemmaTokenizer", new String[] {"<bos>", "<eos>"});
+        private static final Map<String, List<String>> CLASSES = Map.of(
+                "LlamaTokenizer", List.of("<s>", "</s>"),
+                "CodeLlamaTokenizer", List.of("<s>", "</s>"),
+                "GemmaTokenizer", List.of("<bos>", "<eos>"));
 
-        private PythonPostProcessor() {
-        }
-
-        /**
-         * The post-processor Python would use, when it adds other special tokens than tokenizer.json's own;
-         * empty when the tokenizer class keeps tokenizer.json's, or when both add the same tokens.
-         */
-        static Optional<JsonNode> rebuilt(JsonNode root, JsonNode config, Map<String, Integer> ids, Path configFile) {
+        /** The wrap for tokenizer classes whose Python constructor replaces the post-processor, else empty. */
+        static Optional<SpecialTokenWrap> pythonRule(JsonNode config, Map<String, Integer> ids, Path configFile) {
             String tokenizerClass = config.path("tokenizer_class").asText("");
-            String[] defaults = CLASSES.get(tokenizerClass.endsWith("Fast")
+            List<String> defaults = CLASSES.get(tokenizerClass.endsWith("Fast")
                     ? tokenizerClass.substring(0, tokenizerClass.length() - "Fast".length()) : tokenizerClass);
             if (defaults == null) {
                 return Optional.empty();
             }
-            boolean addBos = flag(config, "add_bos_token", true);
-            boolean addEos = flag(config, "add_eos_token", false);
-            String bos = addBos ? token(config, "bos_token", defaults[0], ids, configFile) : null;
-            String eos = addEos ? token(config, "eos_token", defaults[1], ids, configFile) : null;
-            List<Integer> before = bos == null ? List.of() : List.of(ids.get(bos));
-            List<Integer> after = eos == null ? List.of() : List.of(ids.get(eos));
-            if (List.of(before, after).equals(addedAround(root.path("post_processor"), ids))) {
-                return Optional.empty();
-            }
-            ObjectNode processor = JSON.createObjectNode().put("type", "TemplateProcessing");
-            // single: [bos:0] $A:0 [eos:0]; pair: the single one, then [bos:1] $B:1 [eos:1].
-            ArrayNode single = processor.putArray("single");
-            ArrayNode pair = processor.putArray("pair");
-            addTemplate(single, bos, "A", eos, 0);
-            addTemplate(pair, bos, "A", eos, 0);
-            addTemplate(pair, bos, "B", eos, 1);
-            ObjectNode specials = processor.putObject("special_tokens");
-            for (String token : new String[] {bos, eos}) {
-                if (token != null) {
-                    ObjectNode entry = specials.putObject(token).put("id", token);
-                    entry.putArray("ids").add(ids.get(token));
-                    entry.putArray("tokens").add(token);
-                }
-            }
-            return Optional.of(processor);
+            int[] before = flag(config, "add_bos_token", true)
+                    ? new int[] {id(config, "bos_token", defaults.get(0), ids, configFile)} : new int[0];
+            int[] after = flag(config, "add_eos_token", false)
+                    ? new int[] {id(config, "eos_token", defaults.get(1), ids, configFile)} : new int[0];
+            return Optional.of(new SpecialTokenWrap(before, after));
         }
 
-        /** A boolean of the config; Python's constructor default when absent, false when null (falsy). */
+        /** A boolean of the config: Python's constructor default when absent, false when null (falsy). */
         private static boolean flag(JsonNode config, String name, boolean absent) {
             JsonNode node = config.get(name);
             return node == null ? absent : node.asBoolean(false);
         }
 
-        private static void addTemplate(ArrayNode template, String bos, String sequence, String eos, int typeId) {
-            if (bos != null) {
-                template.addObject().putObject("SpecialToken").put("id", bos).put("type_id", typeId);
-            }
-            template.addObject().putObject("Sequence").put("id", sequence).put("type_id", typeId);
-            if (eos != null) {
-                template.addObject().putObject("SpecialToken").put("id", eos).put("type_id", typeId);
-            }
-        }
-
-        /** The text of a special token from the config (a string or an AddedToken object), checked in the vocabulary. */
-        private static String token(JsonNode config, String name, String fallback, Map<String, Integer> ids,
-                                    Path configFile) {
+        /** The id of a special token named by the config (a string or an AddedToken object) or its default. */
+        private static int id(JsonNode config, String name, String fallback, Map<String, Integer> ids,
+                              Path configFile) {
             JsonNode node = config.get(name);
             String token = node == null ? fallback
                     : node.isObject() ? node.path("content").asText(null) : node.isTextual() ? node.asText() : null;
-            if (token == null || !ids.containsKey(token)) {
+            Integer id = token == null ? null : ids.get(token);
+            if (id == null) {
                 throw new SpeculaException(configFile + " asks for add_" + name + " but " + name + " is "
                         + (token == null ? "not set" : "'" + token + "', which is not in the vocabulary")
                         + " (expected a token of tokenizer.json)");
             }
-            return token;
-        }
-
-        /**
-         * The special-token ids tokenizer.json's post-processor puts before and after a single sequence, or null
-         * when it is of a kind this does not read (then Python's is used).
-         */
-        static List<List<Integer>> addedAround(JsonNode processor, Map<String, Integer> ids) {
-            if (processor.isMissingNode() || processor.isNull()) {
-                return List.of(List.of(), List.of());
-            }
-            switch (processor.path("type").asText()) {
-                case "ByteLevel":
-                    return List.of(List.of(), List.of());
-                case "Sequence": {
-                    List<Integer> before = new ArrayList<>();
-                    List<Integer> after = new ArrayList<>();
-                    for (JsonNode p : processor.path("processors")) {
-                        List<List<Integer>> added = addedAround(p, ids);
-                        if (added == null) {
-                            return null;
-                        }
-                        before.addAll(0, added.get(0));
-                        after.addAll(added.get(1));
-                    }
-                    return List.of(before, after);
-                }
-                case "TemplateProcessing": {
-                    List<Integer> before = new ArrayList<>();
-                    List<Integer> after = new ArrayList<>();
-                    boolean seenSequence = false;
-                    for (JsonNode piece : processor.path("single")) {
-                        if (piece.has("Sequence")) {
-                            seenSequence = true;
-                            continue;
-                        }
-                        String id = piece.path("SpecialToken").path("id").asText();
-                        JsonNode special = processor.path("special_tokens").path(id).path("ids");
-                        List<Integer> target = seenSequence ? after : before;
-                        if (special.isArray()) {
-                            special.forEach(n -> target.add(n.asInt()));
-                        } else if (ids.containsKey(id)) {
-                            target.add(ids.get(id));
-                        } else {
-                            return null;
-                        }
-                    }
-                    return List.of(before, after);
-                }
-                default:
-                    return null;
-            }
+            return id;
         }
     }
 
@@ -469,22 +382,61 @@ public final class HfTokenizer implements AutoCloseable {
             this.components = components;
         }
 
-        static Vocabulary read(JsonNode root, Path file) {
-            JsonNode vocab = root.path("model").path("vocab");
+        /**
+         * Reads tokenizer.json as a stream, keeping the vocabulary, the added tokens and the small components; the
+         * merges, the bulk of a BPE file, are skipped rather than built into a tree.
+         */
+        static Vocabulary read(Path file) {
             Map<String, Integer> ids = new HashMap<>();
-            if (vocab.isObject()) {
-                vocab.fields().forEachRemaining(e -> ids.put(e.getKey(), e.getValue().asInt()));
-            } else if (vocab.isArray()) { // Unigram: [[piece, score], ...]
-                for (int i = 0; i < vocab.size(); i++) {
-                    ids.put(vocab.get(i).path(0).asText(), i);
+            JsonNode addedTokens = JSON.createArrayNode();
+            Map<String, JsonNode> components = new HashMap<>();
+            for (String name : new String[] {"normalizer", "pre_tokenizer", "decoder", "model.type",
+                    "model.byte_fallback"}) {
+                components.put(name, MissingNode.getInstance());
+            }
+            boolean vocabRead = false;
+            try (JsonParser parser = JSON.createParser(file.toFile())) {
+                if (parser.nextToken() != JsonToken.START_OBJECT) {
+                    throw new SpeculaException("tokenizer " + file + " does not hold a JSON object");
                 }
-            } else {
+                while (parser.nextToken() == JsonToken.FIELD_NAME) {
+                    String name = parser.getCurrentName();
+                    JsonToken value = parser.nextToken();
+                    switch (name) {
+                        case "model" -> {
+                            if (value != JsonToken.START_OBJECT) {
+                                parser.skipChildren();
+                                continue;
+                            }
+                            while (parser.nextToken() == JsonToken.FIELD_NAME) {
+                                String field = parser.getCurrentName();
+                                JsonToken fieldValue = parser.nextToken();
+                                if (field.equals("vocab") && (fieldValue == JsonToken.START_OBJECT
+                                        || fieldValue == JsonToken.START_ARRAY)) {
+                                    readVocab(parser, fieldValue, ids);
+                                    vocabRead = true;
+                                } else if (field.equals("type") || field.equals("byte_fallback")) {
+                                    components.put("model." + field, parser.readValueAsTree());
+                                } else {
+                                    parser.skipChildren();
+                                }
+                            }
+                        }
+                        case "added_tokens" -> addedTokens = parser.readValueAsTree();
+                        case "normalizer", "pre_tokenizer", "decoder" -> components.put(name, parser.readValueAsTree());
+                        default -> parser.skipChildren();
+                    }
+                }
+            } catch (IOException e) {
+                throw new SpeculaException("cannot read " + file + ": " + e.getMessage(), e);
+            }
+            if (!vocabRead) {
                 throw new SpeculaException("tokenizer " + file + " has no model.vocab (expected an object of"
                         + " token -> id, or a Unigram list of [piece, score])");
             }
             Map<Integer, JsonNode> added = new HashMap<>();
             BitSet special = new BitSet();
-            for (JsonNode token : root.path("added_tokens")) {
+            for (JsonNode token : addedTokens) {
                 int id = token.path("id").asInt(-1);
                 if (id < 0 || !token.path("content").isTextual()) {
                     throw new SpeculaException("tokenizer " + file + " has an added token without id or content: "
@@ -503,13 +455,27 @@ public final class HfTokenizer implements AutoCloseable {
                     tokens[id] = token;
                 }
             });
-            Map<String, JsonNode> components = new HashMap<>();
-            for (String name : new String[] {"normalizer", "pre_tokenizer", "decoder"}) {
-                components.put(name, root.path(name));
-            }
-            components.put("model.type", root.path("model").path("type"));
-            components.put("model.byte_fallback", root.path("model").path("byte_fallback"));
             return new Vocabulary(tokens, Map.copyOf(ids), special, Map.copyOf(added), Map.copyOf(components));
+        }
+
+        /** model.vocab: BPE/WordPiece's object of token -> id, or Unigram's list of [piece, score] (id = index). */
+        private static void readVocab(JsonParser parser, JsonToken start, Map<String, Integer> ids) throws IOException {
+            if (start == JsonToken.START_OBJECT) {
+                while (parser.nextToken() == JsonToken.FIELD_NAME) {
+                    String token = parser.getCurrentName();
+                    parser.nextToken();
+                    ids.put(token, parser.getIntValue());
+                }
+                return;
+            }
+            int id = 0;
+            while (parser.nextToken() == JsonToken.START_ARRAY) {
+                parser.nextToken();
+                ids.put(parser.getText(), id++);
+                while (parser.nextToken() != JsonToken.END_ARRAY) {
+                    parser.skipChildren();
+                }
+            }
         }
 
         int size() {
