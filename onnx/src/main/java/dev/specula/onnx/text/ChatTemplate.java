@@ -6,6 +6,8 @@ import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
 import com.hubspot.jinjava.LegacyOverrides;
 import com.hubspot.jinjava.el.JinjavaInterpreterResolver;
+import com.hubspot.jinjava.interpret.Context;
+import com.hubspot.jinjava.interpret.InterpreterFactory;
 import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
@@ -42,7 +44,7 @@ import java.util.Optional;
  * ({@link PythonMethods}), a Python-compatible {@code tojson}, and three syntax forms Jinjava parses differently
  * ({@code seq[::-1]}, {@code namespace(a=x|filter - 1)} and the unary {@code not}, see {@link Jinja2Expressions}) are
  * adapted here. As in Jinja2 ({@code keep_trailing_newline=False}), one newline at the end of the template is not
- * rendered.
+ * rendered, and a printed boolean reads {@code True} or {@code False}.
  *
  * <p>Immutable and thread-safe.
  *
@@ -235,6 +237,11 @@ public final class ChatTemplate {
             @Override
             public LegacyOverrides getLegacyOverrides() {
                 return PYTHON_JINJA;
+            }
+
+            @Override
+            public InterpreterFactory getInterpreterFactory() {
+                return PYTHON_INTERPRETERS;
             }
         };
         Jinjava engine = new Jinjava(config);
@@ -485,6 +492,35 @@ public final class ChatTemplate {
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException("tojson indent must be a whole number, got '" + indent + "'");
             }
+        }
+    }
+
+    /** Creates the interpreters that print values as Python's {@code str} does. */
+    private static final InterpreterFactory PYTHON_INTERPRETERS = new InterpreterFactory() {
+        @Override
+        public JinjavaInterpreter newInstance(JinjavaInterpreter original) {
+            return new PythonPrinting(original);
+        }
+
+        @Override
+        public JinjavaInterpreter newInstance(Jinjava application, Context context, JinjavaConfig config) {
+            return new PythonPrinting(application, context, config);
+        }
+    };
+
+    /** Jinjava's interpreter, printing booleans as Python does ({@code True}, {@code False}), not as Java does. */
+    private static final class PythonPrinting extends JinjavaInterpreter {
+        PythonPrinting(JinjavaInterpreter original) {
+            super(original);
+        }
+
+        PythonPrinting(Jinjava application, Context context, JinjavaConfig config) {
+            super(application, context, config);
+        }
+
+        @Override
+        public String getAsString(Object value) {
+            return value instanceof Boolean b ? (b ? "True" : "False") : super.getAsString(value);
         }
     }
 

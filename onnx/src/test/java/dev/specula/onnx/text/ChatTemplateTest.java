@@ -120,6 +120,12 @@ class ChatTemplateTest {
     }
 
     @Test
+    void booleansPrintAsInPython() {
+        assertEquals("True False|x|1", render("{{ true }} {{- ' ' }}{{ 1 == 2 }}|{{ 'x' }}|{{ messages | length }}"));
+        assertEquals("yes", render("{% if true %}yes{% endif %}"));
+    }
+
+    @Test
     void oneTrailingNewlineOfTheTemplateIsNotRendered() {
         assertEquals("a", render("a\n"));
         assertEquals("a\n", render("a\n\n"));
