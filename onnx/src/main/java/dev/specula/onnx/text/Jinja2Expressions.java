@@ -15,6 +15,8 @@ import java.util.TreeMap;
  *     {@code {% if not add_generation_prompt is defined %}} would reset the variable. The operand runs to the next
  *     {@code and}, {@code or}, {@code if}, {@code else}, comma, colon or closing bracket at its own depth, as in
  *     Jinja2's grammar; {@code is not} and {@code not in} are binary forms and stay.</li>
+ * <li>Python's {@code \\x}, {@code \\u} and {@code \\U} escapes in string literals become the characters they
+ *     stand for; Jinjava's lexer rejects them.</li>
  * <li>two closing braces of nested literals ({@code {'a': {}}}) get a space between them: Jinja2's lexer balances
  *     brackets, Jinjava's ends the expression at the first {@code }}}.</li>
  * </ul>
@@ -61,7 +63,7 @@ final class Jinja2Expressions {
             if (to > from && "-+".indexOf(source.charAt(to - 1)) >= 0) {
                 to--;
             }
-            String body = source.substring(from, to);
+            String body = pythonEscapes(source.substring(from, to));
             if (kind == '%' && body.strip().equals("raw")) {
                 int end = source.indexOf("endraw", close);
                 int endClose = end < 0 ? -1 : source.indexOf("%}", end);
@@ -74,6 +76,59 @@ final class Jinja2Expressions {
             i = close + 2;
         }
         return out.append(source.substring(Math.min(i, source.length()))).toString();
+    }
+
+    /**
+     * Python's {@code \\xXX}, {@code \\uXXXX} and {@code \\UXXXXXXXX} escapes in string literals, which Jinjava's
+     * lexer rejects, as the characters they stand for (escaped again where Jinjava needs it).
+     */
+    static String pythonEscapes(String expr) {
+        if (expr.indexOf('\\') < 0) {
+            return expr;
+        }
+        StringBuilder out = new StringBuilder(expr.length());
+        char quote = 0;
+        for (int i = 0; i < expr.length(); i++) {
+            char c = expr.charAt(i);
+            if (quote == 0) {
+                if (c == '\'' || c == '"') {
+                    quote = c;
+                }
+                out.append(c);
+            } else if (c == quote) {
+                quote = 0;
+                out.append(c);
+            } else if (c != '\\' || i + 1 == expr.length()) {
+                out.append(c);
+            } else {
+                char kind = expr.charAt(i + 1);
+                int digits = kind == 'x' ? 2 : kind == 'u' ? 4 : kind == 'U' ? 8 : 0;
+                int code = digits == 0 || i + 2 + digits > expr.length() ? -1 : hex(expr, i + 2, i + 2 + digits);
+                if (code < 0 || !Character.isValidCodePoint(code)) {
+                    out.append(c).append(kind); // an escape Jinjava reads itself (\n, \', \\) or leaves alone
+                } else {
+                    String decoded = new String(Character.toChars(code));
+                    out.append(switch (decoded) {
+                        case "\n" -> "\\n";
+                        case "\t" -> "\\t";
+                        case "\r" -> "\\r";
+                        case "\\" -> "\\\\";
+                        default -> decoded.charAt(0) == quote ? "\\" + quote : decoded;
+                    });
+                    i += digits;
+                }
+                i++;
+            }
+        }
+        return out.toString();
+    }
+
+    private static int hex(String s, int from, int to) {
+        try {
+            return Integer.parseInt(s.substring(from, to), 16);
+        } catch (NumberFormatException e) {
+            return -1;
+        }
     }
 
     /** The index of {@code closing} after {@code from} outside strings and brackets (as Jinja2 lexes); -1 if none. */

@@ -126,6 +126,12 @@ class ChatTemplateTest {
     }
 
     @Test
+    void pythonEscapesInStringLiterals() {
+        assertEquals("é|\u2581|\uD83D\uDE42|a\tb|it's|\"|x\ny", render("{{ '\\u00e9' }}|{{ \"\\u2581\" }}|{{ '\\U0001F642' }}|"
+                + "{{ 'a\\x09b' }}|{{ 'it\\x27s' }}|{{ '\\x22' }}|{{ 'x\\ny' }}"));
+    }
+
+    @Test
     void oneTrailingNewlineOfTheTemplateIsNotRendered() {
         assertEquals("a", render("a\n"));
         assertEquals("a\n", render("a\n\n"));
