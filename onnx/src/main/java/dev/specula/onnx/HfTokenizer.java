@@ -1,15 +1,20 @@
 package dev.specula.onnx;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.MissingNode;
 import dev.specula.core.SpeculaCache;
 import dev.specula.core.SpeculaException;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.BitSet;
+import java.util.List;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
@@ -20,10 +25,12 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * A Hugging Face tokenizer ({@code tokenizer.json}, plus {@code tokenizer_config.json} when present), run by DJL's
- * binding of the Rust tokenizers library, loaded by path and fully offline. It behaves as transformers' fast
- * tokenizer does: {@link #encode(String)} adds the special tokens the tokenizer's own post-processor adds (Llama's
- * {@code <s>}, nothing for Qwen), {@link #decode(int[])} skips special tokens and applies
- * {@code clean_up_tokenization_spaces} as configured; nothing is truncated or padded.
+ * binding of the Rust tokenizers library, loaded by path and fully offline. It behaves as Python transformers' fast
+ * tokenizer does: {@link #encode(String)} adds the special tokens the tokenizer's post-processor adds (Llama's
+ * {@code <s>}, nothing for Qwen), rebuilt from tokenizer_config.json's {@code add_bos_token}/{@code add_eos_token}
+ * for Llama, CodeLlama and Gemma tokenizer classes as their Python constructors do (so DeepSeek-V3 gets its BOS);
+ * {@link #decode(int[])} skips special tokens and applies {@code clean_up_tokenization_spaces} as configured;
+ * nothing is truncated or padded.
  *
  * <p>Thread-safe. Owns a native tokenizer: close it (idempotent) when done; a call after close throws
  * {@link IllegalStateException}.
@@ -47,9 +54,13 @@ public final class HfTokenizer implements AutoCloseable {
     private final Vocabulary vocabulary;
     private final JsonNode config;
     private final boolean cleanUpSpaces;
+    /** Python's special tokens around a sequence, replacing tokenizer.json's post-processor; null to keep it. */
+    private final SpecialTokenWrap pythonWrap;
 
-    private HfTokenizer(HuggingFaceTokenizer tokenizer, Path file, Vocabulary vocabulary, JsonNode config) {
+    private HfTokenizer(HuggingFaceTokenizer tokenizer, Path file, Vocabulary vocabulary, JsonNode config,
+                        SpecialTokenWrap pythonWrap) {
         this.handle = new AtomicReference<>(tokenizer);
+        this.pythonWrap = pythonWrap;
         this.file = file;
         this.vocabulary = vocabulary;
         this.config = config;
@@ -70,21 +81,18 @@ public final class HfTokenizer implements AutoCloseable {
             throw new SpeculaException("no tokenizer.json at " + file + " (expected the Hugging Face tokenizer file"
                     + " next to the model's config.json)");
         }
-        Vocabulary vocabulary = Vocabulary.read(readJson(file), file);
+        Vocabulary vocabulary = Vocabulary.read(file);
         Path configFile = file.resolveSibling(CONFIG_FILE);
         JsonNode config = Files.isRegularFile(configFile) ? readJson(configFile) : JSON.createObjectNode();
         if (!config.isObject()) {
             throw new SpeculaException(configFile + " must hold a JSON object, found " + config.getNodeType());
         }
+        Optional<SpecialTokenWrap> wrap = SpecialTokenWrap.pythonRule(config, vocabulary.ids, configFile);
         configureDjl();
-        try {
-            HuggingFaceTokenizer tokenizer = HuggingFaceTokenizer.builder()
-                    .optTokenizerPath(file)
-                    .optAddSpecialTokens(true)
-                    .optTruncation(false)
-                    .optPadding(false)
-                    .build();
-            return new HfTokenizer(tokenizer, file, vocabulary, config);
+        Map<String, String> options = Map.of("addSpecialTokens", "true", "truncation", "false", "padding", "false");
+        try (InputStream in = Files.newInputStream(file)) {
+            return new HfTokenizer(HuggingFaceTokenizer.newInstance(in, options), file, vocabulary, config,
+                    wrap.orElse(null));
         } catch (IOException | RuntimeException e) {
             throw new SpeculaException("cannot load tokenizer " + file + ": " + e.getMessage(), e);
         }
@@ -130,14 +138,18 @@ public final class HfTokenizer implements AutoCloseable {
         long[] ids;
         lifecycle.readLock().lock();
         try {
-            ids = tokenizer().encode(text, addSpecialTokens, false).getIds();
+            ids = tokenizer().encode(text, addSpecialTokens && pythonWrap == null, false).getIds();
         } finally {
             lifecycle.readLock().unlock();
         }
-        int[] out = new int[ids.length];
+        int[] before = addSpecialTokens && pythonWrap != null ? pythonWrap.before() : new int[0];
+        int[] after = addSpecialTokens && pythonWrap != null ? pythonWrap.after() : new int[0];
+        int[] out = new int[before.length + ids.length + after.length];
+        System.arraycopy(before, 0, out, 0, before.length);
         for (int i = 0; i < ids.length; i++) {
-            out[i] = Math.toIntExact(ids[i]);
+            out[before.length + i] = Math.toIntExact(ids[i]);
         }
+        System.arraycopy(after, 0, out, before.length + ids.length, after.length);
         return out;
     }
 
@@ -153,6 +165,12 @@ public final class HfTokenizer implements AutoCloseable {
 
     /** Text of {@code ids[from..to)}, as {@link #decode(int[], boolean)}. */
     public String decode(int[] ids, int from, int to, boolean skipSpecialTokens) {
+        String text = decodeRaw(ids, from, to, skipSpecialTokens);
+        return cleanUpSpaces ? cleanUpTokenization(text) : text;
+    }
+
+    /** The tokenizer's own decode of {@code ids[from..to)}, before {@code clean_up_tokenization_spaces}. */
+    String decodeRaw(int[] ids, int from, int to, boolean skipSpecialTokens) {
         Objects.checkFromToIndex(from, to, ids.length);
         long[] longs = new long[to - from];
         for (int i = from; i < to; i++) {
@@ -162,14 +180,17 @@ public final class HfTokenizer implements AutoCloseable {
             }
             longs[i - from] = ids[i];
         }
-        String text;
         lifecycle.readLock().lock();
         try {
-            text = tokenizer().decode(longs, skipSpecialTokens);
+            return tokenizer().decode(longs, skipSpecialTokens);
         } finally {
             lifecycle.readLock().unlock();
         }
-        return cleanUpSpaces ? cleanUpTokenization(text) : text;
+    }
+
+    /** Whether {@link #decode} applies transformers' {@code clean_up_tokenization} (tokenizer_config.json). */
+    public boolean cleansUpTokenizationSpaces() {
+        return cleanUpSpaces;
     }
 
     /** transformers' {@code clean_up_tokenization}: removes the space before punctuation and contractions. */
@@ -225,6 +246,11 @@ public final class HfTokenizer implements AutoCloseable {
     /** The EOS token's text from tokenizer_config.json, if it names one. */
     public Optional<String> eosToken() {
         return configToken("eos_token");
+    }
+
+    /** The id of the BOS token tokenizer_config.json names, if the vocabulary has it. */
+    public OptionalInt bosTokenId() {
+        return bosToken().map(this::tokenId).orElse(OptionalInt.empty());
     }
 
     /** The id of the EOS token tokenizer_config.json names, if the vocabulary has it. */
@@ -287,6 +313,58 @@ public final class HfTokenizer implements AutoCloseable {
         return "HfTokenizer[" + file + ", " + vocabulary.size() + " ids]";
     }
 
+    /**
+     * The special-token ids Python transformers puts around an encoded sequence where its tokenizer class replaces
+     * tokenizer.json's post-processor: LlamaTokenizerFast, CodeLlamaTokenizerFast and GemmaTokenizerFast build a
+     * new one in their constructor from tokenizer_config.json's {@code add_bos_token} (default true) and
+     * {@code add_eos_token} (default false) ({@code update_post_processor}). DeepSeek-V3 relies on it: its
+     * tokenizer.json adds nothing, its config says {@code LlamaTokenizerFast} with {@code add_bos_token: true}, and
+     * Python prepends BOS. transformers.js and the Rust library alone keep tokenizer.json's post-processor.
+     */
+    record SpecialTokenWrap(int[] before, int[] after) {
+        /** tokenizer_class (without "Fast") to the default BOS and EOS text of its Python constructor. */
+        private static final Map<String, List<String>> CLASSES = Map.of(
+                "LlamaTokenizer", List.of("<s>", "</s>"),
+                "CodeLlamaTokenizer", List.of("<s>", "</s>"),
+                "GemmaTokenizer", List.of("<bos>", "<eos>"));
+
+        /** The wrap for tokenizer classes whose Python constructor replaces the post-processor, else empty. */
+        static Optional<SpecialTokenWrap> pythonRule(JsonNode config, Map<String, Integer> ids, Path configFile) {
+            String tokenizerClass = config.path("tokenizer_class").asText("");
+            List<String> defaults = CLASSES.get(tokenizerClass.endsWith("Fast")
+                    ? tokenizerClass.substring(0, tokenizerClass.length() - "Fast".length()) : tokenizerClass);
+            if (defaults == null) {
+                return Optional.empty();
+            }
+            int[] before = flag(config, "add_bos_token", true)
+                    ? new int[] {id(config, "bos_token", defaults.get(0), ids, configFile)} : new int[0];
+            int[] after = flag(config, "add_eos_token", false)
+                    ? new int[] {id(config, "eos_token", defaults.get(1), ids, configFile)} : new int[0];
+            return Optional.of(new SpecialTokenWrap(before, after));
+        }
+
+        /** A boolean of the config: Python's constructor default when absent, false when null (falsy). */
+        private static boolean flag(JsonNode config, String name, boolean absent) {
+            JsonNode node = config.get(name);
+            return node == null ? absent : node.asBoolean(false);
+        }
+
+        /** The id of a special token named by the config (a string or an AddedToken object) or its default. */
+        private static int id(JsonNode config, String name, String fallback, Map<String, Integer> ids,
+                              Path configFile) {
+            JsonNode node = config.get(name);
+            String token = node == null ? fallback
+                    : node.isObject() ? node.path("content").asText(null) : node.isTextual() ? node.asText() : null;
+            Integer id = token == null ? null : ids.get(token);
+            if (id == null) {
+                throw new SpeculaException(configFile + " asks for add_" + name + " but " + name + " is "
+                        + (token == null ? "not set" : "'" + token + "', which is not in the vocabulary")
+                        + " (expected a token of tokenizer.json)");
+            }
+            return id;
+        }
+    }
+
     /** The parts of tokenizer.json that decide how text maps to ids. */
     private static final class Vocabulary {
         private final String[] tokens;
@@ -304,22 +382,61 @@ public final class HfTokenizer implements AutoCloseable {
             this.components = components;
         }
 
-        static Vocabulary read(JsonNode root, Path file) {
-            JsonNode vocab = root.path("model").path("vocab");
+        /**
+         * Reads tokenizer.json as a stream, keeping the vocabulary, the added tokens and the small components; the
+         * merges, the bulk of a BPE file, are skipped rather than built into a tree.
+         */
+        static Vocabulary read(Path file) {
             Map<String, Integer> ids = new HashMap<>();
-            if (vocab.isObject()) {
-                vocab.fields().forEachRemaining(e -> ids.put(e.getKey(), e.getValue().asInt()));
-            } else if (vocab.isArray()) { // Unigram: [[piece, score], ...]
-                for (int i = 0; i < vocab.size(); i++) {
-                    ids.put(vocab.get(i).path(0).asText(), i);
+            JsonNode addedTokens = JSON.createArrayNode();
+            Map<String, JsonNode> components = new HashMap<>();
+            for (String name : new String[] {"normalizer", "pre_tokenizer", "decoder", "model.type",
+                    "model.byte_fallback"}) {
+                components.put(name, MissingNode.getInstance());
+            }
+            boolean vocabRead = false;
+            try (JsonParser parser = JSON.createParser(file.toFile())) {
+                if (parser.nextToken() != JsonToken.START_OBJECT) {
+                    throw new SpeculaException("tokenizer " + file + " does not hold a JSON object");
                 }
-            } else {
+                while (parser.nextToken() == JsonToken.FIELD_NAME) {
+                    String name = parser.getCurrentName();
+                    JsonToken value = parser.nextToken();
+                    switch (name) {
+                        case "model" -> {
+                            if (value != JsonToken.START_OBJECT) {
+                                parser.skipChildren();
+                                continue;
+                            }
+                            while (parser.nextToken() == JsonToken.FIELD_NAME) {
+                                String field = parser.getCurrentName();
+                                JsonToken fieldValue = parser.nextToken();
+                                if (field.equals("vocab") && (fieldValue == JsonToken.START_OBJECT
+                                        || fieldValue == JsonToken.START_ARRAY)) {
+                                    readVocab(parser, fieldValue, ids);
+                                    vocabRead = true;
+                                } else if (field.equals("type") || field.equals("byte_fallback")) {
+                                    components.put("model." + field, parser.readValueAsTree());
+                                } else {
+                                    parser.skipChildren();
+                                }
+                            }
+                        }
+                        case "added_tokens" -> addedTokens = parser.readValueAsTree();
+                        case "normalizer", "pre_tokenizer", "decoder" -> components.put(name, parser.readValueAsTree());
+                        default -> parser.skipChildren();
+                    }
+                }
+            } catch (IOException e) {
+                throw new SpeculaException("cannot read " + file + ": " + e.getMessage(), e);
+            }
+            if (!vocabRead) {
                 throw new SpeculaException("tokenizer " + file + " has no model.vocab (expected an object of"
                         + " token -> id, or a Unigram list of [piece, score])");
             }
             Map<Integer, JsonNode> added = new HashMap<>();
             BitSet special = new BitSet();
-            for (JsonNode token : root.path("added_tokens")) {
+            for (JsonNode token : addedTokens) {
                 int id = token.path("id").asInt(-1);
                 if (id < 0 || !token.path("content").isTextual()) {
                     throw new SpeculaException("tokenizer " + file + " has an added token without id or content: "
@@ -338,13 +455,27 @@ public final class HfTokenizer implements AutoCloseable {
                     tokens[id] = token;
                 }
             });
-            Map<String, JsonNode> components = new HashMap<>();
-            for (String name : new String[] {"normalizer", "pre_tokenizer", "decoder"}) {
-                components.put(name, root.path(name));
-            }
-            components.put("model.type", root.path("model").path("type"));
-            components.put("model.byte_fallback", root.path("model").path("byte_fallback"));
             return new Vocabulary(tokens, Map.copyOf(ids), special, Map.copyOf(added), Map.copyOf(components));
+        }
+
+        /** model.vocab: BPE/WordPiece's object of token -> id, or Unigram's list of [piece, score] (id = index). */
+        private static void readVocab(JsonParser parser, JsonToken start, Map<String, Integer> ids) throws IOException {
+            if (start == JsonToken.START_OBJECT) {
+                while (parser.nextToken() == JsonToken.FIELD_NAME) {
+                    String token = parser.getCurrentName();
+                    parser.nextToken();
+                    ids.put(token, parser.getIntValue());
+                }
+                return;
+            }
+            int id = 0;
+            while (parser.nextToken() == JsonToken.START_ARRAY) {
+                parser.nextToken();
+                ids.put(parser.getText(), id++);
+                while (parser.nextToken() != JsonToken.END_ARRAY) {
+                    parser.skipChildren();
+                }
+            }
         }
 
         int size() {
@@ -356,13 +487,6 @@ public final class HfTokenizer implements AutoCloseable {
         }
 
         Optional<String> differenceFrom(Vocabulary other) {
-            for (String name : new String[] {"model.type", "normalizer", "pre_tokenizer", "decoder",
-                    "model.byte_fallback"}) {
-                if (!components.get(name).equals(other.components.get(name))) {
-                    return Optional.of("the tokenizers' " + name + " differ: " + abbreviate(components.get(name))
-                            + " vs " + abbreviate(other.components.get(name)));
-                }
-            }
             int shared = Math.min(tokens.length, other.tokens.length);
             for (int id = 0; id < shared; id++) {
                 if (!Objects.equals(tokens[id], other.tokens[id])) {
@@ -376,8 +500,23 @@ public final class HfTokenizer implements AutoCloseable {
             }
             for (Map.Entry<Integer, JsonNode> e : added.entrySet()) {
                 JsonNode theirs = other.added.get(e.getKey());
-                if (e.getKey() < shared && theirs != null && !sameAddedToken(e.getValue(), theirs)) {
-                    return Optional.of("added token id " + e.getKey() + " differs: " + e.getValue() + " vs " + theirs);
+                if (e.getKey() < shared && (theirs == null || !sameAddedToken(e.getValue(), theirs))) {
+                    return Optional.of("token id " + e.getKey() + " is the added token " + e.getValue()
+                            + " in one tokenizer and " + (theirs == null ? "a vocabulary token" : theirs)
+                            + " in the other");
+                }
+            }
+            for (Integer id : other.added.keySet()) {
+                if (id < shared && !added.containsKey(id)) {
+                    return Optional.of("token id " + id + " is a vocabulary token in one tokenizer and the added"
+                            + " token " + other.added.get(id) + " in the other");
+                }
+            }
+            for (String name : new String[] {"model.type", "normalizer", "pre_tokenizer", "decoder",
+                    "model.byte_fallback"}) {
+                if (!components.get(name).equals(other.components.get(name))) {
+                    return Optional.of("the tokenizers' " + name + " differ: " + abbreviate(components.get(name))
+                            + " vs " + abbreviate(other.components.get(name)));
                 }
             }
             return Optional.empty();

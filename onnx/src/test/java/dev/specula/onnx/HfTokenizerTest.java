@@ -12,6 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -74,6 +75,38 @@ class HfTokenizerTest {
         assertTrue(missing.getMessage().contains("no tokenizer.json"), missing.getMessage());
         Files.writeString(tmp.resolve("tokenizer.json"), "{\"model\": 3}");
         assertThrows(SpeculaException.class, () -> HfTokenizer.load(tmp));
+    }
+
+    /** Python's LlamaTokenizerFast/GemmaTokenizerFast rebuild the post-processor from add_bos_token/add_eos_token. */
+    @Test
+    void llamaAndGemmaClassesAddTheSpecialTokensTheirConfigAsksFor(@TempDir Path tmp) throws IOException {
+        Files.copy(EmbeddedModels.target().resolve("tokenizer.json"), tmp.resolve("tokenizer.json"));
+        Path config = tmp.resolve(HfTokenizer.CONFIG_FILE);
+        int end = tokenizer.tokenId("<|endoftext|>").orElseThrow();
+        int[] plain = tokenizer.encode("def f(x):", false);
+        assertArrayEquals(plain, tokenizer.encode("def f(x):", true), "tokenizer.json's ByteLevel adds nothing");
+
+        Files.writeString(config, "{\"tokenizer_class\": \"LlamaTokenizerFast\", \"bos_token\": \"<|endoftext|>\","
+                + " \"eos_token\": {\"content\": \"<|endoftext|>\"}, \"add_bos_token\": false, \"add_eos_token\": true}");
+        try (HfTokenizer t = HfTokenizer.load(tmp)) {
+            int[] expected = Arrays.copyOf(plain, plain.length + 1);
+            expected[plain.length] = end;
+            assertArrayEquals(expected, t.encode("def f(x):", true));
+            assertArrayEquals(plain, t.encode("def f(x):", false));
+        }
+        Files.writeString(config, "{\"tokenizer_class\": \"GemmaTokenizer\", \"bos_token\": \"<|endoftext|>\"}");
+        try (HfTokenizer t = HfTokenizer.load(tmp)) {
+            assertEquals(end, t.encode("def f(x):", true)[0], "add_bos_token defaults to true");
+            assertEquals(plain.length + 1, t.encode("def f(x):", true).length);
+        }
+        Files.writeString(config, "{\"tokenizer_class\": \"PreTrainedTokenizerFast\", \"bos_token\": \"<|endoftext|>\","
+                + " \"add_bos_token\": true}");
+        try (HfTokenizer t = HfTokenizer.load(tmp)) {
+            assertArrayEquals(plain, t.encode("def f(x):", true), "other classes keep tokenizer.json's post-processor");
+        }
+        Files.writeString(config, "{\"tokenizer_class\": \"LlamaTokenizerFast\"}");
+        SpeculaException e = assertThrows(SpeculaException.class, () -> HfTokenizer.load(tmp));
+        assertTrue(e.getMessage().contains("bos_token is '<s>', which is not in the vocabulary"), e.getMessage());
     }
 
     @Test

@@ -1,16 +1,13 @@
 package dev.specula.onnx.text;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.util.DefaultIndenter;
-import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
-import com.fasterxml.jackson.core.util.Separators;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.ObjectWriter;
 import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
 import com.hubspot.jinjava.LegacyOverrides;
 import com.hubspot.jinjava.el.JinjavaInterpreterResolver;
+import com.hubspot.jinjava.interpret.Context;
+import com.hubspot.jinjava.interpret.InterpreterFactory;
 import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
@@ -44,8 +41,10 @@ import java.util.Optional;
  *
  * <p>The engine is HubSpot's Jinjava, the maintained Jinja implementation for the JVM (Jlama renders chat templates
  * with it too). Chat templates are written for Python's Jinja2, so Python's {@code str}/{@code dict} methods
- * ({@link PythonMethods}), a Python-compatible {@code tojson}, and two syntax forms Jinjava parses differently
- * ({@code seq[::-1]}, and {@code namespace(a=x|filter - 1)}) are adapted here.
+ * ({@link PythonMethods}), a Python-compatible {@code tojson}, and three syntax forms Jinjava parses differently
+ * ({@code seq[::-1]}, {@code namespace(a=x|filter - 1)} and the unary {@code not}, see {@link Jinja2Expressions}) are
+ * adapted here. As in Jinja2 ({@code keep_trailing_newline=False}), one newline at the end of the template is not
+ * rendered, and a printed boolean reads {@code True} or {@code False}.
  *
  * <p>Immutable and thread-safe.
  *
@@ -57,11 +56,6 @@ import java.util.Optional;
  */
 public final class ChatTemplate {
     private static final ObjectMapper JSON = new ObjectMapper();
-    /** Python's json.dumps layout: ", " between items and ": " after keys. */
-    private static final ObjectWriter PYTHON_JSON = JSON.writer(new DefaultPrettyPrinter()
-            .withSeparators(Separators.createDefaultInstance().withObjectFieldValueSpacing(Separators.Spacing.AFTER)
-                    .withObjectEntrySpacing(Separators.Spacing.AFTER).withArrayValueSpacing(Separators.Spacing.AFTER))
-            .withObjectIndenter(new DefaultIndenter("", "")).withArrayIndenter(new DefaultIndenter("", "")));
     /** Jinjava's settings that behave as Python's Jinja2 does (whitespace control, precedence, dict iteration). */
     private static final LegacyOverrides PYTHON_JINJA = LegacyOverrides.newBuilder()
             .withUseTrimmingForNotesAndExpressions(true)
@@ -86,7 +80,7 @@ public final class ChatTemplate {
 
     private ChatTemplate(String source, Map<String, Object> specialTokens, boolean modelsOwn, Clock clock) {
         this.source = source;
-        this.jinjaSource = adaptSyntax(source);
+        this.jinjaSource = Jinja2Expressions.adapt(adaptSyntax(withoutTrailingNewline(source)));
         this.specialTokens = Map.copyOf(specialTokens);
         this.modelsOwn = modelsOwn;
         this.clock = clock;
@@ -146,6 +140,14 @@ public final class ChatTemplate {
     /** True for the model's own template, false for {@link #simple()}. */
     public boolean isModelTemplate() {
         return modelsOwn;
+    }
+
+    /** Jinja2 drops a single newline at the end of a template (its default {@code keep_trailing_newline=False}). */
+    private static String withoutTrailingNewline(String source) {
+        if (source.endsWith("\r\n")) {
+            return source.substring(0, source.length() - 2);
+        }
+        return source.endsWith("\n") || source.endsWith("\r") ? source.substring(0, source.length() - 1) : source;
     }
 
     /** The Jinja source as the model ships it. */
@@ -236,6 +238,11 @@ public final class ChatTemplate {
             public LegacyOverrides getLegacyOverrides() {
                 return PYTHON_JINJA;
             }
+
+            @Override
+            public InterpreterFactory getInterpreterFactory() {
+                return PYTHON_INTERPRETERS;
+            }
         };
         Jinjava engine = new Jinjava(config);
         engine.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception",
@@ -266,7 +273,7 @@ public final class ChatTemplate {
         return strftime(format, now);
     }
 
-    /** Python's strftime directives that chat templates use (C locale). */
+    /** Python's strftime directives that chat templates use (C locale, glibc's {@code %-d} included). */
     static String strftime(String format, ZonedDateTime t) {
         StringBuilder out = new StringBuilder();
         for (int i = 0; i < format.length(); i++) {
@@ -276,6 +283,13 @@ public final class ChatTemplate {
                 continue;
             }
             char d = format.charAt(++i);
+            if (d == '-' && i + 1 < format.length() && "dmHIMSjy".indexOf(format.charAt(i + 1)) >= 0) {
+                // glibc's (and so Python's on Linux) "no padding" flag: %-d is 5, not 05.
+                String padded = strftime("%" + format.charAt(++i), t);
+                out.append(padded.length() > 1 && padded.charAt(0) == '0'
+                        ? padded.replaceFirst("^0+(?=.)", "") : padded);
+                continue;
+            }
             switch (d) {
                 case 'd' -> out.append(String.format(Locale.ROOT, "%02d", t.getDayOfMonth()));
                 case 'e' -> out.append(String.format(Locale.ROOT, "%2d", t.getDayOfMonth()));
@@ -449,7 +463,10 @@ public final class ChatTemplate {
         return -1;
     }
 
-    /** Python's {@code json.dumps} as transformers' {@code tojson} calls it (no ASCII escaping, optional indent). */
+    /**
+     * transformers' {@code tojson}: Python's {@code json.dumps(x, ensure_ascii=False, indent=indent,
+     * sort_keys=sort_keys)}, with {@code indent} and {@code sort_keys} given by keyword or position.
+     */
     private static final class ToJson implements Filter {
         @Override
         public String getName() {
@@ -457,22 +474,53 @@ public final class ChatTemplate {
         }
 
         @Override
+        public Object filter(Object var, JinjavaInterpreter interpreter, Object[] args, Map<String, Object> kwargs) {
+            Object indent = kwargs.containsKey("indent") ? kwargs.get("indent") : args.length > 0 ? args[0] : null;
+            Object sortKeys = kwargs.containsKey("sort_keys") ? kwargs.get("sort_keys")
+                    : args.length > 1 ? args[1] : null;
+            return PythonJson.dumps(var, indent == null ? -1 : indentOf(indent), Boolean.TRUE.equals(sortKeys));
+        }
+
+        @Override
         public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
+            return filter(var, interpreter, args, Map.of());
+        }
+
+        private static int indentOf(Object indent) {
             try {
-                JsonNode tree = JSON.valueToTree(var);
-                if (args.length > 0 && args[0] != null && !args[0].isEmpty()) {
-                    int indent = Integer.parseInt(args[0].trim());
-                    DefaultPrettyPrinter pretty = new DefaultPrettyPrinter()
-                            .withSeparators(Separators.createDefaultInstance()
-                                    .withObjectFieldValueSpacing(Separators.Spacing.AFTER))
-                            .withObjectIndenter(new DefaultIndenter(" ".repeat(indent), "\n"))
-                            .withArrayIndenter(new DefaultIndenter(" ".repeat(indent), "\n"));
-                    return JSON.writer(pretty).writeValueAsString(tree);
-                }
-                return PYTHON_JSON.writeValueAsString(tree);
-            } catch (JsonProcessingException | IllegalArgumentException e) {
-                throw new IllegalArgumentException("tojson cannot serialize " + var + ": " + e.getMessage(), e);
+                return indent instanceof Number n ? n.intValue() : Integer.parseInt(indent.toString().strip());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("tojson indent must be a whole number, got '" + indent + "'");
             }
+        }
+    }
+
+    /** Creates the interpreters that print values as Python's {@code str} does. */
+    private static final InterpreterFactory PYTHON_INTERPRETERS = new InterpreterFactory() {
+        @Override
+        public JinjavaInterpreter newInstance(JinjavaInterpreter original) {
+            return new PythonPrinting(original);
+        }
+
+        @Override
+        public JinjavaInterpreter newInstance(Jinjava application, Context context, JinjavaConfig config) {
+            return new PythonPrinting(application, context, config);
+        }
+    };
+
+    /** Jinjava's interpreter, printing booleans as Python does ({@code True}, {@code False}), not as Java does. */
+    private static final class PythonPrinting extends JinjavaInterpreter {
+        PythonPrinting(JinjavaInterpreter original) {
+            super(original);
+        }
+
+        PythonPrinting(Jinjava application, Context context, JinjavaConfig config) {
+            super(application, context, config);
+        }
+
+        @Override
+        public String getAsString(Object value) {
+            return value instanceof Boolean b ? (b ? "True" : "False") : super.getAsString(value);
         }
     }
 

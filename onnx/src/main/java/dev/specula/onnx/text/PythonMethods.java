@@ -109,7 +109,12 @@ final class PythonMethods extends ELResolver {
     }
 
     private static boolean strippable(char c, String chars) {
-        return chars == null ? Character.isWhitespace(c) || Character.isSpaceChar(c) : chars.indexOf(c) >= 0;
+        return chars == null ? isSpace(c) : chars.indexOf(c) >= 0;
+    }
+
+    /** Python's {@code str.isspace} for one character: Unicode whitespace, separators and U+001C..U+001F, U+0085. */
+    static boolean isSpace(char c) {
+        return Character.isWhitespace(c) || Character.isSpaceChar(c) || c == '\u0085';
     }
 
     static String lstrip(String s, String chars) {
@@ -133,19 +138,19 @@ final class PythonMethods extends ELResolver {
         List<String> parts = new ArrayList<>();
         if (sep == null) {
             int i = 0;
-            while (i < s.length()) {
-                while (i < s.length() && Character.isWhitespace(s.charAt(i))) {
+            while (true) {
+                while (i < s.length() && isSpace(s.charAt(i))) {
                     i++;
                 }
                 if (i == s.length()) {
                     break;
                 }
-                int j = i;
                 if (maxSplit >= 0 && parts.size() == maxSplit) {
-                    parts.add(rstrip(s.substring(i), null));
+                    parts.add(s.substring(i)); // Python keeps the rest's trailing whitespace
                     break;
                 }
-                while (j < s.length() && !Character.isWhitespace(s.charAt(j))) {
+                int j = i;
+                while (j < s.length() && !isSpace(s.charAt(j))) {
                     j++;
                 }
                 parts.add(s.substring(i, j));
@@ -154,7 +159,7 @@ final class PythonMethods extends ELResolver {
             return parts;
         }
         if (sep.isEmpty()) {
-            throw new IllegalArgumentException("empty separator");
+            throw new IllegalArgumentException("str.split: empty separator (expected a non-empty string or none)");
         }
         int from = 0;
         int at;
