@@ -17,7 +17,6 @@ import dev.specula.onnx.HfTokenizer;
 import dev.specula.onnx.OnnxCausalLM;
 import dev.specula.onnx.OnnxModelOptions;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -32,9 +31,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * that prefix are recorded once; a scheduler's step then drafts (with its early stop) and is accepted exactly as the
  * real loop would, and is charged the calibration's costs. No clock enters a scheduler's decisions or its score,
  * so the comparison of policies is free of machine noise (the costs are one calibration's, so noisy in level).
- * Minutes of CPU: run with {@code -Dspecula.traceReplay=true}.
+ * Minutes of CPU, so not part of {@code mvn verify}: run it with {@code mvn verify -Ptrace-replay -pl examples -am}.
  */
-@EnabledIfSystemProperty(named = "specula.traceReplay", matches = "true")
 class TraceReplayIT {
     static final int DRAFT = 16;
     static final String SOURCE = "model:draft";
