@@ -27,6 +27,26 @@ final class RowMath {
         return m;
     }
 
+    /**
+     * The first index of the largest value of {@code a[0, n)}, or the index of the first NaN if there is one (0
+     * when every value is -Infinity). One compare per value: the branch is taken only for a new maximum or NaN.
+     */
+    static int firstMaxOrNaN(float[] a, int n) {
+        float m = Float.NEGATIVE_INFINITY;
+        int best = 0;
+        for (int t = 0; t < n; t++) {
+            float v = a[t];
+            if (!(v <= m)) {
+                if (v != v) {
+                    return t;
+                }
+                m = v;
+                best = t;
+            }
+        }
+        return best;
+    }
+
     /** The first index in [0, n) whose value is NaN or +Infinity, or -1. */
     static int firstNonFinite(float[] a, int n) {
         for (int t = 0; t < n; t++) {
@@ -42,6 +62,54 @@ final class RowMath {
         for (int t = 0; t < n; t++) {
             a[t] *= s;
         }
+    }
+
+    /**
+     * {@code a[t] *= s} for t in [0, n), returning the sum of the new values exactly as {@link #sum} would: one
+     * pass instead of two.
+     */
+    static double scaleAndSum(float[] a, int n, float s) {
+        double s0 = 0;
+        double s1 = 0;
+        double s2 = 0;
+        double s3 = 0;
+        double s4 = 0;
+        double s5 = 0;
+        double s6 = 0;
+        double s7 = 0;
+        int t = 0;
+        for (; t + 7 < n; t += 8) {
+            float v0 = a[t] * s;
+            float v1 = a[t + 1] * s;
+            float v2 = a[t + 2] * s;
+            float v3 = a[t + 3] * s;
+            float v4 = a[t + 4] * s;
+            float v5 = a[t + 5] * s;
+            float v6 = a[t + 6] * s;
+            float v7 = a[t + 7] * s;
+            a[t] = v0;
+            a[t + 1] = v1;
+            a[t + 2] = v2;
+            a[t + 3] = v3;
+            a[t + 4] = v4;
+            a[t + 5] = v5;
+            a[t + 6] = v6;
+            a[t + 7] = v7;
+            s0 += v0;
+            s1 += v1;
+            s2 += v2;
+            s3 += v3;
+            s4 += v4;
+            s5 += v5;
+            s6 += v6;
+            s7 += v7;
+        }
+        for (; t < n; t++) {
+            float v = a[t] * s;
+            a[t] = v;
+            s0 += v;
+        }
+        return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
     }
 
     /** The sum of {@code a[0, n)} in double precision (eight independent accumulators). */
@@ -87,9 +155,17 @@ final class RowMath {
      * scratch of at least n floats.
      */
     static void expShifted(float[] x, float shift, float[] out, float[] exponents, int n) {
+        expScaledShifted(x, 1f, shift, out, exponents, n); // x * 1 is x, bit for bit
+    }
+
+    /**
+     * {@code out[t] = e^(x[t] * scale - shift)} with the product rounded to float first, as {@link #expShifted}
+     * of the scaled row gives it, without a pass that writes the scaled row.
+     */
+    static void expScaledShifted(float[] x, float scale, float shift, float[] out, float[] exponents, int n) {
         float lowest = 0f;
         for (int t = 0; t < n; t++) {
-            float a = x[t] - shift;
+            float a = x[t] * scale - shift;
             lowest = Math.min(lowest, a);
             float c = Math.max(a, FastExp.FLOOR);
             float k = c * FastExp.LOG2E + FastExp.ROUND;
@@ -103,7 +179,7 @@ final class RowMath {
         }
         if (!(lowest >= FastExp.FLOOR)) { // rare: far-off or masked (-Infinity) scores
             for (int t = 0; t < n; t++) {
-                if (x[t] - shift < FastExp.FLOOR) {
+                if (x[t] * scale - shift < FastExp.FLOOR) {
                     out[t] = 0f;
                 }
             }
