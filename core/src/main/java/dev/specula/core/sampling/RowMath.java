@@ -8,6 +8,8 @@ package dev.specula.core.sampling;
  */
 final class RowMath {
     private static final int ROUND_BITS_MINUS_BIAS = Float.floatToRawIntBits(FastExp.ROUND) - 127;
+    /** The rounded exponent k that stands for 2^-127: its factor below has exponent bits 0, the float 0. */
+    private static final float ZERO_EXPONENT = FastExp.ROUND - 127;
 
     private RowMath() {
     }
@@ -34,17 +36,20 @@ final class RowMath {
     static int firstMaxOrNaN(float[] a, int n) {
         float m = Float.NEGATIVE_INFINITY;
         int best = 0;
-        for (int t = 0; t < n; t++) {
-            float v = a[t];
-            if (!(v <= m)) {
-                if (v != v) {
-                    return t;
-                }
-                m = v;
-                best = t;
+        int t = 0;
+        while (true) {
+            while (t < n && a[t] <= m) {
+                t++;
             }
+            if (t == n) {
+                return best;
+            }
+            if (a[t] != a[t]) {
+                return t;
+            }
+            m = a[t];
+            best = t++;
         }
-        return best;
     }
 
     /** The first index in [0, n) whose value is NaN or +Infinity, or -1. */
@@ -55,13 +60,6 @@ final class RowMath {
             }
         }
         return -1;
-    }
-
-    /** {@code a[t] *= s} for t in [0, n). */
-    static void scale(float[] a, int n, float s) {
-        for (int t = 0; t < n; t++) {
-            a[t] *= s;
-        }
     }
 
     /**
@@ -150,39 +148,25 @@ final class RowMath {
     }
 
     /**
-     * {@code out[t] = e^(x[t] - shift)} for t in [0, n), where every {@code x[t] - shift <= 0}: the same values as
-     * {@link FastExp#expNonPositive}, exactly 0 below -87 and for -Infinity, NaN for NaN. {@code exponents} is
-     * scratch of at least n floats.
-     */
-    static void expShifted(float[] x, float shift, float[] out, float[] exponents, int n) {
-        expScaledShifted(x, 1f, shift, out, exponents, n); // x * 1 is x, bit for bit
-    }
-
-    /**
-     * {@code out[t] = e^(x[t] * scale - shift)} with the product rounded to float first, as {@link #expShifted}
-     * of the scaled row gives it, without a pass that writes the scaled row.
+     * {@code out[t] = e^(x[t] * scale - shift)}, the product rounded to float first, for t in [0, n), where every
+     * {@code x[t] * scale - shift <= 0}: the same values as {@link FastExp#expNonPositive}, bit for bit, exactly 0
+     * below -87 and for -Infinity. {@code x} must hold no NaN (callers check first). {@code exponents} is scratch
+     * of at least n floats.
      */
     static void expScaledShifted(float[] x, float scale, float shift, float[] out, float[] exponents, int n) {
-        float lowest = 0f;
         for (int t = 0; t < n; t++) {
             float a = x[t] * scale - shift;
-            lowest = Math.min(lowest, a);
             float c = Math.max(a, FastExp.FLOOR);
             float k = c * FastExp.LOG2E + FastExp.ROUND;
             float m = k - FastExp.ROUND;
             float r = c - m * FastExp.LN2_HI - m * FastExp.LN2_LO;
             out[t] = FastExp.polynomial(r);
-            exponents[t] = k;
+            // Below the floor, move k to 2^-127, whose bits below make a factor of exactly 0: min/max, not a
+            // branch or a running minimum, so the loop stays vectorized.
+            exponents[t] = k + Math.max(Math.min(a - FastExp.FLOOR, 0f) * 0x1p30f, ZERO_EXPONENT - k);
         }
         for (int t = 0; t < n; t++) {
             out[t] *= Float.intBitsToFloat((Float.floatToRawIntBits(exponents[t]) - ROUND_BITS_MINUS_BIAS) << 23);
-        }
-        if (!(lowest >= FastExp.FLOOR)) { // rare: far-off or masked (-Infinity) scores
-            for (int t = 0; t < n; t++) {
-                if (x[t] * scale - shift < FastExp.FLOOR) {
-                    out[t] = 0f;
-                }
-            }
         }
     }
 }

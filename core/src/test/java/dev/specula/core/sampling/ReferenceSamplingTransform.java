@@ -63,12 +63,12 @@ final class ReferenceSamplingTransform {
             throw new SpeculaException("every logit of row " + row + " is -Infinity: no token can be chosen");
         }
         float inv = (float) (1.0 / params.temperature());
-        RowMath.scale(work, vocabSize, inv);
+        scale(work, vocabSize, inv);
         // Rounding is monotone, so the largest scaled score is the scaled largest score.
         float max = raw * inv;
         // Unnormalized weights: the best token weighs exactly 1 (e^0), every other at most 1.
         float[] p = out.probabilities();
-        RowMath.expShifted(work, max, p, exponents, vocabSize);
+        expShifted(work, max, p, exponents, vocabSize);
         double total = RowMath.sum(p, vocabSize);
         if (Double.isNaN(total)) {
             int bad = RowMath.firstNonFinite(work, vocabSize);
@@ -193,5 +193,37 @@ final class ReferenceSamplingTransform {
 
     private static float median(float a, float b, float c) {
         return Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
+    }
+
+    private static void scale(float[] a, int n, float s) {
+        for (int t = 0; t < n; t++) {
+            a[t] *= s;
+        }
+    }
+
+    /** The previous bulk exp: a running minimum decides whether a fix-up pass zeroes scores below the floor. */
+    private static void expShifted(float[] x, float shift, float[] out, float[] exponents, int n) {
+        int roundBitsMinusBias = Float.floatToRawIntBits(FastExp.ROUND) - 127;
+        float lowest = 0f;
+        for (int t = 0; t < n; t++) {
+            float a = x[t] - shift;
+            lowest = Math.min(lowest, a);
+            float c = Math.max(a, FastExp.FLOOR);
+            float k = c * FastExp.LOG2E + FastExp.ROUND;
+            float m = k - FastExp.ROUND;
+            float r = c - m * FastExp.LN2_HI - m * FastExp.LN2_LO;
+            out[t] = FastExp.polynomial(r);
+            exponents[t] = k;
+        }
+        for (int t = 0; t < n; t++) {
+            out[t] *= Float.intBitsToFloat((Float.floatToRawIntBits(exponents[t]) - roundBitsMinusBias) << 23);
+        }
+        if (!(lowest >= FastExp.FLOOR)) {
+            for (int t = 0; t < n; t++) {
+                if (x[t] - shift < FastExp.FLOOR) {
+                    out[t] = 0f;
+                }
+            }
+        }
     }
 }
