@@ -69,6 +69,40 @@ final class Candidates {
     }
 
     /**
+     * Keeps every token whose value {@code x[t]} is at least {@code floor}, with those values, unless there are
+     * more than {@code cap} of them.
+     *
+     * @return the sum of the values kept (in token order), or -1 if more than {@code cap} tokens qualify (the
+     *         selection is then incomplete)
+     */
+    double selectAtLeast(float[] x, int n, float floor, int cap) {
+        ensure(Math.min(n, cap));
+        int[] tok = tokens;
+        float[] val = values;
+        double mass = 0;
+        int c = 0;
+        int t = 0;
+        while (true) {
+            while (t < n && x[t] < floor) {
+                t++;
+            }
+            if (t == n) {
+                break;
+            }
+            if (c == cap) {
+                size = 0;
+                return -1;
+            }
+            float v = x[t];
+            tok[c] = t++;
+            val[c++] = v;
+            mass += v;
+        }
+        size = c;
+        return mass;
+    }
+
+    /**
      * Keeps every token whose value {@code s = x[t] * scale} lies within {@code below} of the row's largest,
      * that is {@code s - max >= below} in float arithmetic, with the values s. The largest is tracked as the pass
      * goes; tokens within {@code below} of the largest so far enter, and the buffer is re-cut when it fills.

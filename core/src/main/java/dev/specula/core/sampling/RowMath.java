@@ -150,10 +150,10 @@ final class RowMath {
     /**
      * {@code out[t] = e^(x[t] * scale - shift)}, the product rounded to float first, for t in [0, n), where every
      * {@code x[t] * scale - shift <= 0}: the same values as {@link FastExp#expNonPositive}, bit for bit, exactly 0
-     * below -87 and for -Infinity. {@code x} must hold no NaN (callers check first). {@code exponents} is scratch
-     * of at least n floats.
+     * below -87 and for -Infinity. Returns their sum exactly as {@link #sum} computes it. {@code x} must hold no
+     * NaN (callers check first). {@code exponents} is scratch of at least n floats.
      */
-    static void expScaledShifted(float[] x, float scale, float shift, float[] out, float[] exponents, int n) {
+    static double expScaledShifted(float[] x, float scale, float shift, float[] out, float[] exponents, int n) {
         for (int t = 0; t < n; t++) {
             float a = x[t] * scale - shift;
             float c = Math.max(a, FastExp.FLOOR);
@@ -165,8 +165,53 @@ final class RowMath {
             // branch or a running minimum, so the loop stays vectorized.
             exponents[t] = k + Math.max(Math.min(a - FastExp.FLOOR, 0f) * 0x1p30f, ZERO_EXPONENT - k);
         }
-        for (int t = 0; t < n; t++) {
-            out[t] *= Float.intBitsToFloat((Float.floatToRawIntBits(exponents[t]) - ROUND_BITS_MINUS_BIAS) << 23);
+        // Java 17 does not vectorize the bit conversions of this loop, so the sum rides along instead of taking
+        // a pass of its own (same accumulators as sum).
+        double s0 = 0;
+        double s1 = 0;
+        double s2 = 0;
+        double s3 = 0;
+        double s4 = 0;
+        double s5 = 0;
+        double s6 = 0;
+        double s7 = 0;
+        int t = 0;
+        for (; t + 7 < n; t += 8) {
+            float v0 = out[t] * pow2(exponents[t]);
+            float v1 = out[t + 1] * pow2(exponents[t + 1]);
+            float v2 = out[t + 2] * pow2(exponents[t + 2]);
+            float v3 = out[t + 3] * pow2(exponents[t + 3]);
+            float v4 = out[t + 4] * pow2(exponents[t + 4]);
+            float v5 = out[t + 5] * pow2(exponents[t + 5]);
+            float v6 = out[t + 6] * pow2(exponents[t + 6]);
+            float v7 = out[t + 7] * pow2(exponents[t + 7]);
+            out[t] = v0;
+            out[t + 1] = v1;
+            out[t + 2] = v2;
+            out[t + 3] = v3;
+            out[t + 4] = v4;
+            out[t + 5] = v5;
+            out[t + 6] = v6;
+            out[t + 7] = v7;
+            s0 += v0;
+            s1 += v1;
+            s2 += v2;
+            s3 += v3;
+            s4 += v4;
+            s5 += v5;
+            s6 += v6;
+            s7 += v7;
         }
+        for (; t < n; t++) {
+            float v = out[t] * pow2(exponents[t]);
+            out[t] = v;
+            s0 += v;
+        }
+        return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+    }
+
+    /** 2^n for the rounded exponent k = n + ROUND, from its bits. */
+    private static float pow2(float k) {
+        return Float.intBitsToFloat((Float.floatToRawIntBits(k) - ROUND_BITS_MINUS_BIAS) << 23);
     }
 }

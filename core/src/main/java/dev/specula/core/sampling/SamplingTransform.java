@@ -25,8 +25,12 @@ import dev.specula.core.model.NonFiniteLogitsException;
 public final class SamplingTransform {
     /** Weights below this never join a nucleus that the mass does not close (the old probe's last threshold). */
     private static final float NUCLEUS_FLOOR = 0x1p-100f;
-    /** Candidates a nucleus search starts from before it has seen a row. */
+    /** Candidates a nucleus search by count starts from before it has seen a row. */
     private static final int NUCLEUS_START = 256;
+    /** The weight a nucleus search by threshold starts from before it has seen a row (the best weighs 1). */
+    private static final float NUCLEUS_TAU_START = 1f / 16;
+    /** Most tokens a nucleus search by threshold collects before it falls back to one by count. */
+    private static final int NUCLEUS_CAP = 4096;
     /** Slack below log(minP) for picking min-p candidates by score: covers exp's error (&lt; 3e-7) many times. */
     private static final double MIN_P_SLACK = 1e-3;
 
@@ -38,8 +42,12 @@ public final class SamplingTransform {
     private final boolean topK;
     /** min-p's cut on weights (the best token weighs 1); 0 when min-p is off or rounds to nothing in float. */
     private final float minPCut;
-    /** Candidates the next nucleus search starts from: twice the last nucleus, so one pass usually suffices. */
+    /** Candidates the next nucleus search by count starts from: twice the last nucleus. */
     private int nucleusHint = NUCLEUS_START;
+    /** The weight the next nucleus search by threshold starts from: a quarter of the last boundary. */
+    private float nucleusTau = NUCLEUS_TAU_START;
+    /** The sum of the weights {@link #exponentiate} wrote last (its second result). */
+    private double rowMass;
 
     public SamplingTransform(SamplingParams params, int vocabSize) {
         if (vocabSize <= 0) {
@@ -88,8 +96,9 @@ public final class SamplingTransform {
             return minP(row, inv, out);
         }
         float[] p = out.probabilities();
-        int argmax = exponentiate(row, inv, p);
-        if (!out.normalize(RowMath.sum(p, vocabSize), argmax)) {
+        int best = exponentiate(row, inv, p);
+        int argmax = RowMath.indexOf(p, best + 1, 1f); // tokens before the first best score weigh 1 only rarely
+        if (!out.normalize(rowMass, argmax)) {
             throw nothingLeft(row);
         }
         return out;
@@ -122,22 +131,31 @@ public final class SamplingTransform {
 
     /** Top-p (then min-p): the total mass needs every weight, so the row is exponentiated once. */
     private Distribution nucleus(int row, float inv, Distribution out) {
+        exponentiate(row, inv, out.probabilities());
+        double target = rowMass * params.topP();
         float[] p = out.probabilities();
-        exponentiate(row, inv, p);
-        double target = RowMath.sum(p, vocabSize) * params.topP();
-        // The nucleus is a prefix of the tokens by decreasing weight: select the m heaviest, widen if their mass
-        // falls short. The m-th weight bounds every token left out, so the prefix summed is exactly the row's.
+        // The nucleus is a prefix of the tokens by decreasing weight, so it lies within {w >= tau} as soon as that
+        // set's mass reaches the target: collect that set for a tau guessed from the last row (lower it if the
+        // mass falls short) and sort only it. Its running sum is then exactly the whole row's.
         Candidates c = candidates;
-        int m = Math.min(vocabSize, nucleusHint);
-        float boundary;
+        float boundary = 0f;
+        float tau = nucleusTau;
+        int cap = Math.max(NUCLEUS_CAP, 4 * nucleusHint);
         while (true) {
-            c.selectTop(p, vocabSize, 1f, m);
-            boundary = c.massBoundary(target, NUCLEUS_FLOOR);
-            if (boundary > 0 || m == vocabSize) {
+            double mass = c.selectAtLeast(p, vocabSize, tau, cap);
+            if (mass < 0) { // a flat row: bound the work by selecting the m heaviest instead
+                boundary = nucleusByCount(p, target);
                 break;
             }
-            m = (int) Math.min(vocabSize, 4L * m);
+            if (mass >= target || tau < NUCLEUS_FLOOR) {
+                boundary = c.massBoundary(target, NUCLEUS_FLOOR);
+                if (boundary > 0 || tau < NUCLEUS_FLOOR) {
+                    break;
+                }
+            }
+            tau /= 16;
         }
+        nucleusTau = boundary > 0 ? Math.max(boundary / 4, NUCLEUS_FLOOR) : NUCLEUS_TAU_START;
         double kept = cutToNucleus(target, boundary);
         nucleusHint = (int) Math.min(vocabSize, Math.max(NUCLEUS_START, 2L * c.size));
         return finish(row, kept, out);
@@ -158,6 +176,24 @@ public final class SamplingTransform {
             total += w;
         }
         return finish(row, total, out);
+    }
+
+    /**
+     * The nucleus boundary from the m heaviest tokens, m widening until their mass reaches the target: the m-th
+     * weight bounds every token left out, so the prefix summed is exactly the row's. As
+     * {@link Candidates#massBoundary}.
+     */
+    private float nucleusByCount(float[] p, double target) {
+        Candidates c = candidates;
+        int m = Math.min(vocabSize, nucleusHint);
+        while (true) {
+            c.selectTop(p, vocabSize, 1f, m);
+            float boundary = c.massBoundary(target, NUCLEUS_FLOOR);
+            if (boundary > 0 || m == vocabSize) {
+                return boundary;
+            }
+            m = (int) Math.min(vocabSize, 4L * m);
+        }
     }
 
     /**
@@ -200,8 +236,8 @@ public final class SamplingTransform {
     }
 
     /**
-     * Writes e^(score / T - best / T) for the whole row into {@code p} (the best token weighs exactly 1) and
-     * returns the first token of weight 1.
+     * Writes e^(score / T - best / T) for the whole row into {@code p} (the best token weighs exactly 1), sets
+     * {@link #rowMass} to their sum and returns the first token with the best score.
      */
     private int exponentiate(int row, float inv, float[] p) {
         int best = RowMath.firstMaxOrNaN(work, vocabSize);
@@ -209,8 +245,8 @@ public final class SamplingTransform {
         if (!(max < Float.POSITIVE_INFINITY) || max == Float.NEGATIVE_INFINITY) {
             throw failure(row, inv);
         }
-        RowMath.expScaledShifted(work, inv, max, p, exponents, vocabSize);
-        return RowMath.indexOf(p, best + 1, 1f); // tokens after the first best score weigh 1 only if it does
+        rowMass = RowMath.expScaledShifted(work, inv, max, p, exponents, vocabSize);
+        return best;
     }
 
     /** The exception for a row whose scores allow no distribution; the slow path, run only to report it. */

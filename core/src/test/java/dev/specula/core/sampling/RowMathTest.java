@@ -26,7 +26,8 @@ class RowMathTest {
             x[10] = -87f / scale + 20f;
             x[11] = Math.nextDown(x[10]);
             float[] out = new float[n];
-            RowMath.expScaledShifted(x, scale, shift, out, new float[n], n);
+            double sum = RowMath.expScaledShifted(x, scale, shift, out, new float[n], n);
+            assertEquals(RowMath.sum(out, n), sum, 0.0, "the returned sum is sum's, bit for bit");
             for (int i = 0; i < n; i++) {
                 float a = x[i] * scale - shift;
                 assertEquals(Float.floatToIntBits(FastExp.expNonPositive(a)), Float.floatToIntBits(out[i]),
