@@ -31,10 +31,13 @@ final class RowMath {
 
     /**
      * The first index of the largest value of {@code a[0, n)}, or the index of the first NaN if there is one (0
-     * when every value is -Infinity). One compare per value: the branch is taken only for a new maximum or NaN.
+     * when every value is -Infinity). A search loop: the branch is taken only for a new maximum or NaN.
+     *
+     * @param before receives in element 0 the largest value before the returned index (-Infinity if none)
      */
-    static int firstMaxOrNaN(float[] a, int n) {
+    static int firstMaxOrNaN(float[] a, int n, float[] before) {
         float m = Float.NEGATIVE_INFINITY;
+        float previous = Float.NEGATIVE_INFINITY;
         int best = 0;
         int t = 0;
         while (true) {
@@ -42,11 +45,14 @@ final class RowMath {
                 t++;
             }
             if (t == n) {
+                before[0] = previous;
                 return best;
             }
             if (a[t] != a[t]) {
+                before[0] = m;
                 return t;
             }
+            previous = m;
             m = a[t];
             best = t++;
         }

@@ -38,6 +38,8 @@ public final class SamplingTransform {
     private final int vocabSize;
     private final float[] work;
     private final float[] exponents;
+    /** The largest score before the first best one (an output of {@link RowMath#firstMaxOrNaN}). */
+    private final float[] maxBefore = new float[1];
     private final Candidates candidates = new Candidates();
     private final boolean topK;
     /** min-p's cut on weights (the best token weighs 1); 0 when min-p is off or rounds to nothing in float. */
@@ -97,7 +99,10 @@ public final class SamplingTransform {
         }
         float[] p = out.probabilities();
         int best = exponentiate(row, inv, p);
-        int argmax = RowMath.indexOf(p, best + 1, 1f); // tokens before the first best score weigh 1 only rarely
+        // The first token of weight 1 is the first best score unless a lower score before it also rounds to
+        // weight 1 (scores within about 1e-7 of the best); the largest score before it tells, without a scan.
+        float before = FastExp.expNonPositive(maxBefore[0] * inv - work[best] * inv);
+        int argmax = before == 1f ? RowMath.indexOf(p, best + 1, 1f) : best;
         if (!out.normalize(rowMass, argmax)) {
             throw nothingLeft(row);
         }
@@ -240,7 +245,7 @@ public final class SamplingTransform {
      * {@link #rowMass} to their sum and returns the first token with the best score.
      */
     private int exponentiate(int row, float inv, float[] p) {
-        int best = RowMath.firstMaxOrNaN(work, vocabSize);
+        int best = RowMath.firstMaxOrNaN(work, vocabSize, maxBefore);
         float max = work[best] * inv; // rounding is monotone: the largest scaled score is the scaled largest
         if (!(max < Float.POSITIVE_INFINITY) || max == Float.NEGATIVE_INFINITY) {
             throw failure(row, inv);

@@ -54,14 +54,21 @@ class RowMathTest {
     }
 
     @Test
-    void firstMaxOrNaNFindsTheFirstLargestOrTheFirstNaN() {
-        assertEquals(1, RowMath.firstMaxOrNaN(new float[]{1f, 3f, 2f, 3f}, 4));
-        assertEquals(2, RowMath.firstMaxOrNaN(new float[]{1f, 3f, Float.NaN, 5f}, 4));
-        assertEquals(0, RowMath.firstMaxOrNaN(new float[]{Float.NaN, 3f}, 2));
-        assertEquals(3, RowMath.firstMaxOrNaN(new float[]{1f, 3f, 4f, Float.NaN}, 4));
+    void firstMaxOrNaNFindsTheFirstLargestOrTheFirstNaNAndTheLargestBefore() {
+        float[] before = new float[1];
+        assertEquals(1, RowMath.firstMaxOrNaN(new float[]{1f, 3f, 2f, 3f}, 4, before));
+        assertEquals(1f, before[0]);
+        assertEquals(4, RowMath.firstMaxOrNaN(new float[]{1f, 2.5f, 0f, 2f, 3f}, 5, before));
+        assertEquals(2.5f, before[0]);
+        assertEquals(2, RowMath.firstMaxOrNaN(new float[]{1f, 3f, Float.NaN, 5f}, 4, before));
+        assertEquals(0, RowMath.firstMaxOrNaN(new float[]{Float.NaN, 3f}, 2, before));
+        assertEquals(3, RowMath.firstMaxOrNaN(new float[]{1f, 3f, 4f, Float.NaN}, 4, before));
         float ninf = Float.NEGATIVE_INFINITY;
-        assertEquals(0, RowMath.firstMaxOrNaN(new float[]{ninf, ninf}, 2));
-        assertEquals(1, RowMath.firstMaxOrNaN(new float[]{ninf, Float.POSITIVE_INFINITY, 2f}, 3));
+        assertEquals(0, RowMath.firstMaxOrNaN(new float[]{ninf, ninf}, 2, before));
+        assertEquals(ninf, before[0]);
+        assertEquals(0, RowMath.firstMaxOrNaN(new float[]{5f, 1f, 2f}, 3, before));
+        assertEquals(ninf, before[0]);
+        assertEquals(1, RowMath.firstMaxOrNaN(new float[]{ninf, Float.POSITIVE_INFINITY, 2f}, 3, before));
     }
 
     @Test
