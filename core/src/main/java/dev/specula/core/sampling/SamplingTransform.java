@@ -13,17 +13,17 @@ import dev.specula.core.model.NonFiniteLogitsException;
  * likely as the one whose inclusion first brings the mass to {@code topP} (counting from the most likely, ties
  * by decreasing token id); min-p keeps every token whose weight relative to the best is at least {@code minP}.
  *
- * <p>Cuts work by selection, never by sorting the row: top-k and min-p find their tokens in one pass over the
- * scores (a compare per token against a rising threshold) and exponentiate only those; top-p needs the row's
- * total mass, so it exponentiates the row once, then selects and sorts only a superset of the nucleus. The
- * result equals the full-sort definition above exactly (same tokens; the same probabilities up to the order in
- * which a sum is rounded).
+ * <p>Cuts work by selection, never by sorting the row: top-k, and min-p without top-p, find their tokens in
+ * one pass over the scores (a compare per token against a rising threshold) and exponentiate only those; top-p
+ * needs the row's total mass, so it exponentiates the row once, then selects and sorts only a superset of the
+ * nucleus. The result equals the full-sort definition above exactly (same tokens; the same probabilities up to
+ * the order in which a sum is rounded).
  *
  * <p>Holds scratch buffers: one instance per generation (not thread-safe), allocating nothing per call once its
  * selection buffers have grown to the rows it sees.
  */
 public final class SamplingTransform {
-    /** Weights below this never join a nucleus that the mass does not close (the old probe's last threshold). */
+    /** Weights below this never join a nucleus whose running mass falls short of the target. */
     private static final float NUCLEUS_FLOOR = 0x1p-100f;
     /** Candidates a nucleus search by count starts from before it has seen a row. */
     private static final int NUCLEUS_START = 256;
