@@ -13,6 +13,7 @@ import dev.specula.core.sampling.SamplingTransform;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
@@ -22,13 +23,19 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One acceptance step over k draft tokens (default 4) with a vocabulary of {@code vocab} entries (default 32,000;
- * {@code -p vocab=151936} for Qwen's): target rows turned into p lazily, then the rule (greedy match, rejection
- * sampling with q, rejection sampling of one-hot drafts, or coupled Gumbel-max).
+ * One acceptance decision over k draft tokens: the target's k+1 logits rows (a direct buffer, as ONNX Runtime
+ * fills it) turned into p lazily, then the rule (greedy match, speculative sampling with the draft's q, or
+ * one-hot). The worst case is measured: every draft token is kept, so all k+1 rows are transformed and a bonus
+ * token is drawn. Sampling uses temperature 1 with q equal to p (acceptance ratio 1); one-hot drafts the token
+ * the target all but certainly picks (logit 40 in a Gaussian row of standard deviation 3). Every k from 1 to 8
+ * at 32,000 and 151,936 entries by default; {@code -p k=4 -p vocab=151936} picks one case.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -40,11 +47,11 @@ public class AcceptanceBenchmark {
     @Param({"greedy", "sampling", "one-hot", "coupled"})
     public String rule;
 
-    @Param({"32000"})
-    public int vocab;
-
-    @Param({"4"})
+    @Param({"1", "2", "3", "4", "5", "6", "7", "8"})
     public int k;
+
+    @Param({"32000", "151936"})
+    public int vocab;
 
     private Logits target;
     private TargetScores scores;
@@ -52,34 +59,37 @@ public class AcceptanceBenchmark {
     private Proposal proposal;
     private KeyedNoise noise;
 
-    @Setup
+    @Setup(Level.Trial)
     public void setup() {
         SplittableRandom r = new SplittableRandom(2);
-        float[][] rows = new float[k + 1][vocab];
-        float[][] draftRows = new float[k][vocab];
+        int[] tokens = new int[k];
+        FloatBuffer data = ByteBuffer.allocateDirect((k + 1) * vocab * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
         for (int i = 0; i <= k; i++) {
             for (int t = 0; t < vocab; t++) {
-                rows[i][t] = (float) (r.nextGaussian() * 3);
-                if (i < k) {
-                    draftRows[i][t] = rows[i][t] + (float) r.nextGaussian();
-                }
+                data.put(i * vocab + t, (float) (r.nextGaussian() * 3));
+            }
+            if (i < k) {
+                tokens[i] = r.nextInt(vocab);
+                data.put(i * vocab + tokens[i], 40f);
             }
         }
-        target = Logits.of(rows);
+        target = new Logits(data, k + 1, vocab);
         params = rule.equals("greedy") ? SamplingParams.greedy(16) : SamplingParams.builder().temperature(1)
                 .mode(rule.equals("coupled") ? SamplingMode.COUPLED : SamplingMode.REJECTION).build();
         SamplingTransform transform = new SamplingTransform(params, vocab);
         scores = new TargetScores(transform);
         Distribution[] q = new Distribution[k];
-        int[] tokens = new int[k];
-        Logits draft = Logits.of(draftRows);
         for (int i = 0; i < k; i++) {
-            q[i] = transform.apply(draft, i, new Distribution(vocab));
-            tokens[i] = q[i].argmax();
+            q[i] = transform.apply(target, i, new Distribution(vocab));
         }
         proposal = rule.equals("sampling") || rule.equals("coupled") ? new Proposal(tokens, q, null, k)
                 : Proposal.oneHot(tokens);
         noise = new KeyedNoise(3);
+        Verdict check = AcceptanceRule.select(params, proposal).decide(proposal, scores.reset(target, 100), noise);
+        if (check.accepted() != k) {
+            throw new IllegalStateException("benchmark setup must keep every draft token, kept " + check.accepted()
+                    + " of " + k);
+        }
     }
 
     @Benchmark

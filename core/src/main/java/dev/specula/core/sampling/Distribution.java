@@ -118,9 +118,31 @@ public final class Distribution {
         if (!(sum > 0)) {
             return false;
         }
-        RowMath.scale(probs, probs.length, (float) (1.0 / sum));
+        total = RowMath.scaleAndSum(probs, probs.length, (float) (1.0 / sum));
         argmax = mostLikely;
-        total = RowMath.sum(probs, probs.length);
+        return true;
+    }
+
+    /**
+     * Sets the distribution to {@code weights[i] / sum} on {@code tokens[i]} for i in [0, count) and 0 on every
+     * other token: {@link #normalize(double, int)} for a sparse row, at the cost of clearing the row.
+     *
+     * @return false if {@code sum} is not positive (the distribution is left unchanged)
+     */
+    boolean setWeights(int[] tokens, float[] weights, int count, double sum, int mostLikely) {
+        if (!(sum > 0)) {
+            return false;
+        }
+        Arrays.fill(probs, 0f);
+        float s = (float) (1.0 / sum);
+        double actual = 0;
+        for (int i = 0; i < count; i++) {
+            float v = weights[i] * s;
+            probs[tokens[i]] = v;
+            actual += v;
+        }
+        argmax = mostLikely;
+        total = actual;
         return true;
     }
 

@@ -18,7 +18,7 @@ final class FastExp {
 
     /**
      * e^x for x &le; 0 (a logit minus the row's maximum); exactly 0 below -87 and for -Infinity. The definition
-     * {@link RowMath#expShifted} computes a whole row of, bit for bit (tested).
+     * {@link RowMath#expScaledShifted} computes a whole row of, bit for bit (tested).
      */
     static float expNonPositive(float x) {
         if (!(x >= FLOOR)) {

@@ -8,6 +8,8 @@ package dev.specula.core.sampling;
  */
 final class RowMath {
     private static final int ROUND_BITS_MINUS_BIAS = Float.floatToRawIntBits(FastExp.ROUND) - 127;
+    /** The rounded exponent k that stands for 2^-127: its factor below has exponent bits 0, the float 0. */
+    private static final float ZERO_EXPONENT = FastExp.ROUND - 127;
 
     private RowMath() {
     }
@@ -27,6 +29,35 @@ final class RowMath {
         return m;
     }
 
+    /**
+     * The first index of the largest value of {@code a[0, n)}, or the index of the first NaN if there is one (0
+     * when every value is -Infinity). A search loop: the branch is taken only for a new maximum or NaN.
+     *
+     * @param before receives in element 0 the largest value before the returned index (-Infinity if none)
+     */
+    static int firstMaxOrNaN(float[] a, int n, float[] before) {
+        float m = Float.NEGATIVE_INFINITY;
+        float previous = Float.NEGATIVE_INFINITY;
+        int best = 0;
+        int t = 0;
+        while (true) {
+            while (t < n && a[t] <= m) {
+                t++;
+            }
+            if (t == n) {
+                before[0] = previous;
+                return best;
+            }
+            if (a[t] != a[t]) {
+                before[0] = m;
+                return t;
+            }
+            previous = m;
+            m = a[t];
+            best = t++;
+        }
+    }
+
     /** The first index in [0, n) whose value is NaN or +Infinity, or -1. */
     static int firstNonFinite(float[] a, int n) {
         for (int t = 0; t < n; t++) {
@@ -37,11 +68,52 @@ final class RowMath {
         return -1;
     }
 
-    /** {@code a[t] *= s} for t in [0, n). */
-    static void scale(float[] a, int n, float s) {
-        for (int t = 0; t < n; t++) {
-            a[t] *= s;
+    /**
+     * {@code a[t] *= s} for t in [0, n), returning the sum of the new values exactly as {@link #sum} would: one
+     * pass instead of two.
+     */
+    static double scaleAndSum(float[] a, int n, float s) {
+        double s0 = 0;
+        double s1 = 0;
+        double s2 = 0;
+        double s3 = 0;
+        double s4 = 0;
+        double s5 = 0;
+        double s6 = 0;
+        double s7 = 0;
+        int t = 0;
+        for (; t + 7 < n; t += 8) {
+            float v0 = a[t] * s;
+            float v1 = a[t + 1] * s;
+            float v2 = a[t + 2] * s;
+            float v3 = a[t + 3] * s;
+            float v4 = a[t + 4] * s;
+            float v5 = a[t + 5] * s;
+            float v6 = a[t + 6] * s;
+            float v7 = a[t + 7] * s;
+            a[t] = v0;
+            a[t + 1] = v1;
+            a[t + 2] = v2;
+            a[t + 3] = v3;
+            a[t + 4] = v4;
+            a[t + 5] = v5;
+            a[t + 6] = v6;
+            a[t + 7] = v7;
+            s0 += v0;
+            s1 += v1;
+            s2 += v2;
+            s3 += v3;
+            s4 += v4;
+            s5 += v5;
+            s6 += v6;
+            s7 += v7;
         }
+        for (; t < n; t++) {
+            float v = a[t] * s;
+            a[t] = v;
+            s0 += v;
+        }
+        return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
     }
 
     /** The sum of {@code a[0, n)} in double precision (eight independent accumulators). */
@@ -82,31 +154,70 @@ final class RowMath {
     }
 
     /**
-     * {@code out[t] = e^(x[t] - shift)} for t in [0, n), where every {@code x[t] - shift <= 0}: the same values as
-     * {@link FastExp#expNonPositive}, exactly 0 below -87 and for -Infinity, NaN for NaN. {@code exponents} is
-     * scratch of at least n floats.
+     * {@code out[t] = e^(x[t] * scale - shift)}, the product rounded to float first, for t in [0, n), where every
+     * {@code x[t] * scale - shift <= 0}: the same values as {@link FastExp#expNonPositive}, bit for bit, exactly 0
+     * below -87 and for -Infinity. Returns their sum exactly as {@link #sum} computes it. {@code x} must hold no
+     * NaN (callers check first). {@code exponents} is scratch of at least n floats.
      */
-    static void expShifted(float[] x, float shift, float[] out, float[] exponents, int n) {
-        float lowest = 0f;
+    static double expScaledShifted(float[] x, float scale, float shift, float[] out, float[] exponents, int n) {
         for (int t = 0; t < n; t++) {
-            float a = x[t] - shift;
-            lowest = Math.min(lowest, a);
+            float a = x[t] * scale - shift;
             float c = Math.max(a, FastExp.FLOOR);
             float k = c * FastExp.LOG2E + FastExp.ROUND;
             float m = k - FastExp.ROUND;
             float r = c - m * FastExp.LN2_HI - m * FastExp.LN2_LO;
             out[t] = FastExp.polynomial(r);
-            exponents[t] = k;
+            // Below the floor, move k to 2^-127, whose bits below make a factor of exactly 0: min/max, not a
+            // branch or a running minimum, so the loop stays vectorized.
+            exponents[t] = k + Math.max(Math.min(a - FastExp.FLOOR, 0f) * 0x1p30f, ZERO_EXPONENT - k);
         }
-        for (int t = 0; t < n; t++) {
-            out[t] *= Float.intBitsToFloat((Float.floatToRawIntBits(exponents[t]) - ROUND_BITS_MINUS_BIAS) << 23);
+        // Java 17 does not vectorize the bit conversions of this loop, so the sum rides along instead of taking
+        // a pass of its own (same accumulators as sum).
+        double s0 = 0;
+        double s1 = 0;
+        double s2 = 0;
+        double s3 = 0;
+        double s4 = 0;
+        double s5 = 0;
+        double s6 = 0;
+        double s7 = 0;
+        int t = 0;
+        for (; t + 7 < n; t += 8) {
+            float v0 = out[t] * pow2(exponents[t]);
+            float v1 = out[t + 1] * pow2(exponents[t + 1]);
+            float v2 = out[t + 2] * pow2(exponents[t + 2]);
+            float v3 = out[t + 3] * pow2(exponents[t + 3]);
+            float v4 = out[t + 4] * pow2(exponents[t + 4]);
+            float v5 = out[t + 5] * pow2(exponents[t + 5]);
+            float v6 = out[t + 6] * pow2(exponents[t + 6]);
+            float v7 = out[t + 7] * pow2(exponents[t + 7]);
+            out[t] = v0;
+            out[t + 1] = v1;
+            out[t + 2] = v2;
+            out[t + 3] = v3;
+            out[t + 4] = v4;
+            out[t + 5] = v5;
+            out[t + 6] = v6;
+            out[t + 7] = v7;
+            s0 += v0;
+            s1 += v1;
+            s2 += v2;
+            s3 += v3;
+            s4 += v4;
+            s5 += v5;
+            s6 += v6;
+            s7 += v7;
         }
-        if (!(lowest >= FastExp.FLOOR)) { // rare: far-off or masked (-Infinity) scores
-            for (int t = 0; t < n; t++) {
-                if (x[t] - shift < FastExp.FLOOR) {
-                    out[t] = 0f;
-                }
-            }
+        for (; t < n; t++) {
+            float v = out[t] * pow2(exponents[t]);
+            out[t] = v;
+            s0 += v;
         }
+        return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+    }
+
+    /** 2^n for the rounded exponent k = n + ROUND, from its bits. */
+    private static float pow2(float k) {
+        return Float.intBitsToFloat((Float.floatToRawIntBits(k) - ROUND_BITS_MINUS_BIAS) << 23);
     }
 }

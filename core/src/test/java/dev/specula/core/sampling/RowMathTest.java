@@ -20,26 +20,73 @@ class RowMathTest {
         x[10] = -87f;
         x[11] = Math.nextDown(-87f);
         x[12] = 20f; // the shift: e^0
-        float shift = 20f;
-        float[] out = new float[n];
-        RowMath.expShifted(x, shift, out, new float[n], n);
-        for (int i = 0; i < n; i++) {
-            assertEquals(Float.floatToIntBits(FastExp.expNonPositive(x[i] - shift)), Float.floatToIntBits(out[i]),
-                    "at " + i + ", x - shift = " + (x[i] - shift));
+        x[13] = -1e30f;
+        for (float scale : new float[]{1f, 1.25f, 0.37f}) {
+            float shift = 20f * scale;
+            x[10] = -87f / scale + 20f;
+            x[11] = Math.nextDown(x[10]);
+            float[] out = new float[n];
+            double sum = RowMath.expScaledShifted(x, scale, shift, out, new float[n], n);
+            assertEquals(RowMath.sum(out, n), sum, 0.0, "the returned sum is sum's, bit for bit");
+            for (int i = 0; i < n; i++) {
+                float a = x[i] * scale - shift;
+                assertEquals(Float.floatToIntBits(FastExp.expNonPositive(a)), Float.floatToIntBits(out[i]),
+                        "at " + i + ", scale " + scale + ", x * scale - shift = " + a);
+            }
+            assertEquals(1f, out[12]);
+            assertEquals(0f, out[3]);
+            assertEquals(0f, out[13]);
         }
-        assertEquals(1f, out[12]);
-        assertEquals(0f, out[3]);
     }
 
     @Test
-    void nanSurvivesTheBulkExpSoTheSumRevealsIt() {
-        float[] x = {0f, Float.NaN, -200f};
-        float[] out = new float[3];
-        RowMath.expShifted(x, 0f, out, new float[3], 3);
-        assertTrue(Float.isNaN(out[1]));
-        assertEquals(0f, out[2]);
-        assertTrue(Double.isNaN(RowMath.sum(out, 3)));
-        assertEquals(1, RowMath.firstNonFinite(x, 3));
+    void bulkExpIsExactlyZeroJustBelowTheFloorAndPositiveAtIt() {
+        float[] x = {-87f, Math.nextDown(-87f), Math.nextUp(-87f), -87.5f, -88.7f, -200f, 0f};
+        float[] out = new float[x.length];
+        RowMath.expScaledShifted(x, 1f, 0f, out, new float[x.length], x.length);
+        assertTrue(out[0] > 0f && out[2] > out[0], java.util.Arrays.toString(out));
+        for (int i = 1; i < 6; i++) {
+            if (i != 2) {
+                assertEquals(0f, out[i], "at " + x[i]);
+            }
+        }
+        assertEquals(1f, out[6]);
+    }
+
+    @Test
+    void firstMaxOrNaNFindsTheFirstLargestOrTheFirstNaNAndTheLargestBefore() {
+        float[] before = new float[1];
+        assertEquals(1, RowMath.firstMaxOrNaN(new float[]{1f, 3f, 2f, 3f}, 4, before));
+        assertEquals(1f, before[0]);
+        assertEquals(4, RowMath.firstMaxOrNaN(new float[]{1f, 2.5f, 0f, 2f, 3f}, 5, before));
+        assertEquals(2.5f, before[0]);
+        assertEquals(2, RowMath.firstMaxOrNaN(new float[]{1f, 3f, Float.NaN, 5f}, 4, before));
+        assertEquals(0, RowMath.firstMaxOrNaN(new float[]{Float.NaN, 3f}, 2, before));
+        assertEquals(3, RowMath.firstMaxOrNaN(new float[]{1f, 3f, 4f, Float.NaN}, 4, before));
+        float ninf = Float.NEGATIVE_INFINITY;
+        assertEquals(0, RowMath.firstMaxOrNaN(new float[]{ninf, ninf}, 2, before));
+        assertEquals(ninf, before[0]);
+        assertEquals(0, RowMath.firstMaxOrNaN(new float[]{5f, 1f, 2f}, 3, before));
+        assertEquals(ninf, before[0]);
+        assertEquals(1, RowMath.firstMaxOrNaN(new float[]{ninf, Float.POSITIVE_INFINITY, 2f}, 3, before));
+    }
+
+    @Test
+    void scaleAndSumWritesTheProductsAndSumsThemLikeSum() {
+        SplittableRandom r = new SplittableRandom(4);
+        for (int n : new int[]{0, 1, 7, 8, 9, 4101}) {
+            float[] a = new float[n];
+            for (int i = 0; i < n; i++) {
+                a[i] = (float) r.nextDouble();
+            }
+            float[] expected = a.clone();
+            for (int i = 0; i < n; i++) {
+                expected[i] *= 0.3f;
+            }
+            double sum = RowMath.scaleAndSum(a, n, 0.3f);
+            assertEquals(java.util.Arrays.toString(expected), java.util.Arrays.toString(a));
+            assertEquals(RowMath.sum(expected, n), sum, 0.0, "n = " + n);
+        }
     }
 
     @Test

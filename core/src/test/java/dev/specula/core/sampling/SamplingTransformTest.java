@@ -159,7 +159,7 @@ class SamplingTransformTest {
             int k = 1 + r.nextInt(n);
             float[] sorted = a.clone();
             Arrays.sort(sorted);
-            assertEquals(sorted[n - k], SamplingTransform.kthLargest(a.clone(), k));
+            assertEquals(sorted[n - k], Candidates.kthLargest(a.clone(), n, k));
         }
     }
 }
