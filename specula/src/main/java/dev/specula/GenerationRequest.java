@@ -8,7 +8,18 @@ import java.util.Objects;
 import java.util.function.BooleanSupplier;
 
 /**
- * One generation: the prompt and how to generate.
+ * One generation: the prompt and how to generate. An immutable value holding no resources; the listener and the
+ * cancellation flag stay the caller's. Pass it to {@link Specula#generate(GenerationRequest)}.
+ *
+ * <pre>{@code
+ * AtomicBoolean stop = new AtomicBoolean();              // set from any thread to end the generation early
+ * GenerationRequest request = GenerationRequest.builder("def fibonacci(n):")
+ *         .params(SamplingParams.builder().temperature(0.8).seed(7).maxNewTokens(128).build())
+ *         .stopSequences(List.of("\ndef "))
+ *         .listener((text, fromDraft) -> System.out.print(text))
+ *         .cancelled(stop::get)
+ *         .build();
+ * }</pre>
  *
  * @param prompt            text, token ids or a chat conversation
  * @param params            sampling parameters
@@ -17,11 +28,18 @@ import java.util.function.BooleanSupplier;
  *                          token's text (e.g. {@code <|im_end|>}) ends it at that token
  * @param skipSpecialTokens true (the default) leaves special tokens out of the text, as transformers' decode does
  * @param listener          receives text as it is generated
- * @param cancelled         polled every step; true ends the generation with what it has
+ * @param cancelled         polled before every decoding step, on the generating thread; true ends the generation
+ *                          with what it has ({@code CANCELLED}), as does interrupting that thread
  */
 public record GenerationRequest(Prompt prompt, SamplingParams params, boolean speculative, List<String> stopSequences,
                                 boolean skipSpecialTokens, TextListener listener, BooleanSupplier cancelled) {
 
+    /**
+     * Validates and copies the stop sequences.
+     *
+     * @throws NullPointerException     if any argument but {@code speculative}/{@code skipSpecialTokens} is null
+     * @throws IllegalArgumentException if a stop sequence is the empty string
+     */
     public GenerationRequest {
         Objects.requireNonNull(prompt, "prompt");
         Objects.requireNonNull(params, "params");
@@ -40,6 +58,7 @@ public record GenerationRequest(Prompt prompt, SamplingParams params, boolean sp
         return new Builder(Prompt.text(prompt));
     }
 
+    /** A request for any prompt: text, token ids or a chat. */
     public static Builder builder(Prompt prompt) {
         return new Builder(prompt);
     }
@@ -66,16 +85,22 @@ public record GenerationRequest(Prompt prompt, SamplingParams params, boolean sp
             this.prompt = prompt;
         }
 
+        /** Sampling parameters, including {@code maxNewTokens} and stop token ids (default greedy, 128 tokens). */
         public Builder params(SamplingParams params) {
             this.params = params;
             return this;
         }
 
+        /** False decodes plainly, without the drafter (the baseline; same output when greedy or seeded). */
         public Builder speculative(boolean speculative) {
             this.speculative = speculative;
             return this;
         }
 
+        /**
+         * Texts that end the generation at their earliest match, across token boundaries; the match is left out of
+         * the text. None may be empty (checked by {@link #build()}).
+         */
         public Builder stopSequences(List<String> stops) {
             this.stopSequences = stops;
             return this;
@@ -87,16 +112,27 @@ public record GenerationRequest(Prompt prompt, SamplingParams params, boolean sp
             return this;
         }
 
+        /** Receives the text as it is generated, on the generating thread (default: none). */
         public Builder listener(TextListener listener) {
             this.listener = listener;
             return this;
         }
 
+        /**
+         * Polled before every decoding step; returning true ends the generation with what it has (default: never).
+         * Keep it cheap: e.g. {@code AtomicBoolean::get}.
+         */
         public Builder cancelled(BooleanSupplier cancelled) {
             this.cancelled = cancelled;
             return this;
         }
 
+        /**
+         * The request.
+         *
+         * @throws NullPointerException     if a null params, listener or cancellation flag was set
+         * @throws IllegalArgumentException if a stop sequence is empty
+         */
         public GenerationRequest build() {
             return new GenerationRequest(prompt, params, speculative, stopSequences, skipSpecialTokens, listener,
                     cancelled);

@@ -45,8 +45,16 @@ import java.util.Set;
  * }
  * }</pre>
  *
- * <p>Owns the models and the tokenizer it loads and closes them in {@link #close()} (idempotent). Thread-safe:
- * concurrent {@code generate} calls share the loaded models, each with its own KV caches.
+ * <p>Owns the models and the tokenizer it loads and closes them in {@link #close()} (idempotent); the caller owns
+ * the {@code Specula} and must close it. Objects it hands out ({@link #target()}, {@link #draftModel()},
+ * {@link #tokenizer()}, {@link #drafter()}, {@link #decoder(boolean)}) are borrowed: valid until this instance is
+ * closed, never to be closed by the caller. Drafters given to {@link Builder#drafter} stay the caller's. A
+ * {@link Completion} holds no native resources. After {@code close()}, {@code generate} and {@code encode} throw
+ * {@link IllegalStateException}.
+ *
+ * <p>Thread-safe: concurrent {@code generate} calls share the loaded models, each with its own KV caches. A
+ * generation runs on the calling thread; it ends early when its request's {@link GenerationRequest#cancelled()}
+ * returns true or the thread is interrupted (see {@link #generate(GenerationRequest)}).
  */
 public final class Specula implements AutoCloseable {
     private final OnnxCausalLM target;
@@ -110,6 +118,7 @@ public final class Specula implements AutoCloseable {
         }
     }
 
+    /** A builder with no target set; {@link Builder#target(Path)} is required before {@link Builder#build()}. */
     public static Builder builder() {
         return new Builder();
     }
@@ -117,12 +126,20 @@ public final class Specula implements AutoCloseable {
     /** The stop sequence of the fallback chat layout: the model starting a new {@code ###} turn. */
     private static final String SIMPLE_TEMPLATE_STOP = "\n### ";
 
-    /** Greedy or sampled generation with the configured drafter. */
+    /**
+     * Greedy or sampled generation of a raw text prompt with the configured drafter, no stop sequences.
+     *
+     * @throws IllegalArgumentException as {@link #generate(GenerationRequest)}
+     * @throws IllegalStateException    if this instance is closed
+     */
     public Completion generate(String prompt, SamplingParams params) {
         return generate(GenerationRequest.builder(prompt).params(params).build());
     }
 
-    /** Like {@link #generate(String, SamplingParams)}, streaming text to {@code listener} as it is accepted. */
+    /**
+     * Like {@link #generate(String, SamplingParams)}, streaming text to {@code listener} (on this thread) as it is
+     * accepted.
+     */
     public Completion generate(String prompt, SamplingParams params, TextListener listener) {
         return generate(GenerationRequest.builder(prompt).params(params).listener(listener).build());
     }
@@ -134,6 +151,25 @@ public final class Specula implements AutoCloseable {
      * token; every generation ends at the model's end-of-sequence ids, a stop sequence, {@code maxNewTokens}, or
      * the end of the context, whichever comes first.
      *
+     * <p>Cancellation: {@link GenerationRequest#cancelled()} is polled before every decoding step (after the
+     * prompt's prefill); when it returns true, or the calling thread is interrupted (the interrupt flag is left
+     * set), the generation ends with the text and tokens it has, {@link FinishReason#CANCELLED}. A stop sequence
+     * ends it with {@link FinishReason#STOP_TOKEN}: the text stops before the match (nothing of the match is
+     * streamed) and the token ids end with the token that completed it. {@code maxNewTokens} is clamped to the room
+     * left in the context, reported as {@link FinishReason#CONTEXT_FULL} when that limit ends it.
+     *
+     * <pre>{@code
+     * AtomicBoolean stop = new AtomicBoolean();
+     * Completion c = specula.generate(GenerationRequest.builder("def quicksort(xs):")
+     *         .params(SamplingParams.greedy(256))
+     *         .stopSequences(List.of("\n\n\n"))
+     *         .listener((text, fromDraft) -> System.out.print(text))
+     *         .cancelled(stop::get)
+     *         .build());
+     * }</pre>
+     *
+     * @return the completion; its text and token ids exclude the prompt
+     * @throws IllegalStateException    if this instance is closed
      * @throws IllegalArgumentException if the prompt is empty, holds ids outside the vocabulary, or leaves no room
      *                                  in the context; or the chat template rejects the conversation
      */
@@ -185,7 +221,11 @@ public final class Specula implements AutoCloseable {
         return new Completion(text, tokens, ids.length, reason, r.metrics());
     }
 
-    /** The token ids {@code prompt} stands for: what {@link #generate(GenerationRequest)} feeds the model. */
+    /**
+     * The token ids {@code prompt} stands for: what {@link #generate(GenerationRequest)} feeds the model.
+     *
+     * @throws IllegalStateException if this instance is closed
+     */
     public int[] encode(Prompt prompt) {
         ensureOpen();
         if (prompt instanceof Prompt.Text t) {
@@ -238,19 +278,25 @@ public final class Specula implements AutoCloseable {
         return new AlignedVocabularyModel(draft, target.vocabSize(), usable);
     }
 
-    /** The decoder behind {@code generate}: speculative (with the configured drafter) or plain. */
+    /**
+     * The decoder behind {@code generate}: speculative (with the configured drafter) or plain; borrowed from this
+     * instance (the same as plain when no drafter is configured).
+     */
     public SpeculativeDecoder decoder(boolean speculativeDecoding) {
         return speculativeDecoding ? speculative : plain;
     }
 
+    /** The target's tokenizer; owned by this instance, which closes it. */
     public HfTokenizer tokenizer() {
         return tokenizer;
     }
 
+    /** The target model; owned by this instance, which closes it. */
     public OnnxCausalLM target() {
         return target;
     }
 
+    /** The draft model, if one was configured; owned by this instance, which closes it. */
     public Optional<OnnxCausalLM> draftModel() {
         return Optional.ofNullable(draft);
     }
@@ -266,6 +312,10 @@ public final class Specula implements AutoCloseable {
         }
     }
 
+    /**
+     * Closes the target, the draft model and the tokenizer; a second call does nothing. Call it once no
+     * {@code generate} call is running: a generation in flight uses the models it would close.
+     */
     @Override
     public void close() {
         if (closed) {
@@ -352,7 +402,10 @@ public final class Specula implements AutoCloseable {
         }
     }
 
-    /** Builder: {@code target} is required; everything else is optional. */
+    /**
+     * Builder: {@code target} is required; everything else is optional. Drafters are tried in the order added, a
+     * draft model last. {@link #build()} loads the models; the {@code Specula} it returns owns them.
+     */
     public static final class Builder {
         private Path target;
         private Path draftModel;
@@ -386,7 +439,10 @@ public final class Specula implements AutoCloseable {
             return drafter(new NGramCacheDrafter());
         }
 
-        /** Adds any drafter; drafters are tried in the order added, a draft model last. */
+        /**
+         * Adds any drafter; drafters are tried in the order added, a draft model last. Concurrent generations share
+         * it (a {@link Drafter} is thread-safe); it stays the caller's: {@link Specula#close()} does not touch it.
+         */
         public Builder drafter(Drafter drafter) {
             this.drafters.add(Objects.requireNonNull(drafter, "drafter"));
             return this;

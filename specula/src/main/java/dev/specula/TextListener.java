@@ -1,6 +1,14 @@
 package dev.specula;
 
-/** Receives generated text as it is accepted, never splitting a character. Called on the generating thread. */
+/**
+ * Receives generated text as it is accepted, never splitting a character. Called on the generating thread, so it
+ * should return quickly; an exception it throws ends the generation and propagates out of {@code generate}.
+ * Concatenated, the pieces are exactly {@link Completion#text()}.
+ *
+ * <pre>{@code
+ * TextListener print = (text, fromDraft) -> System.out.print(text);
+ * }</pre>
+ */
 @FunctionalInterface
 public interface TextListener {
 
@@ -10,5 +18,6 @@ public interface TextListener {
      */
     void onText(String text, boolean fromDraft);
 
+    /** Ignores the text. */
     TextListener NONE = (text, fromDraft) -> { };
 }
