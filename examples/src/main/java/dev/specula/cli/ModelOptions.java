@@ -17,9 +17,10 @@ final class ModelOptions {
             description = "Target model directory (Optimum export). Default: the embedded Python-code pair.")
     Path target;
 
-    @Option(names = "--draft", paramLabel = "DIR|model|ngram|composite|none", defaultValue = "model",
+    @Option(names = "--draft", paramLabel = "DIR|model|lookup|ngram|composite|none", defaultValue = "model",
             description = "How to draft: a draft model directory; 'model' (the --draft-model, or the embedded"
-                    + " draft with the embedded target); 'ngram' (prompt lookup, then a cross-request n-gram cache);"
+                    + " draft with the embedded target); 'lookup' (prompt lookup only: nothing carried between"
+                    + " requests); 'ngram' (prompt lookup, then a cross-request n-gram cache);"
                     + " 'composite' (ngram, else the model); 'none' (plain decoding). Default: ${DEFAULT-VALUE}.")
     String draft;
 
@@ -97,6 +98,9 @@ final class ModelOptions {
             case "model":
                 b.draftModel(requireDraftModel());
                 break;
+            case "lookup":
+                b.promptLookup();
+                break;
             case "ngram":
                 b.promptLookup().ngramCache();
                 break;
@@ -106,7 +110,7 @@ final class ModelOptions {
             default:
                 Path dir = Path.of(draft);
                 if (!Files.isDirectory(dir)) {
-                    throw new IllegalArgumentException("--draft must be a model directory or one of model, ngram,"
+                    throw new IllegalArgumentException("--draft must be a model directory or one of model, lookup, ngram,"
                             + " composite, none; '" + draft + "' is neither");
                 }
                 b.draftModel(dir);

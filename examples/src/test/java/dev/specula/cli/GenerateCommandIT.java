@@ -100,7 +100,7 @@ class GenerateCommandIT {
 
     @Test
     void plainAndNgramDraftsWork() throws Exception {
-        for (String draft : List.of("none", "ngram", "composite")) {
+        for (String draft : List.of("none", "lookup", "ngram", "composite")) {
             Run r = specula("generate", "--draft", draft, "--max-new-tokens", "16", "--json");
             assertEquals(0, r.exit(), draft + ": " + r.err());
             assertTrue(new ObjectMapper().readTree(r.out()).get("drafter").asText().length() > 0);

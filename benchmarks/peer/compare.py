@@ -1,0 +1,278 @@
+#!/usr/bin/python3
+"""Side-by-side decode speed of Specula and llama.cpp on the same model pair, prompts, token counts and threads.
+
+Steps: converts the pair to f32 GGUF (onnx_to_gguf.py) unless present; checks that llama.cpp's greedy token ids
+equal Specula's plain greedy ids on every prompt (and that each engine's speculative modes reproduce its own plain
+output); then runs every engine configuration on every prompt, interleaved (repeat > prompt > threads >
+configuration, the configuration order rotated each repeat), and writes a markdown table of median decode
+tokens/s, the raw runs (JSON lines) and the exact commands.
+
+Decode-only throughput on both sides (tokens produced after the prompt is processed, over the time spent
+producing them; model loading, warm-up and prompt processing excluded):
+- Specula (`generate --json`, one JVM per run, after its own warm-up generation): generated_tokens /
+  (total_ms - prefill_ms). Specula prefills all prompt tokens but the last and feeds the last one in the first
+  decode step, so every generated token comes out of a timed decode step; the time includes drafting,
+  verification, sampling and Java-side work; prefill_ms also holds the draft model's prefill.
+- llama-completion: its own `eval time` (runs / ms: the one-token decode calls after the prompt; excludes
+  sampling, reported separately by llama.cpp).
+- llama-speculative and llama-lookup: (sampled tokens - 1) / their `decoded ... in S seconds` wall time (the
+  first token is sampled from the prompt pass, outside the timed loop; the loop includes drafting and sampling).
+
+Usage: compare.py [--threads 1,2] [--repeats 3] [--prompts code:8,edit:6] [--max-new-tokens 128] [--out DIR]
+"""
+import argparse
+import json
+import os
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PAIR = os.path.join(ROOT, "models/src/main/resources/dev/specula/models/python-code")
+WORKLOADS = os.path.join(ROOT, "examples/src/main/resources/dev/specula/cli/bench/workloads.json")
+PY = "/usr/bin/python3"
+
+LLAMA_CONFIGS = ["llama.cpp plain", "llama.cpp + draft", "llama.cpp lookup"]
+SPECULA_CONFIGS = ["Specula plain", "Specula + draft", "Specula lookup"]
+SPECULA_DRAFT = {"Specula plain": "none", "Specula + draft": "model", "Specula lookup": "lookup"}
+
+
+class Env:
+    def __init__(self, a):
+        self.a = a
+        self.bin = a.llama_bin
+        self.target_dir = os.path.join(PAIR, "target")
+        self.draft_dir = os.path.join(PAIR, "draft")
+        self.gguf_target = os.path.join(a.gguf_dir, "target-f32.gguf")
+        self.gguf_draft = os.path.join(a.gguf_dir, "draft-f32.gguf")
+        self.prompt_dir = os.path.join(a.out, "prompts")
+        self.commands = {}  # config -> one example command line
+
+    def note(self, config, cmd):
+        self.commands.setdefault(config, " ".join(shlex.quote(c) for c in cmd))
+
+
+def run(cmd, timeout=600):
+    p = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError(f"command failed (exit {p.returncode}): {' '.join(cmd)}\n{p.stderr[-3000:]}")
+    return p.stdout, p.stderr
+
+
+def llama_common(e, threads, n_predict):
+    # f32 KV cache and no flash attention: the configuration in which llama.cpp's greedy ids equal Specula's.
+    return ["-t", str(threads), "-tb", str(threads), "-c", "2048", "-n", str(n_predict), "--temp", "0",
+            "-ctk", "f32", "-ctv", "f32", "-fa", "off", "--seed", "1"]
+
+
+def llama_plain(e, prompt_file, threads, debug=False):
+    n = e.a.max_new_tokens + (1 if debug else 0)  # debug: one more, so the last kept token is logged as evaluated
+    cmd = [os.path.join(e.bin, "llama-completion"), "-m", e.gguf_target, "-f", prompt_file, "-no-cnv",
+           "--no-display-prompt", *llama_common(e, threads, n)]
+    if debug:
+        cmd += ["-lv", "5"]
+    else:
+        e.note("llama.cpp plain", cmd)
+    out, err = run(cmd)
+    m = re.search(r"^\S*:\s+eval time =\s*([\d.]+) ms /\s*(\d+) runs", err, re.M)
+    if not m:
+        raise RuntimeError(f"no 'eval time' line in llama-completion's output:\n{err[-2000:]}")
+    ms, runs = float(m.group(1)), int(m.group(2))
+    result = {"text": out, "decode_tokens": runs, "decode_s": ms / 1e3}
+    if debug:
+        result["ids"] = evaluated_ids(err)
+    return result
+
+
+def evaluated_ids(log):
+    """Token ids llama-completion evaluated one at a time after the prompt (its debug 'embd' lines)."""
+    batches = re.findall(r"embd: \[ (.*?) \]\n", log, re.S)
+    if not batches:
+        raise RuntimeError("no 'embd:' debug lines in llama-completion's log (needs -lv 5)")
+    ids = []
+    for b in batches[1:]:  # the first batch is the prompt
+        m = re.fullmatch(r"'(.*)':(\d+)", b, re.S)
+        if not m:
+            raise RuntimeError(f"expected one token per decode step after the prompt, got: {b[:200]!r}")
+        ids.append(int(m.group(2)))
+    prompt = re.findall(r"':(\d+)(?:, |$)", batches[0])
+    return {"prompt_tokens": len(prompt), "generated": ids}
+
+
+def llama_loop_tool(e, tool, config, prompt_file, threads):
+    # These tools stop once they have sampled more than -n tokens: ask for one fewer to get max_new_tokens.
+    cmd = [os.path.join(e.bin, tool), "-m", e.gguf_target, "-f", prompt_file,
+           *llama_common(e, threads, e.a.max_new_tokens - 1)]
+    if tool == "llama-speculative":
+        cmd += ["-md", e.gguf_draft, "-td", "1", "-tbd", "1", "-ctkd", "f32", "-ctvd", "f32"]
+    e.note(config, cmd)
+    out, err = run(cmd)
+    m = re.search(r"decoded\s+(\d+) tokens in\s+([\d.]+) seconds", err)
+    if not m:
+        raise RuntimeError(f"no 'decoded ... tokens' line in {tool}'s output:\n{err[-2000:]}")
+    sampled, secs = int(m.group(1)), float(m.group(2))
+    acc = re.search(r"n_accept\s*=\s*(\d+)", err)
+    drafted = re.search(r"n_drafted\s*=\s*(\d+)", err)
+    return {"text": out, "decode_tokens": sampled - 1, "decode_s": secs, "sampled": sampled,
+            "accepted": int(acc.group(1)) if acc else None, "drafted": int(drafted.group(1)) if drafted else None}
+
+
+def specula(e, config, prompt_file, threads):
+    cmd = ["java", "-jar", e.a.jar, "generate", "--json", "--target", e.target_dir, "--draft", SPECULA_DRAFT[config],
+           "--threads", str(threads), "--draft-threads", "1", "--max-new-tokens", str(e.a.max_new_tokens),
+           "--temperature", "0", "--prompt-file", prompt_file]
+    if config == "Specula + draft":
+        cmd[cmd.index("--draft") + 2:cmd.index("--draft") + 2] = ["--draft-model", e.draft_dir]
+    e.note(config, cmd)
+    out, _ = run(cmd)
+    j = json.loads(out)
+    m = j["metrics"]
+    return {"text": j["text"], "ids": j["token_ids"], "prompt_tokens": j["prompt_tokens"],
+            "decode_tokens": m["generated_tokens"], "decode_s": (m["total_ms"] - m["prefill_ms"]) / 1e3,
+            "accepted": m["accepted_tokens"], "drafted": m["drafted_tokens"]}
+
+
+def measure(e, config, prompt_file, threads):
+    if config == "llama.cpp plain":
+        return llama_plain(e, prompt_file, threads)
+    if config == "llama.cpp + draft":
+        return llama_loop_tool(e, "llama-speculative", config, prompt_file, threads)
+    if config == "llama.cpp lookup":
+        return llama_loop_tool(e, "llama-lookup", config, prompt_file, threads)
+    return specula(e, config, prompt_file, threads)
+
+
+def load_prompts(spec, out_dir):
+    with open(WORKLOADS, encoding="utf-8") as f:
+        w = json.load(f)
+    prompts = []
+    os.makedirs(out_dir, exist_ok=True)
+    for part in spec.split(","):
+        name, count = part.split(":")
+        for i, text in enumerate(w[name][:int(count)]):
+            path = os.path.join(out_dir, f"{name}-{i}.txt")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+            prompts.append((f"{name}-{i}", path))
+    return prompts
+
+
+def convert(e):
+    os.makedirs(e.a.gguf_dir, exist_ok=True)
+    for src, dst in ((e.target_dir, e.gguf_target), (e.draft_dir, e.gguf_draft)):
+        if not os.path.exists(dst):
+            run([PY, os.path.join(ROOT, "benchmarks/peer/onnx_to_gguf.py"), "--llama-cpp", e.a.llama_cpp, src, dst])
+
+
+def validate(e, prompts, threads):
+    """Greedy ids: llama.cpp plain == Specula plain; each engine's speculative output == its plain output."""
+    rows = []
+    ok = True
+    for name, path in prompts:
+        sp = specula(e, "Specula plain", path, threads)
+        lp = llama_plain(e, path, threads, debug=True)
+        got = lp["ids"]["generated"][:len(sp["ids"])]
+        same = got == sp["ids"] and lp["ids"]["prompt_tokens"] == sp["prompt_tokens"]
+        first = next((i for i, (x, y) in enumerate(zip(got, sp["ids"])) if x != y), None)
+        row = {"prompt": name, "prompt_tokens": [lp["ids"]["prompt_tokens"], sp["prompt_tokens"]],
+               "tokens": len(sp["ids"]), "llama_equals_specula": same, "first_difference": first}
+        lplain = llama_plain(e, path, threads)["text"]
+        for config in ("llama.cpp + draft", "llama.cpp lookup"):
+            row[config + " text == plain"] = measure(e, config, path, threads)["text"] == lplain
+        for config in ("Specula + draft", "Specula lookup"):
+            row[config + " ids == plain"] = specula(e, config, path, threads)["ids"] == sp["ids"]
+        ok &= all(v for k, v in row.items() if k.endswith("plain") or k == "llama_equals_specula")
+        print(json.dumps(row), file=sys.stderr, flush=True)
+        rows.append(row)
+    return ok, rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--llama-bin", default=os.path.join(ROOT, "target/peer/llama.cpp/build/bin"))
+    ap.add_argument("--llama-cpp", default=os.path.join(ROOT, "target/peer/llama.cpp"))
+    ap.add_argument("--gguf-dir", default=os.path.join(ROOT, "target/peer/gguf"))
+    ap.add_argument("--jar", default=os.path.join(ROOT, "examples/target/specula.jar"))
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--prompts", default="code:8,edit:6", help="workload:count,... from the bench's workloads.json")
+    ap.add_argument("--max-new-tokens", type=int, default=128)
+    ap.add_argument("--out", default=os.path.join(ROOT, "target/peer/results"))
+    ap.add_argument("--skip-validation", action="store_true")
+    ap.add_argument("--validate-only", action="store_true")
+    a = ap.parse_args()
+    e = Env(a)
+    os.makedirs(a.out, exist_ok=True)
+    convert(e)
+    prompts = load_prompts(a.prompts, e.prompt_dir)
+    threads = [int(t) for t in a.threads.split(",")]
+    if not a.skip_validation:
+        ok, rows = validate(e, prompts, threads[-1])
+        with open(os.path.join(a.out, "validation.json"), "w") as f:
+            json.dump(rows, f, indent=1)
+        if not ok:
+            sys.exit("validation failed: greedy outputs differ (see validation.json)")
+        if a.validate_only:
+            return
+    configs = LLAMA_CONFIGS + SPECULA_CONFIGS
+    raw_path = os.path.join(a.out, "raw.jsonl")
+    started = time.time()
+    with open(raw_path, "w") as raw:
+        for rep in range(a.repeats):
+            order = configs[rep % len(configs):] + configs[:rep % len(configs)]
+            for name, path in prompts:
+                for t in threads:
+                    for config in order:
+                        r = measure(e, config, path, t)
+                        r.pop("text")
+                        r.pop("ids", None)
+                        r.update(repeat=rep, prompt=name, threads=t, config=config)
+                        raw.write(json.dumps(r) + "\n")
+                        raw.flush()
+            print(f"repeat {rep + 1}/{a.repeats} done after {time.time() - started:.0f} s", file=sys.stderr, flush=True)
+    write_table(e, raw_path, threads, configs)
+
+
+def write_table(e, raw_path, threads, configs):
+    runs = [json.loads(line) for line in open(raw_path)]
+    # Per repeat: all prompts' decode tokens over all prompts' decode time; then the median over repeats.
+    agg = {}
+    for r in runs:
+        k = (r["config"], r["threads"], r["repeat"])
+        tok, s = agg.get(k, (0, 0.0))
+        agg[k] = (tok + r["decode_tokens"], s + r["decode_s"])
+    med = {}
+    spread = {}
+    for c in configs:
+        for t in threads:
+            vals = sorted(tok / s for (cc, tt, _), (tok, s) in agg.items() if cc == c and tt == t)
+            med[c, t] = statistics.median(vals)
+            spread[c, t] = (vals[0], vals[-1])
+    lines = ["| threads | " + " | ".join(configs) + " |", "|---:|" + "---:|" * len(configs)]
+    for t in threads:
+        lines.append(f"| {t} | " + " | ".join(f"{med[c, t]:.0f}" for c in configs) + " |")
+    lines += ["", "Range over repeats (min-max tokens/s):", "",
+              "| threads | " + " | ".join(configs) + " |", "|---:|" + "---:|" * len(configs)]
+    for t in threads:
+        lines.append(f"| {t} | " + " | ".join(f"{spread[c, t][0]:.0f}-{spread[c, t][1]:.0f}" for c in configs) + " |")
+    acc = {}
+    for r in runs:
+        if r.get("drafted"):
+            a, d = acc.get(r["config"], (0, 0))
+            acc[r["config"]] = (a + r["accepted"], d + r["drafted"])
+    if acc:
+        lines += ["", "Draft acceptance over all runs: " + ", ".join(
+            f"{c} {a / d:.2f} ({a} of {d})" for c, (a, d) in sorted(acc.items()))]
+    lines += ["", "Commands (one prompt, one thread count shown):", "", "```"]
+    lines += [f"# {c}\n{cmd}" for c, cmd in e.commands.items()] + ["```"]
+    table = "\n".join(lines) + "\n"
+    with open(os.path.join(e.a.out, "table.md"), "w") as f:
+        f.write(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
