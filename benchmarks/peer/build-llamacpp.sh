@@ -3,6 +3,13 @@
 # peer benchmark compares Specula with the same llama.cpp a Node user would get, built natively for this CPU.
 # Nothing of llama.cpp is committed: everything lands under $PEER_DIR (default target/peer/). Idempotent.
 # Prints the directory holding the binaries on its last line.
+#
+# LLAMA_BUILD=native (default): CMake + Ninja over the whole source, GGML_NATIVE=ON (-march=native): ~270
+#   compile units, some minutes on free cores, hours on 2 cores shared with other jobs.
+# LLAMA_BUILD=prebuilt: compiles only the tools' own sources (5 programs) from the same source tree and links
+#   them against the shared libraries node-llama-cpp ships prebuilt from that source (libllama, libllama-common,
+#   libggml with one CPU backend per x86 generation, the best one for this CPU chosen at load time). For a
+#   starved machine; the kernels then carry that generation's -march flags rather than -march=native.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -27,6 +34,37 @@ src="$PEER_DIR/llama.cpp"
 if [[ ! -d "$src/.git" ]]; then
   echo "cloning llama.cpp from $bundle" >&2
   git clone -q "$bundle" "$src"
+fi
+
+if [[ "${LLAMA_BUILD:-native}" == prebuilt ]]; then
+  libs="$PEER_DIR/npm/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64"
+  out="$PEER_DIR/prebuilt/bin"
+  mkdir -p "$out"
+  cp -u "$libs"/*.so "$out/"
+  flags=(-O2 -std=c++17 -I"$src/include" -I"$src/common" -I"$src/ggml/include" -I"$src/vendor")
+  link=(-L"$out" -l:libllama-common.so -l:libllama.v0.4.0.so -l:libggml.v0.4.0.so -l:libggml-base.so
+        -Wl,-rpath,'$ORIGIN' -pthread)
+  declare -A sources=(
+    [llama-completion]="tools/completion/completion.cpp tools/completion/main.cpp"
+    [llama-speculative]="examples/speculative/speculative.cpp"
+    [llama-lookup]="examples/lookup/lookup.cpp"
+    [llama-bench]="tools/llama-bench/llama-bench.cpp tools/llama-bench/main.cpp"
+    [llama-quantize]="tools/quantize/quantize.cpp tools/quantize/main.cpp")
+  pids=()
+  for t in "${TARGETS[@]}"; do
+    [[ -x "$out/$t" ]] && continue
+    files=()
+    for f in ${sources[$t]}; do files+=("$src/$f"); done
+    echo "compiling $t" >&2
+    g++ "${flags[@]}" "${files[@]}" -o "$out/$t.tmp" "${link[@]}" && mv "$out/$t.tmp" "$out/$t" &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
+  for t in "${TARGETS[@]}"; do
+    [[ -x "$out/$t" ]] || { echo "build finished but $out/$t is missing" >&2; exit 1; }
+  done
+  echo "$out"
+  exit 0
 fi
 
 if ! command -v ninja >/dev/null; then

@@ -46,8 +46,6 @@ class Env:
         self.bin = a.llama_bin
         self.target_dir = os.path.join(PAIR, "target")
         self.draft_dir = os.path.join(PAIR, "draft")
-        self.gguf_target = os.path.join(a.gguf_dir, "target-f32.gguf")
-        self.gguf_draft = os.path.join(a.gguf_dir, "draft-f32.gguf")
         self.prompt_dir = os.path.join(a.out, "prompts")
         self.commands = {}  # config -> one example command line
 
@@ -55,8 +53,10 @@ class Env:
         self.commands.setdefault(config, " ".join(shlex.quote(c) for c in cmd))
 
 
-def run(cmd, timeout=600):
-    p = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout)
+def run(cmd, timeout=900):
+    env = dict(os.environ)
+    env.setdefault("SPECULA_CACHE_DIR", os.path.join(ROOT, "target/specula-cache"))
+    p = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout, env=env)
     if p.returncode != 0:
         raise RuntimeError(f"command failed (exit {p.returncode}): {' '.join(cmd)}\n{p.stderr[-3000:]}")
     return p.stdout, p.stderr
@@ -64,51 +64,46 @@ def run(cmd, timeout=600):
 
 def llama_common(e, threads, n_predict):
     # f32 KV cache and no flash attention: the configuration in which llama.cpp's greedy ids equal Specula's.
-    return ["-t", str(threads), "-tb", str(threads), "-c", "2048", "-n", str(n_predict), "--temp", "0",
+    return ["-t", str(threads), "-tb", str(threads), "-c", "1024", "-n", str(n_predict), "--temp", "0",
             "-ctk", "f32", "-ctv", "f32", "-fa", "off", "--seed", "1"]
 
 
-def llama_plain(e, prompt_file, threads, debug=False):
-    n = e.a.max_new_tokens + (1 if debug else 0)  # debug: one more, so the last kept token is logged as evaluated
-    cmd = [os.path.join(e.bin, "llama-completion"), "-m", e.gguf_target, "-f", prompt_file, "-no-cnv",
-           "--no-display-prompt", *llama_common(e, threads, n)]
-    if debug:
-        cmd += ["-lv", "5"]
-    else:
-        e.note("llama.cpp plain", cmd)
+def gguf(e, model, config):
+    """The GGUF file of 'target' or 'draft' for a configuration: f32, or Q8_0 for the '(Q8_0)' configurations."""
+    return os.path.join(e.a.gguf_dir, f"{model}-{'q8_0' if config and config.endswith('(Q8_0)') else 'f32'}.gguf")
+
+
+def llama_plain(e, prompt_file, threads, config="llama.cpp plain"):
+    cmd = [os.path.join(e.bin, "llama-completion"), "-m", gguf(e, "target", config), "-f", prompt_file, "-no-cnv",
+           "--no-display-prompt", *llama_common(e, threads, e.a.max_new_tokens)]
+    e.note(config, cmd)
     out, err = run(cmd)
-    m = re.search(r"^\S*:\s+eval time =\s*([\d.]+) ms /\s*(\d+) runs", err, re.M)
+    m = re.search(r"(?<!prompt )eval time =\s*([\d.]+) ms /\s*(\d+) runs", err)
     if not m:
         raise RuntimeError(f"no 'eval time' line in llama-completion's output:\n{err[-2000:]}")
     ms, runs = float(m.group(1)), int(m.group(2))
-    result = {"text": out, "decode_tokens": runs, "decode_s": ms / 1e3}
-    if debug:
-        result["ids"] = evaluated_ids(err)
-    return result
+    return {"text": out, "decode_tokens": runs, "decode_s": ms / 1e3}
 
 
-def evaluated_ids(log):
-    """Token ids llama-completion evaluated one at a time after the prompt (its debug 'embd' lines)."""
-    batches = re.findall(r"embd: \[ (.*?) \]\n", log, re.S)
-    if not batches:
-        raise RuntimeError("no 'embd:' debug lines in llama-completion's log (needs -lv 5)")
-    ids = []
-    for b in batches[1:]:  # the first batch is the prompt
-        m = re.fullmatch(r"'(.*)':(\d+)", b, re.S)
-        if not m:
-            raise RuntimeError(f"expected one token per decode step after the prompt, got: {b[:200]!r}")
-        ids.append(int(m.group(2)))
-    prompt = re.findall(r"':(\d+)(?:, |$)", batches[0])
-    return {"prompt_tokens": len(prompt), "generated": ids}
+def sampled_ids(log):
+    """Token ids llama-lookup / llama-speculative sampled, in order, from their debug lines (-lv 5)."""
+    ids = re.findall(r"the sampled target token (?:matches the \d+th drafted token (?:of sequence \d+ )?)?\((\d+), '",
+                     log)
+    if not ids:
+        raise RuntimeError("no 'the sampled target token' debug lines in the log (needs -lv 5)")
+    return [int(i) for i in ids]
 
 
-def llama_loop_tool(e, tool, config, prompt_file, threads):
+def llama_loop_tool(e, tool, config, prompt_file, threads, extra=(), debug=False):
     # These tools stop once they have sampled more than -n tokens: ask for one fewer to get max_new_tokens.
-    cmd = [os.path.join(e.bin, tool), "-m", e.gguf_target, "-f", prompt_file,
-           *llama_common(e, threads, e.a.max_new_tokens - 1)]
+    cmd = [os.path.join(e.bin, tool), "-m", gguf(e, "target", config), "-f", prompt_file,
+           *llama_common(e, threads, e.a.max_new_tokens - 1), *extra]
     if tool == "llama-speculative":
-        cmd += ["-md", e.gguf_draft, "-td", "1", "-tbd", "1", "-ctkd", "f32", "-ctvd", "f32"]
-    e.note(config, cmd)
+        cmd += ["-md", gguf(e, "draft", config), "-td", "1", "-tbd", "1", "-ctkd", "f32", "-ctvd", "f32"]
+    if debug:
+        cmd += ["-lv", "5"]
+    else:
+        e.note(config, cmd)
     out, err = run(cmd)
     m = re.search(r"decoded\s+(\d+) tokens in\s+([\d.]+) seconds", err)
     if not m:
@@ -116,8 +111,13 @@ def llama_loop_tool(e, tool, config, prompt_file, threads):
     sampled, secs = int(m.group(1)), float(m.group(2))
     acc = re.search(r"n_accept\s*=\s*(\d+)", err)
     drafted = re.search(r"n_drafted\s*=\s*(\d+)", err)
-    return {"text": out, "decode_tokens": sampled - 1, "decode_s": secs, "sampled": sampled,
-            "accepted": int(acc.group(1)) if acc else None, "drafted": int(drafted.group(1)) if drafted else None}
+    enc = re.search(r"encoded\s+(\d+) tokens", err)
+    r = {"text": out, "decode_tokens": sampled - 1, "decode_s": secs, "sampled": sampled,
+         "prompt_tokens": int(enc.group(1)) if enc else None,
+         "accepted": int(acc.group(1)) if acc else None, "drafted": int(drafted.group(1)) if drafted else None}
+    if debug:
+        r["ids"] = sampled_ids(err)
+    return r
 
 
 def specula(e, config, prompt_file, threads):
@@ -136,11 +136,11 @@ def specula(e, config, prompt_file, threads):
 
 
 def measure(e, config, prompt_file, threads):
-    if config == "llama.cpp plain":
-        return llama_plain(e, prompt_file, threads)
-    if config == "llama.cpp + draft":
+    if config.startswith("llama.cpp plain"):
+        return llama_plain(e, prompt_file, threads, config)
+    if config.startswith("llama.cpp + draft"):
         return llama_loop_tool(e, "llama-speculative", config, prompt_file, threads)
-    if config == "llama.cpp lookup":
+    if config.startswith("llama.cpp lookup"):
         return llama_loop_tool(e, "llama-lookup", config, prompt_file, threads)
     return specula(e, config, prompt_file, threads)
 
@@ -162,37 +162,64 @@ def load_prompts(spec, out_dir):
 
 def convert(e):
     os.makedirs(e.a.gguf_dir, exist_ok=True)
-    for src, dst in ((e.target_dir, e.gguf_target), (e.draft_dir, e.gguf_draft)):
+    for src, dst in ((e.target_dir, gguf(e, "target", None)), (e.draft_dir, gguf(e, "draft", None))):
         if not os.path.exists(dst):
             run([PY, os.path.join(ROOT, "benchmarks/peer/onnx_to_gguf.py"), "--llama-cpp", e.a.llama_cpp, src, dst])
+        q8 = dst.replace("-f32.gguf", "-q8_0.gguf")
+        if e.a.q8 and not os.path.exists(q8):
+            run([os.path.join(e.bin, "llama-quantize"), dst, q8, "Q8_0"])
 
 
 def validate(e, prompts, threads):
-    """Greedy ids: llama.cpp plain == Specula plain; each engine's speculative output == its plain output."""
+    """Greedy ids. llama.cpp's ids come from llama-lookup's debug log: with --spec-draft-n-max 0 it decodes one
+    token at a time (plain decoding) and logs each sampled id. Checks: those ids == Specula's plain ids (and the
+    prompt token counts agree); llama-completion's text == that run's text; llama-speculative's and llama-lookup's
+    ids == the plain ids; Specula's draft-model and lookup ids == its plain ids."""
     rows = []
     ok = True
     for name, path in prompts:
         sp = specula(e, "Specula plain", path, threads)
-        lp = llama_plain(e, path, threads, debug=True)
-        got = lp["ids"]["generated"][:len(sp["ids"])]
-        same = got == sp["ids"] and lp["ids"]["prompt_tokens"] == sp["prompt_tokens"]
-        first = next((i for i, (x, y) in enumerate(zip(got, sp["ids"])) if x != y), None)
-        row = {"prompt": name, "prompt_tokens": [lp["ids"]["prompt_tokens"], sp["prompt_tokens"]],
-               "tokens": len(sp["ids"]), "llama_equals_specula": same, "first_difference": first}
-        lplain = llama_plain(e, path, threads)["text"]
-        for config in ("llama.cpp + draft", "llama.cpp lookup"):
-            row[config + " text == plain"] = measure(e, config, path, threads)["text"] == lplain
+        lp = llama_loop_tool(e, "llama-lookup", None, path, threads, ("--spec-draft-n-max", "0"), debug=True)
+        first = next((i for i, (x, y) in enumerate(zip(lp["ids"], sp["ids"])) if x != y), None)
+        row = {"prompt": name, "prompt_tokens (llama.cpp, Specula)": [lp["prompt_tokens"], sp["prompt_tokens"]],
+               "tokens (llama.cpp, Specula)": [len(lp["ids"]), len(sp["ids"])],
+               "llama.cpp plain ids == Specula plain ids": lp["ids"] == sp["ids"]
+               and lp["prompt_tokens"] == sp["prompt_tokens"], "first difference at": first}
+        with open(path, encoding="utf-8") as f:
+            prompt_text = f.read()
+        # llama-lookup echoes the prompt between blank lines and ends with a blank line; llama-completion
+        # (--no-display-prompt) prints only what it generated.
+        row["llama-completion text == llama.cpp plain text"] = (
+            "\n\n" + prompt_text + llama_plain(e, path, threads)["text"] + "\n\n" == lp["text"])
+        # llama-speculative checks the token budget only after a whole accepted draft, so it may overshoot it.
+        row["llama-speculative ids == plain"] = llama_loop_tool(
+            e, "llama-speculative", None, path, threads, debug=True)["ids"][:len(lp["ids"])] == lp["ids"]
+        row["llama-lookup ids == plain"] = llama_loop_tool(
+            e, "llama-lookup", None, path, threads, debug=True)["ids"] == lp["ids"]
         for config in ("Specula + draft", "Specula lookup"):
             row[config + " ids == plain"] = specula(e, config, path, threads)["ids"] == sp["ids"]
-        ok &= all(v for k, v in row.items() if k.endswith("plain") or k == "llama_equals_specula")
+        ok &= all(v for k, v in row.items() if isinstance(v, bool))
         print(json.dumps(row), file=sys.stderr, flush=True)
         rows.append(row)
     return ok, rows
 
 
+def configs_of(a):
+    q8 = [c + " (Q8_0)" for c in LLAMA_CONFIGS] if a.q8 else []
+    return LLAMA_CONFIGS + SPECULA_CONFIGS + q8
+
+
+def default_llama_bin():
+    native = os.path.join(ROOT, "target/peer/llama.cpp/build/bin")
+    if os.path.exists(os.path.join(native, "llama-lookup")):
+        return native
+    return os.path.join(ROOT, "target/peer/prebuilt/bin")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--llama-bin", default=os.path.join(ROOT, "target/peer/llama.cpp/build/bin"))
+    ap.add_argument("--llama-bin", default=default_llama_bin(),
+                    help="llama.cpp tools (default: the native build, else the prebuilt-linked one)")
     ap.add_argument("--llama-cpp", default=os.path.join(ROOT, "target/peer/llama.cpp"))
     ap.add_argument("--gguf-dir", default=os.path.join(ROOT, "target/peer/gguf"))
     ap.add_argument("--jar", default=os.path.join(ROOT, "examples/target/specula.jar"))
@@ -202,10 +229,15 @@ def main():
     ap.add_argument("--max-new-tokens", type=int, default=128)
     ap.add_argument("--out", default=os.path.join(ROOT, "target/peer/results"))
     ap.add_argument("--skip-validation", action="store_true")
+    ap.add_argument("--q8", action="store_true", help="also run llama.cpp on Q8_0 quantizations (llama-quantize)")
     ap.add_argument("--validate-only", action="store_true")
+    ap.add_argument("--table-only", action="store_true", help="rewrite table.md from the raw.jsonl of --out")
     a = ap.parse_args()
     e = Env(a)
     os.makedirs(a.out, exist_ok=True)
+    if a.table_only:
+        write_table(e, os.path.join(a.out, "raw.jsonl"), [int(t) for t in a.threads.split(",")], configs_of(a))
+        return
     convert(e)
     prompts = load_prompts(a.prompts, e.prompt_dir)
     threads = [int(t) for t in a.threads.split(",")]
@@ -217,7 +249,7 @@ def main():
             sys.exit("validation failed: greedy outputs differ (see validation.json)")
         if a.validate_only:
             return
-    configs = LLAMA_CONFIGS + SPECULA_CONFIGS
+    configs = configs_of(a)
     raw_path = os.path.join(a.out, "raw.jsonl")
     started = time.time()
     with open(raw_path, "w") as raw:
@@ -266,6 +298,13 @@ def write_table(e, raw_path, threads, configs):
     if acc:
         lines += ["", "Draft acceptance over all runs: " + ", ".join(
             f"{c} {a / d:.2f} ({a} of {d})" for c, (a, d) in sorted(acc.items()))]
+    cmd_path = os.path.join(e.a.out, "commands.json")
+    if e.commands:
+        with open(cmd_path, "w") as f:
+            json.dump(e.commands, f, indent=1)
+    elif os.path.exists(cmd_path):
+        with open(cmd_path) as f:
+            e.commands = json.load(f)
     lines += ["", "Commands (one prompt, one thread count shown):", "", "```"]
     lines += [f"# {c}\n{cmd}" for c, cmd in e.commands.items()] + ["```"]
     table = "\n".join(lines) + "\n"
