@@ -106,6 +106,8 @@ def llama_loop_tool(e, tool, config, prompt_file, threads, extra=(), debug=False
         e.note(config, cmd)
     out, err = run(cmd)
     m = re.search(r"decoded\s+(\d+) tokens in\s+([\d.]+) seconds", err)
+    if not m and debug:  # the logger dropped its last lines (see llama_ids): keep the ids it logged
+        return {"text": out, "ids": sampled_ids(err) if "sampled target token" in err else []}
     if not m:
         raise RuntimeError(f"no 'decoded ... tokens' line in {tool}'s output:\n{err[-2000:]}")
     sampled, secs = int(m.group(1)), float(m.group(2))
@@ -170,42 +172,49 @@ def convert(e):
             run([os.path.join(e.bin, "llama-quantize"), dst, q8, "Q8_0"])
 
 
+def llama_ids(e, tool, path, threads, extra=()):
+    """llama.cpp's sampled ids from a debug run (-lv 5). llama.cpp's asynchronous logger can drop the last queued
+    lines at exit when the debug flood has filled its queue (and then the closing summary too), so this retries
+    up to 3 times for a complete list and otherwise returns the longest prefix it got."""
+    best = []
+    for _ in range(3):
+        ids = llama_loop_tool(e, tool, None, path, threads, extra, debug=True)["ids"]
+        if len(ids) > len(best):
+            best = ids
+        if len(best) >= e.a.max_new_tokens:
+            break
+    return best[:e.a.max_new_tokens]
+
+
 def validate(e, prompts, threads):
-    """Greedy ids. llama.cpp's ids come from llama-lookup's debug log: with --spec-draft-n-max 0 it decodes one
-    token at a time (plain decoding) and logs each sampled id. Checks: those ids == Specula's plain ids (and the
-    prompt token counts agree); llama-completion's text == that run's text; llama-speculative's and llama-lookup's
-    ids == the plain ids; Specula's draft-model and lookup ids == its plain ids."""
+    """Greedy outputs. llama.cpp's ids come from the debug logs of llama-lookup with --spec-draft-n-max 0 (plain
+    one-token-at-a-time decoding), llama-lookup and llama-speculative; each must equal Specula's plain greedy ids
+    (over the tokens its log kept, reported). llama-completion's text (what is timed as llama.cpp plain) must equal
+    Specula's plain text exactly; Specula's draft-model and lookup ids must equal its plain ids."""
     rows = []
     ok = True
     for name, path in prompts:
         sp = specula(e, "Specula plain", path, threads)
-        lp = llama_loop_tool(e, "llama-lookup", None, path, threads, ("--spec-draft-n-max", "0"), debug=True)
-        first = next((i for i, (x, y) in enumerate(zip(lp["ids"], sp["ids"])) if x != y), None)
-        row = {"prompt": name, "prompt_tokens (llama.cpp, Specula)": [lp["prompt_tokens"], sp["prompt_tokens"]],
-               "tokens (llama.cpp, Specula)": [len(lp["ids"]), len(sp["ids"])],
-               "llama.cpp plain ids == Specula plain ids": lp["ids"] == sp["ids"]
-               and lp["prompt_tokens"] == sp["prompt_tokens"], "first difference at": first}
-        with open(path, encoding="utf-8") as f:
-            prompt_text = f.read()
-        # llama-lookup echoes the prompt between blank lines and ends with a blank line; llama-completion
-        # (--no-display-prompt) prints only what it generated.
-        row["llama-completion text == llama.cpp plain text"] = (
-            "\n\n" + prompt_text + llama_plain(e, path, threads)["text"] + "\n\n" == lp["text"])
-        # llama-speculative checks the token budget only after a whole accepted draft, so it may overshoot it.
-        row["llama-speculative ids == plain"] = llama_loop_tool(
-            e, "llama-speculative", None, path, threads, debug=True)["ids"][:len(lp["ids"])] == lp["ids"]
-        row["llama-lookup ids == plain"] = llama_loop_tool(
-            e, "llama-lookup", None, path, threads, debug=True)["ids"] == lp["ids"]
+        row = {"prompt": name, "tokens": len(sp["ids"])}
+        for label, tool, extra in (("llama.cpp plain", "llama-lookup", ("--spec-draft-n-max", "0")),
+                                   ("llama-speculative", "llama-speculative", ()),
+                                   ("llama-lookup", "llama-lookup", ())):
+            ids = llama_ids(e, tool, path, threads, extra)
+            row[f"{label} ids == Specula plain ids (tokens compared)"] = [ids == sp["ids"][:len(ids)] and len(ids) > 0,
+                                                                         len(ids)]
+        text = llama_plain(e, path, threads)["text"]
+        # llama-completion (--no-display-prompt) prints what it generated, then a blank line.
+        row["llama-completion text == Specula plain text"] = text in (sp["text"] + "\n\n", sp["text"])
         for config in ("Specula + draft", "Specula lookup"):
             row[config + " ids == plain"] = specula(e, config, path, threads)["ids"] == sp["ids"]
-        ok &= all(v for k, v in row.items() if isinstance(v, bool))
+        ok &= all(v[0] if isinstance(v, list) else v for k, v in row.items() if "==" in k)
         print(json.dumps(row), file=sys.stderr, flush=True)
         rows.append(row)
     return ok, rows
 
 
 def configs_of(a):
-    q8 = [c + " (Q8_0)" for c in LLAMA_CONFIGS] if a.q8 else []
+    q8 = ["llama.cpp plain (Q8_0)"] if a.q8 else []
     return LLAMA_CONFIGS + SPECULA_CONFIGS + q8
 
 
@@ -259,13 +268,43 @@ def main():
                 for t in threads:
                     for config in order:
                         r = measure(e, config, path, t)
-                        r.pop("text")
                         r.pop("ids", None)
                         r.update(repeat=rep, prompt=name, threads=t, config=config)
                         raw.write(json.dumps(r) + "\n")
                         raw.flush()
             print(f"repeat {rep + 1}/{a.repeats} done after {time.time() - started:.0f} s", file=sys.stderr, flush=True)
     write_table(e, raw_path, threads, configs)
+
+
+def generated_text(r, prompt_dir):
+    """What a run generated, without the wrappers each tool prints around it."""
+    t = r.get("text")
+    if t is None or r["config"].startswith("Specula"):
+        return t
+    if r["config"].startswith("llama.cpp plain"):  # llama-completion: the text, then a blank line
+        return t[:-2] if t.endswith("\n\n") else t
+    with open(os.path.join(prompt_dir, r["prompt"] + ".txt"), encoding="utf-8") as f:
+        head = "\n\n" + f.read()  # llama-lookup / llama-speculative echo the prompt and end with two blank lines
+    t = t[len(head):] if t.startswith(head) else t
+    return t[:-4] if t.endswith("\n\n\n\n") else t
+
+
+def same_output_line(runs, prompt_dir):
+    """Per configuration: the runs whose generated text equals Specula plain's on the same prompt (a prefix check
+    for llama-speculative, which may overshoot the token budget by part of a draft)."""
+    ref = {r["prompt"]: r["text"] for r in runs if r["config"] == "Specula plain" and "text" in r}
+    counts = {}
+    for r in runs:
+        if r["prompt"] not in ref or r.get("text") is None:
+            continue
+        t = generated_text(r, prompt_dir)
+        same = t.startswith(ref[r["prompt"]]) if r["config"].startswith("llama.cpp + draft") else t == ref[r["prompt"]]
+        a, n = counts.get(r["config"], (0, 0))
+        counts[r["config"]] = (a + same, n + 1)
+    if not counts:
+        return "Output texts were not recorded."
+    return "Runs whose generated text equals Specula plain's on the same prompt: " + ", ".join(
+        f"{c} {a}/{n}" for c, (a, n) in counts.items()) + " (Q8_0 is not expected to match)."
 
 
 def write_table(e, raw_path, threads, configs):
@@ -305,6 +344,7 @@ def write_table(e, raw_path, threads, configs):
     elif os.path.exists(cmd_path):
         with open(cmd_path) as f:
             e.commands = json.load(f)
+    lines += ["", same_output_line(runs, e.prompt_dir)]
     lines += ["", "Commands (one prompt, one thread count shown):", "", "```"]
     lines += [f"# {c}\n{cmd}" for c, cmd in e.commands.items()] + ["```"]
     table = "\n".join(lines) + "\n"
