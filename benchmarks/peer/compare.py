@@ -62,6 +62,17 @@ def run(cmd, timeout=900):
     return p.stdout, p.stderr
 
 
+def run_summarized(cmd, summary, attempts=4):
+    """Runs a llama.cpp tool until its log holds the summary line. On a starved machine llama.cpp's asynchronous
+    logger sometimes loses the lines still queued at exit (the summary among them), though the run succeeded."""
+    for _ in range(attempts - 1):
+        out, err = run(cmd)
+        if re.search(summary, err):
+            return out, err
+        print(f"llama.cpp log lost its summary line; running again: {cmd[0]}", file=sys.stderr, flush=True)
+    return run(cmd)
+
+
 def llama_common(e, threads, n_predict):
     # f32 KV cache and no flash attention: the configuration in which llama.cpp's greedy ids equal Specula's.
     return ["-t", str(threads), "-tb", str(threads), "-c", "1024", "-n", str(n_predict), "--temp", "0",
@@ -77,7 +88,7 @@ def llama_plain(e, prompt_file, threads, config="llama.cpp plain"):
     cmd = [os.path.join(e.bin, "llama-completion"), "-m", gguf(e, "target", config), "-f", prompt_file, "-no-cnv",
            "--no-display-prompt", *llama_common(e, threads, e.a.max_new_tokens)]
     e.note(config, cmd)
-    out, err = run(cmd)
+    out, err = run_summarized(cmd, r"(?<!prompt )eval time =")
     m = re.search(r"(?<!prompt )eval time =\s*([\d.]+) ms /\s*(\d+) runs", err)
     if not m:
         raise RuntimeError(f"no 'eval time' line in llama-completion's output:\n{err[-2000:]}")
@@ -104,7 +115,7 @@ def llama_loop_tool(e, tool, config, prompt_file, threads, extra=(), debug=False
         cmd += ["-lv", "5"]
     else:
         e.note(config, cmd)
-    out, err = run(cmd)
+    out, err = run_summarized(cmd, r"decoded\s+\d+ tokens in") if not debug else run(cmd)
     m = re.search(r"decoded\s+(\d+) tokens in\s+([\d.]+) seconds", err)
     if not m and debug:  # the logger dropped its last lines (see llama_ids): keep the ids it logged
         return {"text": out, "ids": sampled_ids(err) if "sampled target token" in err else []}
@@ -291,19 +302,22 @@ def generated_text(r, prompt_dir):
 
 def same_output_line(runs, prompt_dir):
     """Per configuration: the runs whose generated text equals Specula plain's on the same prompt (a prefix check
-    for llama-speculative, which may overshoot the token budget by part of a draft)."""
+    for llama-speculative and llama-lookup, which check the token budget only after a whole accepted draft and so
+    may overshoot it by a few tokens)."""
     ref = {r["prompt"]: r["text"] for r in runs if r["config"] == "Specula plain" and "text" in r}
     counts = {}
     for r in runs:
         if r["prompt"] not in ref or r.get("text") is None:
             continue
         t = generated_text(r, prompt_dir)
-        same = t.startswith(ref[r["prompt"]]) if r["config"].startswith("llama.cpp + draft") else t == ref[r["prompt"]]
+        loop_tool = r["config"].startswith(("llama.cpp + draft", "llama.cpp lookup"))
+        same = t.startswith(ref[r["prompt"]]) if loop_tool else t == ref[r["prompt"]]
         a, n = counts.get(r["config"], (0, 0))
         counts[r["config"]] = (a + same, n + 1)
     if not counts:
         return "Output texts were not recorded."
-    return "Runs whose generated text equals Specula plain's on the same prompt: " + ", ".join(
+    return "Runs whose generated text equals Specula plain's on the same prompt (llama-speculative, llama-lookup:" \
+        " starts with it): " + ", ".join(
         f"{c} {a}/{n}" for c, (a, n) in counts.items()) + " (Q8_0 is not expected to match)."
 
 
