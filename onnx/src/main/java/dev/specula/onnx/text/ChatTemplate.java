@@ -374,7 +374,7 @@ public final class ChatTemplate {
         int at;
         while ((at = s.indexOf("namespace(", from)) >= 0) {
             int open = at + "namespace(".length();
-            int close = matchingParen(s, open - 1);
+            int close = Jinja2Expressions.closingOf(s, open, ")");
             if (close < 0) {
                 break;
             }
@@ -392,54 +392,12 @@ public final class ChatTemplate {
         return out.append(s.substring(from)).toString();
     }
 
-    /** The index of the ')' closing the '(' at {@code open}, skipping quoted strings; -1 if none. */
-    private static int matchingParen(String s, int open) {
-        int depth = 0;
-        char quote = 0;
-        for (int i = open; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (quote != 0) {
-                if (c == '\\') {
-                    i++;
-                } else if (c == quote) {
-                    quote = 0;
-                }
-            } else if (c == '\'' || c == '"') {
-                quote = c;
-            } else if (c == '(' || c == '[' || c == '{') {
-                depth++;
-            } else if (c == ')' || c == ']' || c == '}') {
-                if (--depth == 0) {
-                    return i;
-                }
-            }
-        }
-        return -1;
-    }
-
+    /** The comma-separated arguments of {@code args}, split at top-level commas only. */
     private static List<String> splitTopLevel(String args) {
         List<String> parts = new ArrayList<>();
-        int depth = 0;
-        char quote = 0;
         int start = 0;
-        for (int i = 0; i < args.length(); i++) {
-            char c = args.charAt(i);
-            if (quote != 0) {
-                if (c == '\\') {
-                    i++;
-                } else if (c == quote) {
-                    quote = 0;
-                }
-            } else if (c == '\'' || c == '"') {
-                quote = c;
-            } else if (c == '(' || c == '[' || c == '{') {
-                depth++;
-            } else if (c == ')' || c == ']' || c == '}') {
-                depth--;
-            } else if (c == ',' && depth == 0) {
-                parts.add(args.substring(start, i));
-                start = i + 1;
-            }
+        for (int comma; (comma = Jinja2Expressions.closingOf(args, start, ",")) >= 0; start = comma + 1) {
+            parts.add(args.substring(start, comma));
         }
         if (!args.substring(start).isBlank()) {
             parts.add(args.substring(start));

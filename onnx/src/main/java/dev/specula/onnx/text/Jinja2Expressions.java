@@ -132,7 +132,7 @@ final class Jinja2Expressions {
     }
 
     /** The index of {@code closing} after {@code from} outside strings and brackets (as Jinja2 lexes); -1 if none. */
-    private static int closingOf(String s, int from, String closing) {
+    static int closingOf(String s, int from, String closing) {
         char quote = 0;
         int depth = 0;
         for (int i = from; i < s.length(); i++) {
