@@ -20,6 +20,15 @@ public interface CausalLanguageModel extends AutoCloseable {
     /** A new, empty sequence; the caller owns and closes it. */
     ModelSequence newSequence();
 
+    /**
+     * A new, empty batch of at most {@code capacity} rows, each stepped with the others in one forward call; the
+     * caller owns and closes it. Models that cannot batch natively return {@link SequentialBatch}, which keeps the
+     * contract with one call per row.
+     */
+    default SequenceBatch newBatch(int capacity) {
+        return new SequentialBatch(this, capacity);
+    }
+
     @Override
     void close();
 }
