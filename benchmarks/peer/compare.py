@@ -32,7 +32,7 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PAIR = os.path.join(ROOT, "models/src/main/resources/dev/specula/models/python-code")
-WORKLOADS = os.path.join(ROOT, "examples/src/main/resources/dev/specula/cli/bench/workloads.json")
+WORKLOADS = os.path.join(ROOT, "server/src/main/resources/dev/specula/cli/bench/workloads.json")
 PY = "/usr/bin/python3"
 
 LLAMA_CONFIGS = ["llama.cpp plain", "llama.cpp + draft", "llama.cpp lookup"]
@@ -242,7 +242,7 @@ def main():
                     help="llama.cpp tools (default: the native build, else the prebuilt-linked one)")
     ap.add_argument("--llama-cpp", default=os.path.join(ROOT, "target/peer/llama.cpp"))
     ap.add_argument("--gguf-dir", default=os.path.join(ROOT, "target/peer/gguf"))
-    ap.add_argument("--jar", default=os.path.join(ROOT, "examples/target/specula.jar"))
+    ap.add_argument("--jar", default=os.path.join(ROOT, "server/target/specula.jar"))
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--prompts", default="code:8,edit:6", help="workload:count,... from the bench's workloads.json")

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes the benchmark workloads' prompts (examples/src/main/resources/dev/specula/cli/bench/workloads.json)
+"""Writes the benchmark workloads' prompts (server/src/main/resources/dev/specula/cli/bench/workloads.json)
 from held-out files of the corpus (files the models never trained on):
 
   code     short prompts (a signature and its docstring's first line) to complete;

@@ -31,7 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * that prefix are recorded once; a scheduler's step then drafts (with its early stop) and is accepted exactly as the
  * real loop would, and is charged the calibration's costs. No clock enters a scheduler's decisions or its score,
  * so the comparison of policies is free of machine noise (the costs are one calibration's, so noisy in level).
- * Minutes of CPU, so not part of {@code mvn verify}: run it with {@code mvn verify -Ptrace-replay -pl examples -am}.
+ * Minutes of CPU, so not part of {@code mvn verify}: run it with {@code mvn verify -Ptrace-replay -pl server -am}.
  */
 class TraceReplayIT {
     static final int DRAFT = 16;

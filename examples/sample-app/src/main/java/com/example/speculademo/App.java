@@ -9,7 +9,7 @@ import java.nio.file.Path;
 
 /**
  * The README's snippet as a program: speculative decoding with a draft model, streamed to stdout.
- * Run: {@code mvn -q -pl sample-app exec:java} (after {@code mvn -q install -DskipTests}), or pass your own
+ * Run: {@code mvn -q -pl examples/sample-app exec:java} (after {@code mvn -q install -DskipTests}), or pass your own
  * target and draft model directories (Optimum exports) as arguments.
  */
 public final class App {
