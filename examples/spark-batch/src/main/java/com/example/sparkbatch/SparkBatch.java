@@ -7,12 +7,14 @@ import org.apache.spark.sql.SparkSession;
  * Offline generation over a JSON Lines file of prompts with Apache Spark, speculative decoding on every executor.
  *
  * <pre>
+ * mvn -q -B package -DskipTests -Pspark-submit -pl examples/spark-batch -am
  * spark-submit --class com.example.sparkbatch.SparkBatch examples/spark-batch/target/specula-spark-batch.jar \
  *     --input prompts.jsonl --output results
  * </pre>
  *
  * Without {@code spark.master} (not started by spark-submit) it runs in local mode on every core. See
- * {@link BatchOptions#USAGE} for the options.
+ * {@link BatchOptions#USAGE} for the options. Exit status: 0 when the job ran (rows with an error included), 2 for
+ * invalid arguments; a failed job throws.
  */
 public final class SparkBatch {
     private SparkBatch() {
