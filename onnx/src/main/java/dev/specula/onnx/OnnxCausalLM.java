@@ -92,7 +92,7 @@ public final class OnnxCausalLM implements CausalLanguageModel {
         ModelFiles files = ModelFiles.locate(dir, options.variant());
         Path modelFile = files.graph();
         ModelConfig config = ModelConfig.read(files.configDirectory());
-        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        OrtEnvironment env = OrtEnvironments.get();
         OrtSession.SessionOptions so = new OrtSession.SessionOptions();
         OrtSession session = null;
         OnnxCausalLM model = null;

@@ -8,7 +8,6 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * One {@link Specula} per executor JVM and {@link ModelSource}, loaded by the first task that asks for it and shared
@@ -23,17 +22,11 @@ import java.util.concurrent.atomic.AtomicReference;
  * <p>Ownership: this class owns every instance it hands out; tasks borrow them and never close them. They are
  * closed by {@link #closeAll()}, which a JVM shutdown hook (registered on the first load) calls when the executor
  * exits, and which a driver running Spark in local mode may call itself when its jobs are done.
- *
- * <p>Loading runs on a thread of its own with a {@value #LOAD_STACK_MIB} MiB stack: the first model a JVM loads
- * creates ONNX Runtime's environment, whose native initialization recurses deeper than the default 1 MiB stack of
- * Spark's task threads allows (the JVM dies with SIGSEGV and no error report). Generation itself runs on the tasks'
- * threads.
  */
 public final class ExecutorSpecula {
     private static final Map<ModelSource, Specula> INSTANCES = new ConcurrentHashMap<>();
     private static final AtomicInteger LOADS = new AtomicInteger();
     private static final AtomicBoolean HOOK_REGISTERED = new AtomicBoolean();
-    private static final int LOAD_STACK_MIB = 64;
 
     private ExecutorSpecula() {
     }
@@ -47,46 +40,10 @@ public final class ExecutorSpecula {
             if (HOOK_REGISTERED.compareAndSet(false, true)) {
                 Runtime.getRuntime().addShutdownHook(new Thread(ExecutorSpecula::closeAll, "specula-close"));
             }
-            Specula loaded = loadOnLargeStack(s);
+            Specula loaded = s.load();
             LOADS.incrementAndGet();
             return loaded;
         });
-    }
-
-    private static Specula loadOnLargeStack(ModelSource source) {
-        AtomicReference<Specula> loaded = new AtomicReference<>();
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        Thread loader = new Thread(null, () -> {
-            try {
-                loaded.set(source.load());
-            } catch (Throwable t) {
-                failure.set(t);
-            }
-        }, "specula-load", (long) LOAD_STACK_MIB << 20);
-        loader.start();
-        boolean interrupted = false;
-        while (true) {
-            try {
-                loader.join(); // even when interrupted: the instance it loads must not leak unowned
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
-        Throwable t = failure.get();
-        if (t instanceof RuntimeException e) {
-            throw e;
-        }
-        if (t instanceof Error e) {
-            throw e;
-        }
-        if (t != null) {
-            throw new IllegalStateException("loading " + source + " failed", t);
-        }
-        return loaded.get();
     }
 
     /** How many instances this JVM has loaded so far: one per model source unless {@link #closeAll()} ran between. */
