@@ -22,9 +22,11 @@ weights as external data; for measuring peak memory of long prompts.
 1.5B-shaped (`shaped-1.5b DIR`, NOT committed: 6 GB): Qwen2.5-1.5B's sizes, for load-time measurements.
 
 KV gather graphs (`kv-gather DIR`, committed under onnx/src/main/resources/dev/specula/onnx): what compaction runs.
+KV row graphs (`kv-rows DIR`, committed there too): what a batch of sequences compacts, drops and merges rows with.
 
 Usage:
   /usr/bin/python3 tools/model-factory/make_layout_fixtures.py kv-gather onnx/src/main/resources/dev/specula/onnx
+  /usr/bin/python3 tools/model-factory/make_layout_fixtures.py kv-rows onnx/src/main/resources/dev/specula/onnx
   /usr/bin/python3 tools/model-factory/make_layout_fixtures.py fixtures onnx/src/test/resources/fixtures
   /usr/bin/python3 tools/model-factory/make_layout_fixtures.py big-vocab /tmp/big-vocab
   /usr/bin/python3 tools/model-factory/make_layout_fixtures.py shaped-1.5b /tmp/shaped-1.5b
@@ -205,6 +207,38 @@ def kv_gather(out):
         onnx.save_model(model, os.path.join(out, f"kv-gather-{suffix}.onnx"))
 
 
+def kv_rows(out):
+    """The graphs a batch of sequences regathers its KV cache with (OnnxSequenceBatch): every cache tensor
+    [rows, heads, slots, head_dim] is viewed as one list of head_dim vectors (Reshape to `flat` = [-1, head_dim]), the
+    vectors named by `index` are gathered in order and shaped as `shape` = [rows', heads, slots', head_dim]. One index
+    list drops rows, reorders them and moves each row's kept slots to the front; `kv-rows-merge-*` first appends a
+    second cache (a sequence joining the batch) after the first, so joining copies the batch's cache once."""
+    os.makedirs(out, exist_ok=True)
+    for suffix, dtype in (("float", TensorProto.FLOAT), ("float16", TensorProto.FLOAT16),
+                          ("bfloat16", TensorProto.BFLOAT16)):
+        for merge in (False, True):
+            cache = ["rows", "heads", "slots", "head_dim"]
+            inputs = [helper.make_tensor_value_info("cache", dtype, cache)]
+            nodes = [helper.make_node("Reshape", ["cache", "flat"], ["vectors"])]
+            if merge:
+                inputs.append(helper.make_tensor_value_info("joining", dtype, ["joining_rows", "heads",
+                                                                                "joining_slots", "head_dim"]))
+                nodes += [helper.make_node("Reshape", ["joining", "flat"], ["joining_vectors"]),
+                          helper.make_node("Concat", ["vectors", "joining_vectors"], ["all_vectors"], axis=0)]
+            inputs += [helper.make_tensor_value_info("index", TensorProto.INT64, ["n"]),
+                       helper.make_tensor_value_info("flat", TensorProto.INT64, [2]),
+                       helper.make_tensor_value_info("shape", TensorProto.INT64, [4])]
+            nodes += [helper.make_node("Gather", ["all_vectors" if merge else "vectors", "index"], ["picked"], axis=0),
+                      helper.make_node("Reshape", ["picked", "shape"], ["kept"])]
+            graph = helper.make_graph(nodes, "specula_kv_rows", inputs,
+                                      [helper.make_tensor_value_info("kept", dtype, ["rows2", "heads", "slots2",
+                                                                                     "head_dim"])])
+            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="specula")
+            model.ir_version = 8
+            onnx.checker.check_model(model)
+            onnx.save_model(model, os.path.join(out, f"kv-rows-{'merge' if merge else 'gather'}-{suffix}.onnx"))
+
+
 def shaped_1_5b(out):
     """Qwen2.5-1.5B's sizes (hidden 1536, 28 layers, MLP 8960, vocabulary 151,936; 1.5B parameters, 6 GB fp32) with
     this file's simpler blocks (full multi-head KV, ReLU MLP): for load-time and step-cost measurements."""
@@ -220,4 +254,4 @@ def shaped_1_5b(out):
 
 if __name__ == "__main__":
     {"fixtures": fixtures, "big-vocab": big_vocab, "shaped-1.5b": shaped_1_5b,
-     "kv-gather": kv_gather}[sys.argv[1]](sys.argv[2])
+     "kv-gather": kv_gather, "kv-rows": kv_rows}[sys.argv[1]](sys.argv[2])

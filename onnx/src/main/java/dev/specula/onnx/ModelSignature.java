@@ -19,11 +19,12 @@ import java.util.regex.Pattern;
  * assumed: {@code input_ids}, {@code attention_mask}, optional {@code position_ids}, optional
  * {@code use_cache_branch} (merged decoders), {@code past_key_values.{i}.key|value} of shape
  * [batch, kv_heads, past, head_dim] in float32, float16 or bfloat16, and outputs {@code logits} and
- * {@code present.{i}.key|value}.
+ * {@code present.{i}.key|value}. {@code dynamicBatch}: whether every input and output has a symbolic batch axis
+ * (so one call may step several sequences); a graph exported with a fixed batch of 1 has not.
  */
 record ModelSignature(int layers, int kvHeads, int headDim, OnnxJavaType kvType, OnnxJavaType logitsType,
                       long logitsVocab, boolean hasAttentionMask, boolean hasPositionIds, boolean hasUseCacheBranch,
-                      List<String> pastNames, List<String> presentNames) {
+                      List<String> pastNames, List<String> presentNames, boolean dynamicBatch) {
 
     static final String INPUT_IDS = "input_ids";
     static final String ATTENTION_MASK = "attention_mask";
@@ -107,7 +108,26 @@ record ModelSignature(int layers, int kvHeads, int headDim, OnnxJavaType kvType,
         }
         return new ModelSignature(layers.size(), (int) shape[1], (int) shape[3], kvType, logits.type, ls[2],
                 inputs.containsKey(ATTENTION_MASK), inputs.containsKey(POSITION_IDS),
-                inputs.containsKey(USE_CACHE_BRANCH), List.copyOf(past), List.copyOf(present));
+                inputs.containsKey(USE_CACHE_BRANCH), List.copyOf(past), List.copyOf(present),
+                dynamicBatch(inputs, outputs));
+    }
+
+    /** Whether the first axis of every batched input and output is symbolic (ONNX Runtime reports it as -1). */
+    private static boolean dynamicBatch(Map<String, NodeInfo> inputs, Map<String, NodeInfo> outputs) {
+        List<NodeInfo> batched = new ArrayList<>();
+        for (Map<String, NodeInfo> m : List.of(inputs, outputs)) {
+            for (Map.Entry<String, NodeInfo> e : m.entrySet()) {
+                if (!e.getKey().equals(USE_CACHE_BRANCH)) {
+                    batched.add(e.getValue());
+                }
+            }
+        }
+        for (NodeInfo info : batched) {
+            if (!(info.getInfo() instanceof TensorInfo t) || t.getShape().length == 0 || t.getShape()[0] >= 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static TensorInfo tensor(NodeInfo info, String name, String model) {

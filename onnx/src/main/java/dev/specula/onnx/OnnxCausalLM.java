@@ -7,6 +7,8 @@ import ai.onnxruntime.OrtSession;
 import dev.specula.core.SpeculaException;
 import dev.specula.core.model.CausalLanguageModel;
 import dev.specula.core.model.ModelSequence;
+import dev.specula.core.model.SequenceBatch;
+import dev.specula.core.model.SequentialBatch;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -54,9 +56,9 @@ public final class OnnxCausalLM implements CausalLanguageModel {
     private final LongAdder runNanos = new LongAdder();
     private final LongAdder runs = new LongAdder();
     private volatile boolean closed;
-    /** Gathers kept KV slots during compaction (created on first use, closed with the model). */
-    private OrtSession gather;
-    private OrtSession.SessionOptions gatherOptions;
+    /** Copy graphs by kind (kept KV slots of a compaction, a batch's rows), created on first use, closed with the model. */
+    private final java.util.Map<String, OrtSession> helpers = new java.util.HashMap<>();
+    private OrtSession.SessionOptions helperOptions;
     static final String GATHER_CACHE = "cache";
     static final String GATHER_SLOTS = "slots";
     private String sha256;
@@ -229,6 +231,11 @@ public final class OnnxCausalLM implements CausalLanguageModel {
         openSequences.decrementAndGet();
     }
 
+    /** A batch took over an adopted sequence's place in {@link #openSequences()}: its row counts until removed. */
+    void rowOpened() {
+        openSequences.incrementAndGet();
+    }
+
     SequenceBuffers borrowBuffers() {
         SequenceBuffers b = bufferPool.pollFirst();
         return b != null ? b : new SequenceBuffers(env, vocabSize, signature.logitsType());
@@ -246,36 +253,54 @@ public final class OnnxCausalLM implements CausalLanguageModel {
     }
 
     /** The one-node graph {@code Gather(cache, slots, axis=2)} for this model's KV type (a resource of this module). */
-    synchronized OrtSession gatherSession() throws OrtException {
-        if (gather == null) {
-            String type = switch (signature.kvType()) {
-                case FLOAT16 -> "float16";
-                case BFLOAT16 -> "bfloat16";
-                default -> "float";
-            };
-            String resource = "kv-gather-" + type + ".onnx";
-            byte[] graph;
-            try (java.io.InputStream in = OnnxCausalLM.class.getResourceAsStream(resource)) {
-                if (in == null) {
-                    throw new SpeculaException("resource " + resource + " is missing from the specula-onnx jar");
-                }
-                graph = in.readAllBytes();
-            } catch (java.io.IOException e) {
-                throw new SpeculaException("cannot read resource " + resource + ": " + e.getMessage(), e);
+    OrtSession gatherSession() throws OrtException {
+        return helperSession("kv-gather");
+    }
+
+    /**
+     * The graph a batch regathers its cache tensors with: {@code kv-rows-gather} (one cache) or {@code kv-rows-merge}
+     * (the batch's cache and a joining sequence's, concatenated first); see {@link OnnxSequenceBatch}.
+     */
+    OrtSession rowsSession(boolean merge) throws OrtException {
+        return helperSession(merge ? "kv-rows-merge" : "kv-rows-gather");
+    }
+
+    /** A small copy graph for this model's KV type, loaded from this module's resources on first use. */
+    private synchronized OrtSession helperSession(String kind) throws OrtException {
+        OrtSession existing = helpers.get(kind);
+        if (existing != null) {
+            return existing;
+        }
+        String type = switch (signature.kvType()) {
+            case FLOAT16 -> "float16";
+            case BFLOAT16 -> "bfloat16";
+            default -> "float";
+        };
+        String resource = kind + "-" + type + ".onnx";
+        byte[] graph;
+        try (java.io.InputStream in = OnnxCausalLM.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                throw new SpeculaException("resource " + resource + " is missing from the specula-onnx jar");
             }
+            graph = in.readAllBytes();
+        } catch (java.io.IOException e) {
+            throw new SpeculaException("cannot read resource " + resource + ": " + e.getMessage(), e);
+        }
+        if (helperOptions == null) {
             OrtSession.SessionOptions so = new OrtSession.SessionOptions();
             try {
                 so.setIntraOpNumThreads(1); // a memory copy
                 so.setInterOpNumThreads(1);
                 so.setMemoryPatternOptimization(false);
-                gather = env.createSession(graph, so);
-                gatherOptions = so;
             } catch (OrtException | RuntimeException e) {
                 so.close();
                 throw e;
             }
+            helperOptions = so;
         }
-        return gather;
+        OrtSession session = env.createSession(graph, helperOptions);
+        helpers.put(kind, session);
+        return session;
     }
 
     void recordRun(long nanos) {
@@ -293,7 +318,7 @@ public final class OnnxCausalLM implements CausalLanguageModel {
         return runs.sum();
     }
 
-    /** Sequences made from this model and not yet closed. */
+    /** Sequences made from this model and not yet closed, counting each row held by a batch as one. */
     public int openSequences() {
         return openSequences.get();
     }
@@ -332,6 +357,36 @@ public final class OnnxCausalLM implements CausalLanguageModel {
         }
     }
 
+    /**
+     * A batch whose {@link SequenceBatch#append} steps every row in ONE forward call ({@link OnnxSequenceBatch}) when
+     * the graph has a dynamic batch axis and rolls back by masking; otherwise a {@link SequentialBatch}, one call per
+     * row ({@link #batching()} says which and why).
+     */
+    @Override
+    public SequenceBatch newBatch(int capacity) {
+        if (closed) {
+            throw new IllegalStateException("model " + name + " is closed");
+        }
+        return batchFallback() == null ? new OnnxSequenceBatch(this, capacity) : new SequentialBatch(this, capacity);
+    }
+
+    /** Why this model's batches make one call per row, or null when one call steps every row. */
+    String batchFallback() {
+        if (!signature.dynamicBatch()) {
+            return "the graph's batch axis is fixed, not symbolic";
+        }
+        if (!maskedRollback()) {
+            return "rows of different lengths need masked slots, and rollback here is by compaction";
+        }
+        return null;
+    }
+
+    /** How {@link #newBatch} steps its rows, for {@code --verbose} and reports. */
+    public String batching() {
+        String fallback = batchFallback();
+        return fallback == null ? "one forward call for all rows" : "one forward call per row (" + fallback + ")";
+    }
+
     @Override
     public void close() {
         lifecycle.writeLock().lock();
@@ -344,15 +399,18 @@ public final class OnnxCausalLM implements CausalLanguageModel {
                 b.close();
             }
             try {
-                if (gather != null) {
-                    gather.close();
+                synchronized (this) {
+                    for (OrtSession helper : helpers.values()) {
+                        helper.close();
+                    }
+                    helpers.clear();
                 }
                 session.close();
             } catch (OrtException e) {
                 throw new SpeculaException("closing model " + name + " failed: " + e.getMessage(), e);
             } finally {
-                if (gatherOptions != null) {
-                    gatherOptions.close();
+                if (helperOptions != null) {
+                    helperOptions.close();
                 }
                 sessionOptions.close();
             }
@@ -370,7 +428,7 @@ public final class OnnxCausalLM implements CausalLanguageModel {
                 + " external data file(s)") + (loadedFrom.equals(files.graph().toString()) ? "" : " (" + loadedFrom + ")") + ": vocab " + vocabSize + ", context " + config.maxPositionEmbeddings() + ", "
                 + signature.layers() + " layers, " + signature.kvHeads() + " kv heads x " + signature.headDim() + ", "
                 + signature.kvType() + " KV, " + signature.logitsType() + " logits; rollback " + rollback
-                + "; prefill chunks of " + options.prefillChunkTokens() + " tokens; " + options.intraOpThreads()
+                + "; batches: " + batching() + "; prefill chunks of " + options.prefillChunkTokens() + " tokens; " + options.intraOpThreads()
                 + " thread(s); loaded in " + loadTime.toMillis() + " ms";
     }
 

@@ -403,6 +403,26 @@ final class OnnxSequence implements ModelSequence {
         return physical;
     }
 
+    /** The model this sequence runs on (a batch adopts only sequences of its own model). */
+    OnnxCausalLM model() {
+        return model;
+    }
+
+    /**
+     * The cache tensors, one per past input, each [1, kv_heads, {@link #physicalLength()}, head_dim]: still owned
+     * by this sequence, valid until its next call (for a batch copying them when it adopts the sequence).
+     */
+    OnnxTensor[] cacheTensors() {
+        ensureOpen();
+        return kv;
+    }
+
+    /** Whether cache slot {@code slot} ({@code < physicalLength()}) is attended, i.e. not rolled back. */
+    boolean attends(int slot) {
+        java.util.Objects.checkIndex(slot, physical);
+        return io.mask.get(slot) != 0;
+    }
+
     @Override
     public int length() {
         ensureOpen();
