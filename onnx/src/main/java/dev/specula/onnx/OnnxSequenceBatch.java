@@ -43,10 +43,11 @@ import java.util.concurrent.locks.Lock;
  * fully masked, until the next regather; an adopted sequence's cache is merged in by one ONNX Runtime copy
  * (the {@code kv-rows-merge} graph: the batch's cache and the sequence's, each viewed as a list of head_dim vectors,
  * concatenated and gathered by one index list), which also drops removed rows and compacts every row's masked
- * slots. Between joins the cache is compacted (the {@code kv-rows-gather} graph) when the slots a compaction would
- * free reach a quarter of the cache (and at least {@value OnnxSequence#COMPACT_MIN_SLOTS} per row), the policy of
- * {@link OnnxSequence} over the whole tensor, or when the cache would outgrow the model's positions. After a
- * regather every row holds its tokens in slots {@code [0, length)} and the cache is as long as the longest row.
+ * slots. Between joins the cache is compacted (the {@code kv-rows-gather} graph) when removed rows make up a quarter
+ * of its rows, when the slots past the longest row reach a quarter of the slots (and at least
+ * {@value OnnxSequence#COMPACT_MIN_SLOTS}), the policy of {@link OnnxSequence}, or when the cache would outgrow the
+ * model's positions. After a regather every row holds its tokens in slots {@code [0, length)} and the cache is as
+ * long as the longest row.
  *
  * <p>The present outputs of one call are the next call's past inputs (no copy beyond the graph's own). Logits of
  * every row are written by ONNX Runtime into one direct buffer owned here ([rows, widest, vocab]); each returned
@@ -104,6 +105,7 @@ final class OnnxSequenceBatch implements SequenceBatch {
     private final OnnxJavaType logitsType;
 
     private int nextHandle;
+    private int regathers;
     private boolean open = true;
 
     /** One sequence of the batch: its logical length and which of the cache's slots it attends to. */
@@ -369,20 +371,21 @@ final class OnnxSequenceBatch implements SequenceBatch {
     }
 
     /**
-     * Compacts when the slots a regather would free (masked slots past the longest row, removed rows) reach a quarter
-     * of the cache and at least {@value OnnxSequence#COMPACT_MIN_SLOTS} per row, or when the call would take the cache
-     * past the model's positions (graphs with fixed causal-mask buffers need it within them).
+     * Compacts when removed rows make up a quarter of the cache's rows (each costs its share of every call's compute),
+     * when the slots past the longest row reach a quarter of the cache and {@value OnnxSequence#COMPACT_MIN_SLOTS}
+     * ({@link OnnxSequence}'s rule on the shared slot axis), or when the call would take the cache past the model's
+     * positions (graphs with fixed causal-mask buffers need it within them).
      */
     private void compactIfWasteful(int width) throws OrtException {
         int n = order.length;
+        int removed = n - rows.size();
         int longest = 0;
         for (Row row : rows.values()) {
             longest = Math.max(longest, row.length);
         }
-        long cells = (long) n * slots;
-        long waste = cells - (long) rows.size() * longest;
-        if (waste > 0 && (waste >= Math.max((long) OnnxSequence.COMPACT_MIN_SLOTS * n, cells / 4)
-                || (slots + width > maxLength && longest < slots))) {
+        int spare = slots - longest;
+        if ((removed > 0 && 4 * removed >= n)
+                || (spare > 0 && (spare >= Math.max(OnnxSequence.COMPACT_MIN_SLOTS, slots / 4) || slots + width > maxLength))) {
             regather(null, null);
         }
     }
@@ -483,6 +486,7 @@ final class OnnxSequenceBatch implements SequenceBatch {
         }
         order = newOrder;
         slots = newSlots;
+        regathers++;
     }
 
     /** Rolls the row back by masking its last tokens' slots (O(1) in the cache, as {@link OnnxSequence} does). */
@@ -528,6 +532,11 @@ final class OnnxSequenceBatch implements SequenceBatch {
     /** Rows of the cache tensors, removed rows not yet dropped included (for tests and measurements). */
     int cacheRows() {
         return order.length;
+    }
+
+    /** Regathers so far: joins and compactions (for tests and measurements). */
+    int regathers() {
+        return regathers;
     }
 
     /** Slots per row of the cache, masked ones included (for tests and measurements). */

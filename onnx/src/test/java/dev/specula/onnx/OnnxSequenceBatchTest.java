@@ -245,4 +245,208 @@ class OnnxSequenceBatchTest {
             }
         }
     }
+
+    private static OnnxSequence prefilled(OnnxCausalLM model, int n, long seed) {
+        OnnxSequence s = model.newSequence(true);
+        s.prefill(new SplittableRandom(seed).ints(n, 0, Math.min(4000, model.vocabSize())).toArray(), 0, n);
+        return s;
+    }
+
+    @Test
+    void adoptRemoveAndCloseAreIdempotentAndLeakNothing() {
+        int open = target.openSequences();
+        SequenceBatch batch = target.newBatch(3);
+        OnnxSequence a = prefilled(target, 12, 1);
+        int rowA = batch.adopt(a);
+        assertEquals(open + 1, target.openSequences(), "the row counts as the adopted sequence did");
+        assertThrows(IllegalStateException.class, a::length, "the adopted sequence is closed");
+        a.close(); // the owner closing it again is harmless
+        int rowB = batch.adopt(prefilled(target, 5, 2));
+        assertEquals(2, batch.size());
+        assertEquals(12, batch.length(rowA));
+        assertEquals(5, batch.length(rowB));
+        batch.remove(rowA);
+        assertEquals(1, batch.size());
+        assertEquals(open + 1, target.openSequences());
+        assertThrows(IllegalArgumentException.class, () -> batch.remove(rowA), "removed twice");
+        assertThrows(IllegalArgumentException.class, () -> batch.length(rowA));
+        int rowC = batch.adopt(prefilled(target, 7, 3));
+        assertFalse(rowC == rowA, "handles are never reused");
+        batch.close();
+        batch.close();
+        assertEquals(open, target.openSequences());
+        assertThrows(IllegalStateException.class, () -> batch.length(rowB));
+        assertThrows(IllegalStateException.class, () -> batch.append(new int[]{rowB}, List.of(new int[]{1})));
+        OnnxSequence late = prefilled(target, 3, 4);
+        assertThrows(IllegalStateException.class, () -> batch.adopt(late));
+        late.close();
+        assertEquals(open, target.openSequences());
+    }
+
+    @Test
+    void badInputFailsClearlyAndChangesNothing() {
+        try (SequenceBatch batch = target.newBatch(2)) {
+            int row = batch.adopt(prefilled(target, 4, 5));
+            int other = batch.adopt(prefilled(target, 6, 6));
+            String unknown = assertThrows(IllegalArgumentException.class,
+                    () -> batch.append(new int[]{row, 99}, List.of(new int[]{1}, new int[]{2}))).getMessage();
+            assertTrue(unknown.contains("no row 99"), unknown);
+            String twice = assertThrows(IllegalArgumentException.class,
+                    () -> batch.append(new int[]{row, row}, List.of(new int[]{1}, new int[]{2}))).getMessage();
+            assertTrue(twice.contains("listed twice"), twice);
+            String empty = assertThrows(IllegalArgumentException.class,
+                    () -> batch.append(new int[]{row, other}, List.of(new int[]{1}, new int[0]))).getMessage();
+            assertTrue(empty.contains("no tokens"), empty);
+            String vocab = assertThrows(IllegalArgumentException.class,
+                    () -> batch.append(new int[]{row}, List.of(new int[]{target.vocabSize()}))).getMessage();
+            assertTrue(vocab.contains("outside the vocabulary"), vocab);
+            assertThrows(IllegalArgumentException.class, () -> batch.append(new int[]{row}, List.of()));
+            assertThrows(IllegalArgumentException.class, () -> batch.append(new int[0], List.of()));
+            int[] tooMany = new int[target.maxSequenceLength() - 5];
+            String longMessage = assertThrows(IllegalArgumentException.class,
+                    () -> batch.append(new int[]{other}, List.of(tooMany))).getMessage();
+            assertTrue(longMessage.contains("context of " + target.maxSequenceLength()), longMessage);
+            assertThrows(IllegalArgumentException.class, () -> batch.rollback(row, 5));
+            assertThrows(IllegalArgumentException.class, () -> batch.rollback(row, -1));
+            OnnxSequence foreign = prefilled(draft, 3, 7);
+            assertThrows(IllegalArgumentException.class, () -> batch.adopt(foreign), "another model's sequence");
+            foreign.close();
+            OnnxSequence third = prefilled(target, 3, 8);
+            String full = assertThrows(IllegalArgumentException.class, () -> batch.adopt(third)).getMessage();
+            assertTrue(full.contains("full"), full);
+            third.close();
+            assertEquals(4, batch.length(row));
+            assertEquals(6, batch.length(other));
+            List<Logits> out = batch.append(new int[]{other, row}, List.of(new int[]{1, 2}, new int[]{3}));
+            assertEquals(2, out.get(0).rows());
+            assertEquals(1, out.get(1).rows());
+            assertEquals(8, batch.length(other));
+            assertEquals(5, batch.length(row));
+        }
+    }
+
+    @Test
+    void aClosedModelFailsTheBatchClearly() {
+        OnnxCausalLM model = OnnxCausalLM.load(HF.resolve("tiny-qwen2"), OnnxModelOptions.cpu(1));
+        SequenceBatch batch = model.newBatch(2);
+        int row = batch.adopt(prefilled(model, 4, 9));
+        model.close();
+        String message = assertThrows(IllegalStateException.class,
+                () -> batch.append(new int[]{row}, List.of(new int[]{1}))).getMessage();
+        assertTrue(message.contains("closed"), message);
+        batch.close();
+        assertThrows(IllegalStateException.class, () -> model.newBatch(2));
+    }
+
+    @Test
+    void graphsWithAFixedBatchOrCompactingRollbackFallBackToOneCallPerRow() {
+        try (OnnxCausalLM fixed = OnnxCausalLM.load(FIXTURES.resolve("mask-honouring"), OnnxModelOptions.cpu(1));
+             SequenceBatch batch = fixed.newBatch(2)) {
+            assertFalse(fixed.signature().dynamicBatch());
+            assertInstanceOf(SequentialBatch.class, batch);
+            assertTrue(fixed.description().contains("one forward call per row (the graph's batch axis is fixed"),
+                    fixed.description());
+        }
+        try (OnnxCausalLM compacting = OnnxCausalLM.load(EmbeddedModels.draft(),
+                OnnxModelOptions.cpu(1).withRollback(OnnxModelOptions.RollbackMode.COMPACT));
+             SequenceBatch batch = compacting.newBatch(2)) {
+            assertTrue(compacting.signature().dynamicBatch());
+            assertInstanceOf(SequentialBatch.class, batch);
+            assertTrue(compacting.batching().contains("rollback here is by compaction"), compacting.batching());
+        }
+        assertTrue(target.signature().dynamicBatch(), "the embedded pair has a dynamic batch axis");
+        assertTrue(draft.signature().dynamicBatch());
+        assertEquals("one forward call for all rows", target.batching());
+        assertTrue(target.description().contains("batches: one forward call for all rows"), target.description());
+    }
+
+    @Test
+    void maskedSlotsAreCompactedAndRemovedRowsDroppedWithoutCopyingEveryStep() {
+        int[][] prompts = {new SplittableRandom(10).ints(30, 0, 4000).toArray(),
+                new SplittableRandom(11).ints(9, 0, 4000).toArray()};
+        OnnxSequenceBatch batch = (OnnxSequenceBatch) target.newBatch(3);
+        try (batch) {
+            int[] rows = new int[2];
+            List<List<Integer>> kept = new ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                OnnxSequence s = target.newSequence(true);
+                s.prefill(prompts[i], 0, prompts[i].length);
+                rows[i] = batch.adopt(s);
+                List<Integer> k = new ArrayList<>();
+                for (int t : prompts[i]) {
+                    k.add(t);
+                }
+                kept.add(k);
+            }
+            SplittableRandom r = new SplittableRandom(12);
+            int regathers = batch.regathers();
+            int maxSlots = 0;
+            for (int step = 0; step < 60; step++) {
+                int[][] fed = {r.ints(1 + r.nextInt(5), 0, 4000).toArray(), r.ints(1 + r.nextInt(3), 0, 4000).toArray()};
+                batch.append(rows, List.of(fed));
+                for (int i = 0; i < 2; i++) {
+                    int keep = r.nextInt(fed[i].length + 1);
+                    batch.rollback(rows[i], kept.get(i).size() + keep);
+                    for (int j = 0; j < keep; j++) {
+                        kept.get(i).add(fed[i][j]);
+                    }
+                }
+                maxSlots = Math.max(maxSlots, batch.cacheSlots());
+            }
+            assertTrue(batch.regathers() > regathers, "masked slots were compacted");
+            int longest = Math.max(kept.get(0).size(), kept.get(1).size());
+            assertTrue(maxSlots < longest + longest / 3 + 40, "cache slots " + maxSlots + " for rows of at most "
+                    + longest + " tokens");
+            int[][] last = {{5, 6, 7}, {8}};
+            List<Logits> out = batch.append(rows, List.of(last));
+            for (int i = 0; i < 2; i++) {
+                int[] all = new int[kept.get(i).size() + last[i].length];
+                for (int j = 0; j < kept.get(i).size(); j++) {
+                    all[j] = kept.get(i).get(j);
+                }
+                System.arraycopy(last[i], 0, all, kept.get(i).size(), last[i].length);
+                try (ModelSequence fresh = target.newSequence()) {
+                    Logits expected = fresh.append(all);
+                    for (int j = 0; j < last[i].length; j++) {
+                        float[] e = new float[target.vocabSize()];
+                        expected.copyRow(kept.get(i).size() + j, e);
+                        for (int t = 0; t < e.length; t++) {
+                            assertEquals(e[t], out.get(i).get(j, t), 1e-3, "row " + i + " position " + j);
+                        }
+                    }
+                }
+            }
+            batch.remove(rows[0]);
+            batch.remove(rows[1]);
+            assertEquals(0, batch.cacheRows(), "an empty batch holds no cache");
+            assertEquals(0, batch.cacheSlots());
+        }
+    }
+
+    @Test
+    void aRowLeavesWithoutACopyAndIsDroppedByTheNextJoinOrOnceAQuarterOfTheRowsAreGone() {
+        OnnxSequenceBatch batch = (OnnxSequenceBatch) target.newBatch(5);
+        try (batch) {
+            List<Integer> rows = new ArrayList<>();
+            for (int i = 0; i < 5; i++) {
+                rows.add(batch.adopt(prefilled(target, 8 + i, 20 + i)));
+            }
+            int[] one = new int[]{1};
+            batch.remove(rows.remove(2));
+            int before = batch.regathers();
+            for (int step = 0; step < 3; step++) {
+                batch.append(rows.stream().mapToInt(Integer::intValue).toArray(), List.of(one, one, one, one));
+            }
+            assertEquals(before, batch.regathers(), "leaving copies nothing");
+            assertEquals(5, batch.cacheRows(), "the removed row waits, masked, for the next regather");
+            rows.add(batch.adopt(prefilled(target, 6, 30)));
+            assertEquals(before + 1, batch.regathers(), "joining is one regather");
+            assertEquals(5, batch.cacheRows(), "the join dropped the removed row");
+            batch.remove(rows.remove(0));
+            batch.remove(rows.remove(0));
+            batch.append(rows.stream().mapToInt(Integer::intValue).toArray(), List.of(one, one, one));
+            assertEquals(before + 2, batch.regathers(), "two of five rows gone: compacted");
+            assertEquals(3, batch.cacheRows());
+        }
+    }
 }
