@@ -15,6 +15,7 @@ Fixtures (`fixtures DIR`, a few KB each, committed under onnx/src/test/resources
                     are stored as external data (model.onnx_data), for discovery and provenance-hash tests
   fp16-io/          mask-honouring's function with a float16 KV cache and float16 logits
   bf16-io/          the same with bfloat16
+  fp16-batched/, bf16-batched/ (`batched-fixtures DIR`): fp16-io and bf16-io with a symbolic batch axis
 
 Large vocabulary (`big-vocab DIR`, NOT committed: ~330 MB): vocabulary 151,936 (Qwen2.5's), hidden 256, 2 layers,
 weights as external data; for measuring peak memory of long prompts.
@@ -28,6 +29,7 @@ Usage:
   /usr/bin/python3 tools/model-factory/make_layout_fixtures.py kv-gather onnx/src/main/resources/dev/specula/onnx
   /usr/bin/python3 tools/model-factory/make_layout_fixtures.py kv-rows onnx/src/main/resources/dev/specula/onnx
   /usr/bin/python3 tools/model-factory/make_layout_fixtures.py fixtures onnx/src/test/resources/fixtures
+  /usr/bin/python3 tools/model-factory/make_layout_fixtures.py batched-fixtures onnx/src/test/resources/fixtures
   /usr/bin/python3 tools/model-factory/make_layout_fixtures.py big-vocab /tmp/big-vocab
   /usr/bin/python3 tools/model-factory/make_layout_fixtures.py shaped-1.5b /tmp/shaped-1.5b
 """
@@ -43,11 +45,12 @@ OPSET = 17
 
 
 def build(vocab, hidden, heads, layers, ffn, positions, seed, honour_mask=True, io_type=TensorProto.FLOAT,
-          stream_to=None, residual_scale=1.0):
+          stream_to=None, residual_scale=1.0, batch_axis=False):
     """The decoder graph (weights held as initializers) for the given sizes. With `stream_to` (an open binary file
     named model.onnx_data next to the graph), weights are written there one at a time and referenced as external
     data, so a multi-GB model never sits in memory. Blocks have no normalization: `residual_scale` shrinks what each
-    adds to the residual stream, so that deep models keep finite, mask-dominated attention scores."""
+    adds to the residual stream, so that deep models keep finite, mask-dominated attention scores. With `batch_axis`
+    the first axis of every input and output is symbolic ("batch") instead of 1."""
     rng = np.random.default_rng(seed)
     head_dim = hidden // heads
     inits = []
@@ -81,24 +84,26 @@ def build(vocab, hidden, heads, layers, ffn, positions, seed, honour_mask=True, 
         nodes.append(helper.make_node(op, ins, outs, **attrs))
         return outs[0]
 
-    const("split_heads", np.array([1, -1, heads, head_dim], dtype=np.int64))
-    const("merge_heads", np.array([1, -1, hidden], dtype=np.int64))
+    b = 0 if batch_axis else 1  # Reshape's 0 keeps the input's batch size
+    batch = "batch" if batch_axis else 1
+    const("split_heads", np.array([b, -1, heads, head_dim], dtype=np.int64))
+    const("merge_heads", np.array([b, -1, hidden], dtype=np.int64))
     const("idx1", np.array(1, dtype=np.int64))
     const("idx2", np.array(2, dtype=np.int64))
     const("one", np.array(1, dtype=np.int64))
     const("zero", np.array(0, dtype=np.int64))
     const("axis1", np.array([1], dtype=np.int64))
-    const("mask_shape", np.array([1, 1, 1, -1], dtype=np.int64))
+    const("mask_shape", np.array([b, 1, 1, -1], dtype=np.int64))
     const("scale", np.array(1.0 / np.sqrt(head_dim), dtype=np.float32))
     const("neg", np.array(-1e9, dtype=np.float32))
 
     emb = weight("embed", (vocab, hidden), 1.0)
     pos = weight("pos_embed", (positions, hidden), 0.5)
     x = node("Add", [node("Gather", [emb, "input_ids"], ["tok"]), node("Gather", [pos, "position_ids"], ["posv"])], ["x0"])
-    inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, [1, "seq"]),
-              helper.make_tensor_value_info("attention_mask", TensorProto.INT64, [1, "total"]),
-              helper.make_tensor_value_info("position_ids", TensorProto.INT64, [1, "seq"])]
-    outputs = [helper.make_tensor_value_info("logits", io_type, [1, "seq", vocab])]
+    inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, [batch, "seq"]),
+              helper.make_tensor_value_info("attention_mask", TensorProto.INT64, [batch, "total"]),
+              helper.make_tensor_value_info("position_ids", TensorProto.INT64, [batch, "seq"])]
+    outputs = [helper.make_tensor_value_info("logits", io_type, [batch, "seq", vocab])]
     seq = node("Gather", [node("Shape", ["input_ids"], ["ids_shape"]), "idx1"], ["seq_len"])
     mask_bool = node("Reshape", [node("Cast", ["attention_mask"], ["mask_b"], to=TensorProto.BOOL), "mask_shape"],
                      ["mask4"])
@@ -107,13 +112,13 @@ def build(vocab, hidden, heads, layers, ffn, positions, seed, honour_mask=True, 
         cache = {}
         for kind in ("key", "value"):
             name = f"past_key_values.{layer}.{kind}"
-            inputs.append(helper.make_tensor_value_info(name, io_type, [1, heads, "past", head_dim]))
+            inputs.append(helper.make_tensor_value_info(name, io_type, [batch, heads, "past", head_dim]))
             past = name if io_type == TensorProto.FLOAT else node("Cast", [name], [p + kind + "_past32"], to=TensorProto.FLOAT)
             proj = node("MatMul", [x, weight(p + "w" + kind[0], (hidden, hidden), hidden ** -0.5)], [p + kind + "_proj"])
             new = node("Transpose", [node("Reshape", [proj, "split_heads"], [p + kind + "_4d"])], [p + kind + "_new"],
                        perm=[0, 2, 1, 3])
             out = f"present.{layer}.{kind}"
-            outputs.append(helper.make_tensor_value_info(out, io_type, [1, heads, "total", head_dim]))
+            outputs.append(helper.make_tensor_value_info(out, io_type, [batch, heads, "total", head_dim]))
             # float32: Concat writes the output itself (an Identity would copy the cache once more, as exports do not)
             full = node("Concat", [past, new], [out if io_type == TensorProto.FLOAT else p + kind + "_all"], axis=2)
             if io_type != TensorProto.FLOAT:
@@ -182,6 +187,15 @@ def fixtures(out):
     write(build(**sizes), os.path.join(out, "mask-honouring"), cfg, external=True)
     write(build(**sizes, io_type=TensorProto.FLOAT16), os.path.join(out, "fp16-io"), cfg)
     write(build(**sizes, io_type=TensorProto.BFLOAT16), os.path.join(out, "bf16-io"), cfg)
+
+
+def batched_fixtures(out):
+    """fp16-io's and bf16-io's functions with a symbolic batch axis (`batched-fixtures DIR`, committed under
+    onnx/src/test/resources/fixtures): half-precision KV and logits through a batch of sequences."""
+    sizes = dict(vocab=64, hidden=16, heads=2, layers=1, ffn=32, positions=128, seed=7, batch_axis=True)
+    cfg = config(64, 16, 2, 1, 128)
+    write(build(**sizes, io_type=TensorProto.FLOAT16), os.path.join(out, "fp16-batched"), cfg)
+    write(build(**sizes, io_type=TensorProto.BFLOAT16), os.path.join(out, "bf16-batched"), cfg)
 
 
 def big_vocab(out):
@@ -254,4 +268,5 @@ def shaped_1_5b(out):
 
 if __name__ == "__main__":
     {"fixtures": fixtures, "big-vocab": big_vocab, "shaped-1.5b": shaped_1_5b,
-     "kv-gather": kv_gather, "kv-rows": kv_rows}[sys.argv[1]](sys.argv[2])
+     "kv-gather": kv_gather, "kv-rows": kv_rows,
+     "batched-fixtures": batched_fixtures}[sys.argv[1]](sys.argv[2])

@@ -204,6 +204,10 @@ class OnnxSequenceBatchTest {
     }
 
     private static void assertBatchedEqualsAlone(OnnxCausalLM model, long seed) {
+        assertBatchedEqualsAlone(model, seed, RollbackProbe.FLOAT_TOLERANCE);
+    }
+
+    private static void assertBatchedEqualsAlone(OnnxCausalLM model, long seed, double relativeTolerance) {
         int open = model.openSequences();
         Outcome batched;
         try (SequenceBatch batch = model.newBatch(6)) {
@@ -214,7 +218,7 @@ class OnnxSequenceBatchTest {
         try (SequenceBatch batch = new SequentialBatch(model, 6)) {
             sequential = run(model, batch, seed);
         }
-        double tolerance = RollbackProbe.FLOAT_TOLERANCE * Math.max(1, batched.maxLogit());
+        double tolerance = relativeTolerance * Math.max(1, batched.maxLogit());
         System.out.printf(Locale.ROOT, "%s: batched vs alone: max |logit difference| %.3e (max |logit| %.3g,"
                         + " tolerance %.1e) over %d rows in %d calls; sequential batch vs alone: %.3e%n", model.name(),
                 batched.maxDifference(), batched.maxLogit(), tolerance, batched.comparedRows(), batched.calls(),
@@ -242,6 +246,21 @@ class OnnxSequenceBatchTest {
         for (String name : List.of("tiny-qwen2", "tiny-gpt2")) {
             try (OnnxCausalLM model = OnnxCausalLM.load(HF.resolve(name), OnnxModelOptions.cpu(1))) {
                 assertBatchedEqualsAlone(model, 3);
+            }
+        }
+    }
+
+    /**
+     * Float16 and bfloat16 KV caches and logits (converted to float32 rows by the batch) on graphs with a batch
+     * axis, with {@link RollbackProbe#HALF_TOLERANCE}: the reference rounds the same float32 results to the same
+     * half-precision values, so a difference here would be a wrong row or slot, not rounding.
+     */
+    @Test
+    void halfPrecisionGraphsBatchedEqualEachPromptAlone() {
+        for (String name : List.of("fp16-batched", "bf16-batched")) {
+            try (OnnxCausalLM model = OnnxCausalLM.load(FIXTURES.resolve(name), OnnxModelOptions.cpu(1))) {
+                assertTrue(model.rollbackDecision().masked(), model.description());
+                assertBatchedEqualsAlone(model, 4, RollbackProbe.HALF_TOLERANCE);
             }
         }
     }
