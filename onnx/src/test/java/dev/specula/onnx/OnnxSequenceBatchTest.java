@@ -468,4 +468,61 @@ class OnnxSequenceBatchTest {
             assertEquals(3, batch.cacheRows());
         }
     }
+
+    /**
+     * A row one token short of the context beside a row that gets several tokens: the call's cache outgrows the
+     * model's positions (every row's new tokens take slots after the longest row's), which the graphs must take as
+     * they take masked slots; both rows' logits still equal each alone.
+     */
+    @Test
+    void aRowAtTheEndOfTheContextBesideAWideRow() {
+        for (Path dir : List.of(HF.resolve("tiny-gpt2"), HF.resolve("tiny-qwen2"))) {
+            try (OnnxCausalLM model = OnnxCausalLM.load(dir, OnnxModelOptions.cpu(1));
+                 SequenceBatch batch = model.newBatch(2)) {
+                int max = model.maxSequenceLength();
+                int[] longPrompt = new SplittableRandom(40).ints(max - 1, 0, model.vocabSize()).toArray();
+                int[] shortPrompt = new SplittableRandom(41).ints(20, 0, model.vocabSize()).toArray();
+                int[] wide = {5, 6, 7, 8};
+                int full;
+                try (ModelSequence s = model.newSequence()) {
+                    s.prefill(longPrompt, 0, longPrompt.length);
+                    full = batch.adopt(s);
+                }
+                int other;
+                try (ModelSequence s = model.newSequence()) {
+                    s.prefill(shortPrompt, 0, shortPrompt.length);
+                    other = batch.adopt(s);
+                }
+                List<Logits> out = batch.append(new int[]{full, other}, List.of(new int[]{9}, wide));
+                assertEquals(max, batch.length(full));
+                try (ModelSequence a = model.newSequence(); ModelSequence b = model.newSequence()) {
+                    a.prefill(longPrompt, 0, longPrompt.length);
+                    assertRowsClose(a.append(9), out.get(0), model.name() + " full row");
+                    b.prefill(shortPrompt, 0, shortPrompt.length);
+                    assertRowsClose(b.append(wide), out.get(1), model.name() + " wide row");
+                }
+                batch.rollback(full, max - 3);
+                List<Logits> next = batch.append(new int[]{other, full}, List.of(wide, new int[]{1, 2, 3}));
+                try (ModelSequence a = model.newSequence(); ModelSequence b = model.newSequence()) {
+                    a.prefill(longPrompt, 0, max - 3);
+                    assertRowsClose(a.append(1, 2, 3), next.get(1), model.name() + " full row after rollback");
+                    b.prefill(shortPrompt, 0, shortPrompt.length);
+                    b.prefill(wide, 0, wide.length);
+                    assertRowsClose(b.append(wide), next.get(0), model.name() + " wide row, second call");
+                }
+            }
+        }
+    }
+
+    private static void assertRowsClose(Logits expected, Logits actual, String what) {
+        assertEquals(expected.rows(), actual.rows(), what);
+        double max = 0;
+        for (int r = 0; r < expected.rows(); r++) {
+            for (int t = 0; t < expected.vocabSize(); t++) {
+                max = Math.max(max, Math.abs(expected.get(r, t) - actual.get(r, t)));
+            }
+            assertEquals(expected.argmax(r), actual.argmax(r), what + " row " + r);
+        }
+        assertTrue(max <= 1e-4, what + ": max |difference| " + max);
+    }
 }
