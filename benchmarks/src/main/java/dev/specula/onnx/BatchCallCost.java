@@ -19,11 +19,10 @@ import java.util.SplittableRandom;
  * over rounds, so load that drifts on a shared machine hits both sides alike: read the ratios, not the times.
  *
  * <pre>
- * java -cp benchmarks/target/specula-benchmarks.jar dev.specula.onnx.BatchCallCost [context] [rounds] [threads]
+ * java -cp benchmarks/target/specula-benchmarks.jar dev.specula.onnx.BatchCallCost [context] [rounds] [threads] [rows,...] [model,...]
  * </pre>
  */
 public final class BatchCallCost {
-    private static final int[] ROWS = {1, 4, 16};
     private static final int[] TOKENS = {1, 4};
 
     private BatchCallCost() {
@@ -33,18 +32,21 @@ public final class BatchCallCost {
         int context = args.length > 0 ? Integer.parseInt(args[0]) : 128;
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 7;
         int threads = args.length > 2 ? Integer.parseInt(args[2]) : 2;
+        int[] rowCounts = args.length > 3 ? Arrays.stream(args[3].split(",")).mapToInt(Integer::parseInt).toArray()
+                : new int[]{1, 4, 16};
+        List<String> models = args.length > 4 ? List.of(args[4].split(",")) : List.of("target", "draft");
         System.out.printf(Locale.ROOT, "context %d tokens per row, %d rounds, %d intra-op threads; medians over rounds%n",
                 context, rounds, threads);
-        System.out.println("model   B  T  batched call us  B separate calls us  batched/separate  batched/(B=1,T=1)");
-        for (String name : List.of("target", "draft")) {
+        System.out.println("model   B  T  batched call us  B separate calls us  batched/separate  batched/first row");
+        for (String name : models) {
             Path dir = name.equals("target") ? EmbeddedModels.target() : EmbeddedModels.draft();
             try (OnnxCausalLM model = OnnxCausalLM.load(dir, OnnxModelOptions.cpu(threads))) {
                 double unit = 0;
-                for (int b : ROWS) {
+                for (int b : rowCounts) {
                     for (int t : TOKENS) {
                         double[] r = measure(model, b, t, context, rounds);
-                        if (b == 1 && t == 1) {
-                            unit = r[0];
+                        if (unit == 0) {
+                            unit = r[0]; // the first configuration measured: B=1, T=1 by default
                         }
                         System.out.printf(Locale.ROOT, "%-6s %2d %2d  %15.0f  %19.0f  %16.2f  %17.2f%n", name, b, t,
                                 r[0], r[1], r[2], r[0] / unit);
