@@ -22,7 +22,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  *
  * <p>Owns its {@link OrtSession} (thread-safe, shared by every sequence) and closes it in {@link #close()},
  * which is idempotent. Each {@link #newSequence()} holds its own KV cache; after the model is closed, calls on
- * its sequences throw {@link IllegalStateException} instead of touching freed native memory.
+ * its sequences throw {@link IllegalStateException} instead of touching freed native memory. {@link #newBatch(int)}
+ * steps many sequences in one forward call over one KV cache with a batch axis ({@code OnnxSequenceBatch}).
  *
  * <pre>{@code
  * try (OnnxCausalLM model = OnnxCausalLM.load(Path.of("models/target"), OnnxModelOptions.cpu(2));
@@ -259,7 +260,7 @@ public final class OnnxCausalLM implements CausalLanguageModel {
 
     /**
      * The graph a batch regathers its cache tensors with: {@code kv-rows-gather} (one cache) or {@code kv-rows-merge}
-     * (the batch's cache and a joining sequence's, concatenated first); see {@link OnnxSequenceBatch}.
+     * (the batch's cache and a joining sequence's, concatenated first); see {@code OnnxSequenceBatch}.
      */
     OrtSession rowsSession(boolean merge) throws OrtException {
         return helperSession(merge ? "kv-rows-merge" : "kv-rows-gather");
@@ -358,7 +359,7 @@ public final class OnnxCausalLM implements CausalLanguageModel {
     }
 
     /**
-     * A batch whose {@link SequenceBatch#append} steps every row in ONE forward call ({@link OnnxSequenceBatch}) when
+     * A batch whose {@link SequenceBatch#append} steps every row in ONE forward call ({@code OnnxSequenceBatch}) when
      * the graph has a dynamic batch axis and rolls back by masking; otherwise a {@link SequentialBatch}, one call per
      * row ({@link #batching()} says which and why).
      */
