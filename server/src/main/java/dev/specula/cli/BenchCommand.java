@@ -33,11 +33,12 @@ import java.util.regex.Pattern;
                 + " target (interleaved, medians, identical-output check).")
 final class BenchCommand implements Callable<Integer> {
 
-    @Option(names = "--target", paramLabel = "DIR", description = "Target model directory (default: the embedded pair).")
+    @Option(names = {"-m", "--target"}, paramLabel = "DIR",
+            description = "Target model directory. Default: the embedded pair.")
     Path target;
 
-    @Option(names = "--draft-model", paramLabel = "DIR",
-            description = "Draft model directory (default: the embedded draft with the embedded target; none otherwise).")
+    @Option(names = {"-md", "--draft-model"}, paramLabel = "DIR",
+            description = "Draft model directory. Default: the embedded draft with the embedded target, none otherwise.")
     Path draftModel;
 
     @Option(names = "--workloads", paramLabel = "LIST", split = ",", defaultValue = "code,edit,sampled",
@@ -51,19 +52,20 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--repeats", paramLabel = "N", defaultValue = "3", description = "Repeats. Default: ${DEFAULT-VALUE}.")
     int repeats;
 
-    @Option(names = "--max-new-tokens", paramLabel = "N", defaultValue = "0",
-            description = "Override the workloads' token counts (0 = theirs).")
+    @Option(names = {"-n", "--max-new-tokens"}, paramLabel = "N", defaultValue = "0",
+            description = "Override the workloads' token counts (0 = theirs). Default: ${DEFAULT-VALUE}.")
     int maxNewTokens;
 
     @Option(names = "--quick", description = "A smoke run in under two minutes: 2 prompts per workload, 48 tokens,"
             + " 1 repeat, fewer configurations.")
     boolean quick;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Intra-op threads of the target (default: all cores, up to 8).")
+    @Option(names = {"-t", "--threads"}, paramLabel = "N",
+            description = "Intra-op threads of the target. Default: all cores, up to 8.")
     Integer threads;
 
     @Option(names = "--draft-threads", paramLabel = "N",
-            description = "Intra-op threads of the draft (default: as the target; they run one after the other).")
+            description = "Intra-op threads of the draft. Default: as the target (they run one after the other).")
     Integer draftThreads;
 
     @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON.")

@@ -41,10 +41,11 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     SamplingOptions sampling;
 
-    @Option(names = "--prompt", paramLabel = "TEXT", description = "The prompt (default: a Python code prompt).")
+    @Option(names = {"-p", "--prompt"}, paramLabel = "TEXT",
+            description = "The prompt. Default: a Python code prompt.")
     String prompt;
 
-    @Option(names = "--prompt-file", paramLabel = "FILE", description = "Read the prompt from a UTF-8 file.")
+    @Option(names = {"-f", "--prompt-file"}, paramLabel = "FILE", description = "Read the prompt from a UTF-8 file.")
     Path promptFile;
 
     @Option(names = "--chat", description = "Send the prompt as a user message through the model's chat template.")

@@ -12,8 +12,10 @@ import java.nio.file.Path;
 
 /** Which models to load and how to draft: shared by every command. */
 final class ModelOptions {
+    /** The model name {@code serve} answers to for the embedded pair. */
+    static final String EMBEDDED_MODEL_NAME = "specula-python-code";
 
-    @Option(names = "--target", paramLabel = "DIR",
+    @Option(names = {"-m", "--target"}, paramLabel = "DIR",
             description = "Target model directory (Optimum export). Default: the embedded Python-code pair.")
     Path target;
 
@@ -24,23 +26,26 @@ final class ModelOptions {
                     + " 'composite' (ngram, else the model); 'none' (plain decoding). Default: ${DEFAULT-VALUE}.")
     String draft;
 
-    @Option(names = "--draft-model", paramLabel = "DIR", description = "Draft model directory for 'model' and 'composite'.")
+    @Option(names = {"-md", "--draft-model"}, paramLabel = "DIR",
+            description = "Draft model directory for 'model' and 'composite'. Default: the embedded draft with the"
+                    + " embedded target, else none.")
     Path draftModel;
 
     @Option(names = "--draft-length", paramLabel = "auto|heuristic|N", defaultValue = "auto",
             description = "Draft length: 'auto' (adaptive, maximizes measured tokens/s), 'heuristic' (Hugging Face's),"
-                    + " or a fixed N in [0, 64]. Default: ${DEFAULT-VALUE}.")
+                    + " or a fixed N in [0, " + FixedScheduler.MAX_DRAFT_LENGTH + "]. Default: ${DEFAULT-VALUE}.")
     String draftLength;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Intra-op threads of the target (default: all cores, up to 8).")
+    @Option(names = {"-t", "--threads"}, paramLabel = "N",
+            description = "Intra-op threads of the target. Default: all cores, up to 8.")
     Integer threads;
 
     @Option(names = "--draft-threads", paramLabel = "N",
-            description = "Intra-op threads of the draft model (default: as the target; they run one after the other).")
+            description = "Intra-op threads of the draft model. Default: as the target (they run one after the other).")
     Integer draftThreads;
 
     @Option(names = "--variant", paramLabel = "NAME", description = "The graph variant of a transformers.js export"
-            + " (onnx/model_NAME.onnx, e.g. fp16, quantized, q4) for target and draft (default: the plain model).")
+            + " (onnx/model_NAME.onnx, e.g. fp16, quantized, q4) for target and draft. Default: the plain model.")
     String variant;
 
     Scheduling scheduling() {
@@ -64,6 +69,15 @@ final class ModelOptions {
                 }
                 return Scheduling.fixed(k);
         }
+    }
+
+    /** The name of the target: its directory's, or {@value #EMBEDDED_MODEL_NAME} for the embedded pair. */
+    String modelName() {
+        if (target == null) {
+            return EMBEDDED_MODEL_NAME;
+        }
+        Path name = target.toAbsolutePath().normalize().getFileName();
+        return name == null ? target.toString() : name.toString();
     }
 
     Path targetDir() {

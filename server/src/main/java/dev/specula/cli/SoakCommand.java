@@ -37,15 +37,18 @@ final class SoakCommand implements Callable<Integer> {
             description = "Generations to run. Default: ${DEFAULT-VALUE}.")
     int generations;
 
-    @Option(names = "--max-new-tokens", paramLabel = "N", defaultValue = "16", description = "Tokens per generation.")
+    @Option(names = {"-n", "--max-new-tokens"}, paramLabel = "N", defaultValue = "16",
+            description = "Tokens per generation. Default: ${DEFAULT-VALUE}.")
     int maxNewTokens;
 
-    @Option(names = "--samples", paramLabel = "N", defaultValue = "50", description = "Measurements over the run.")
+    @Option(names = "--samples", paramLabel = "N", defaultValue = "50",
+            description = "Measurements over the run. Default: ${DEFAULT-VALUE}.")
     int samples;
 
     @Option(names = "--max-rss-slope-kib", paramLabel = "KIB", defaultValue = "-1",
             description = "Fail (exit 1) if resident memory grows faster than this many KiB per 1000 generations"
-                    + " after the warm-up half, or open file descriptors by more than 5; -1 only reports.")
+                    + " after the warm-up half, or open file descriptors by more than 5; -1 only reports."
+                    + " Default: ${DEFAULT-VALUE}.")
     double maxSlope;
 
     @Option(names = "--verbose", description = "Print stack traces of errors.")

@@ -13,7 +13,7 @@ import java.util.function.Function;
 /**
  * The JSON of one completion response in OpenAI's shape: the whole object, or the chunks of its stream, all
  * sharing one id and creation time. Besides {@code usage}, the last part carries the generation's metrics under
- * {@code specula}.
+ * {@code specula} ({@code "timed_out": true} there when the server's request time limit ended it).
  */
 final class CompletionJson {
     private final ObjectMapper mapper;
@@ -32,8 +32,14 @@ final class CompletionJson {
         this.id = format.idPrefix() + UUID.randomUUID().toString().replace("-", "");
     }
 
-    /** OpenAI's finish reason: "length" when cut by a limit, else "stop". */
-    static String finishReason(FinishReason reason) {
+    /**
+     * OpenAI's finish reason: "length" when cut by a limit, the request's time limit included (as llama.cpp's
+     * server reports its {@code t_max_predict_ms}), else "stop".
+     */
+    static String finishReason(FinishReason reason, boolean timedOut) {
+        if (timedOut) {
+            return "length";
+        }
         return switch (reason) {
             case MAX_TOKENS, CONTEXT_FULL -> "length";
             case END_OF_SEQUENCE, STOP_TOKEN, CANCELLED -> "stop";
@@ -41,10 +47,10 @@ final class CompletionJson {
     }
 
     /** The complete response of a non-streamed request. */
-    ObjectNode full(Completion c) {
+    ObjectNode full(Completion c, boolean timedOut) {
         ObjectNode root = envelope(false);
-        choice(root, c.text(), false).put("finish_reason", finishReason(c.finishReason()));
-        return withUsage(root, c);
+        choice(root, c.text(), false).put("finish_reason", finishReason(c.finishReason(), timedOut));
+        return withUsage(root, c, timedOut);
     }
 
     /** The chunk a chat stream starts with: the assistant's role, no text yet. */
@@ -64,11 +70,11 @@ final class CompletionJson {
     }
 
     /** The last chunk: no text, the finish reason, usage and metrics. */
-    ObjectNode lastChunk(Completion c) {
+    ObjectNode lastChunk(Completion c, boolean timedOut) {
         ObjectNode root = envelope(true);
         choice(root, format == CompletionFormat.TEXT ? "" : null, true)
-                .put("finish_reason", finishReason(c.finishReason()));
-        return withUsage(root, c);
+                .put("finish_reason", finishReason(c.finishReason(), timedOut));
+        return withUsage(root, c, timedOut);
     }
 
     private ObjectNode envelope(boolean chunk) {
@@ -88,13 +94,22 @@ final class CompletionJson {
         return choice;
     }
 
-    private ObjectNode withUsage(ObjectNode root, Completion c) {
+    /** The response id, shared by every chunk. */
+    String id() {
+        return id;
+    }
+
+    private ObjectNode withUsage(ObjectNode root, Completion c, boolean timedOut) {
         int completionTokens = c.tokenIds().length;
         ObjectNode usage = root.putObject("usage");
         usage.put("prompt_tokens", c.promptTokens());
         usage.put("completion_tokens", completionTokens);
         usage.put("total_tokens", c.promptTokens() + completionTokens);
-        root.set("specula", metrics.apply(c.metrics()));
+        JsonNode specula = metrics.apply(c.metrics());
+        if (timedOut && specula instanceof ObjectNode o) {
+            o.put("timed_out", true); // the request's time limit, not max_tokens, made finish_reason "length"
+        }
+        root.set("specula", specula);
         return root;
     }
 }

@@ -24,6 +24,11 @@ final class JsonFields {
         return new JsonFields(body);
     }
 
+    /** The names of the top-level fields, in the request's order. */
+    Iterable<String> names() {
+        return body::fieldNames;
+    }
+
     /** The field's value, or null when absent or {@code null}. */
     JsonNode get(String field) {
         JsonNode value = body.get(field);

@@ -14,6 +14,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.Collectors;
 
 /**
  * Reads the JSON of {@code /v1/completions} and {@code /v1/chat/completions} requests into a
@@ -33,15 +34,31 @@ final class RequestParser {
     private static final Map<String, String> SAMPLING_FIELDS = Map.of("temperature", "temperature", "topK", "top_k",
             "topP", "top_p", "minP", "min_p");
 
-    /** The roles a chat request may use. */
-    private static final Set<String> ROLES = Set.of("system", "user", "assistant");
+    /**
+     * The roles a chat request may use, and the role each reaches the chat template as: OpenAI's {@code developer}
+     * messages are the {@code system} messages of models without that role, as OpenAI maps them for such models.
+     */
+    private static final Map<String, String> ROLES = Map.of("system", "system", "developer", "system", "user", "user",
+            "assistant", "assistant", "tool", "tool");
+
+    /** Fields of both endpoints that this server reads. */
+    private static final Set<String> COMMON_FIELDS = Set.of("model", "max_tokens", "temperature", "top_p", "seed",
+            "stop", "stream", "stream_options", "n", "user", "top_k", "min_p", "speculative", "skip_special_tokens");
+    private static final Set<String> COMPLETION_FIELDS = Set.of("prompt", "add_special_tokens");
+    private static final Set<String> CHAT_FIELDS = Set.of("messages", "max_completion_tokens");
 
     private final ObjectMapper mapper;
-    private final String defaultModel;
+    private final List<String> servedModels;
 
-    RequestParser(ObjectMapper mapper, String defaultModel) {
+    /**
+     * @param servedModels the names this server answers to; the first is the one responses carry
+     */
+    RequestParser(ObjectMapper mapper, List<String> servedModels) {
+        if (servedModels.isEmpty()) {
+            throw new IllegalArgumentException("at least one served model name is needed");
+        }
         this.mapper = mapper;
-        this.defaultModel = defaultModel;
+        this.servedModels = List.copyOf(servedModels);
     }
 
     /** The top-level fields of a JSON object body. */
@@ -60,6 +77,7 @@ final class RequestParser {
      * does), an array of one string, or an array of token ids.
      */
     CompletionSpec completion(JsonFields f) {
+        UnsupportedParameters.check(f, false, COMMON_FIELDS, COMPLETION_FIELDS);
         return spec(f, prompt(f), "max_tokens", DEFAULT_MAX_TOKENS);
     }
 
@@ -69,16 +87,14 @@ final class RequestParser {
      * {@code max_completion_tokens}) limits it.
      */
     CompletionSpec chat(JsonFields f) {
+        UnsupportedParameters.check(f, true, COMMON_FIELDS, CHAT_FIELDS);
         Prompt prompt = Prompt.chat(messages(f));
         String maxField = f.get("max_completion_tokens") != null ? "max_completion_tokens" : "max_tokens";
         return spec(f, prompt, maxField, SamplingParams.MAX_NEW_TOKENS_LIMIT);
     }
 
     private CompletionSpec spec(JsonFields f, Prompt prompt, String maxField, int defaultMaxTokens) {
-        if (f.integer("n", 1) != 1) {
-            throw ApiException.badRequest("n", "n must be 1: one choice per request is supported");
-        }
-        String model = f.string("model", defaultModel);
+        String model = model(f);
         int maxTokens = f.integer(maxField, defaultMaxTokens);
         SamplingParams.Builder b = SamplingParams.builder().maxNewTokens(maxTokens)
                 .temperature(f.number("temperature", 1.0)).topP(f.number("top_p", 1.0))
@@ -92,6 +108,16 @@ final class RequestParser {
         boolean skipSpecial = f.bool("skip_special_tokens", true);
         return new CompletionSpec(model, prompt, build(b, maxField), new ArrayList<>(stops), stream, speculative,
                 skipSpecial);
+    }
+
+    /** The model the request names, if this server serves it; none names the first served name. */
+    private String model(JsonFields f) {
+        String model = f.string("model", servedModels.get(0));
+        if (!servedModels.contains(model)) {
+            throw ApiException.modelNotFound(model, servedModels.size() == 1 ? "'" + servedModels.get(0) + "'"
+                    : "one of " + servedModels.stream().map(m -> "'" + m + "'").collect(Collectors.joining(", ")));
+        }
+        return servedModels.get(0);
     }
 
     /** Builds the parameters, naming the request field of a value SamplingParams rejects. */
@@ -177,7 +203,7 @@ final class RequestParser {
         JsonNode messages = f.get("messages");
         if (messages == null) {
             throw ApiException.badRequest("messages", "messages is required: the conversation, an array of"
-                    + " {\"role\": \"system\"|\"user\"|\"assistant\", \"content\": \"...\"}");
+                    + " {\"role\": \"system\"|\"developer\"|\"user\"|\"assistant\"|\"tool\", \"content\": \"...\"}");
         }
         if (!messages.isArray() || messages.isEmpty()) {
             throw JsonFields.wrongType("messages", "a non-empty array of {role, content} objects", messages);
@@ -194,13 +220,55 @@ final class RequestParser {
             throw JsonFields.wrongType(at, "an object with role and content", m);
         }
         JsonNode role = m.path("role");
-        if (!role.isTextual() || !ROLES.contains(role.asText())) {
-            throw JsonFields.wrongType(at + ".role", "one of \"system\", \"user\", \"assistant\"", role);
+        if (!role.isTextual() || !ROLES.containsKey(role.asText())) {
+            throw JsonFields.wrongType(at + ".role", "one of \"system\", \"developer\", \"user\", \"assistant\","
+                    + " \"tool\"", role);
         }
-        JsonNode content = m.path("content");
-        if (!content.isTextual()) {
-            throw JsonFields.wrongType(at + ".content", "a string", content);
+        for (String field : List.of("tool_calls", "function_call", "audio")) {
+            JsonNode v = m.get(field);
+            if (v != null && !v.isNull() && !(v.isArray() && v.isEmpty())) {
+                throw ApiException.unsupported(at + "." + field, at + "." + field + " is not supported: this server"
+                        + " does not call tools or functions");
+            }
         }
-        return new ChatMessage(role.asText(), content.asText());
+        JsonNode name = m.get("name");
+        if (name != null && !name.isNull()) {
+            throw ApiException.unsupported(at + ".name", at + ".name is not supported: the chat template gets role"
+                    + " and content only");
+        }
+        return new ChatMessage(ROLES.get(role.asText()), content(m.path("content"), at + ".content"));
+    }
+
+    /** A message's text: a string, or an array of text parts joined without a separator (as OpenAI does). */
+    private static String content(JsonNode content, String at) {
+        String expected = "a string or an array of {\"type\": \"text\", \"text\": \"...\"} parts";
+        if (content.isTextual()) {
+            return content.asText();
+        }
+        if (!content.isArray() || content.isEmpty()) {
+            throw JsonFields.wrongType(at, expected, content);
+        }
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; i < content.size(); i++) {
+            JsonNode part = content.get(i);
+            String partAt = at + "[" + i + "]";
+            if (!part.isObject()) {
+                throw JsonFields.wrongType(partAt, "a {\"type\": \"text\", \"text\": \"...\"} part", part);
+            }
+            JsonNode type = part.path("type");
+            if (!type.isTextual()) {
+                throw JsonFields.wrongType(partAt + ".type", "\"text\"", type);
+            }
+            if (!type.asText().equals("text")) {
+                throw ApiException.unsupported(partAt + ".type", partAt + ".type " + JsonFields.shown(type)
+                        + " is not supported: this server takes text parts only");
+            }
+            JsonNode partText = part.path("text");
+            if (!partText.isTextual()) {
+                throw JsonFields.wrongType(partAt + ".text", "a string", partText);
+            }
+            text.append(partText.asText());
+        }
+        return text.toString();
     }
 }

@@ -3,29 +3,30 @@ package dev.specula.cli.serve;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.sun.net.httpserver.HttpExchange;
+import jakarta.servlet.http.HttpServletResponse;
 
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 
 /**
- * A response of server-sent events ({@code data: <json>\n\n}, each flushed at once, ending with
- * {@code data: [DONE]}) over chunked transfer. The 200 headers go out with the first event, so that a request
- * failing before it (say, a prompt longer than the context) can still be answered with an error status. A failed
- * write means the client went away: the stream then reports {@link #disconnected()} and drops further events, so
- * that the generation feeding it can be cancelled.
+ * A response of server-sent events exactly as OpenAI frames them ({@code data: <json>\n\n}, each flushed at once,
+ * ending with {@code data: [DONE]\n\n}; no {@code event:} or {@code id:} lines), written straight to the servlet
+ * response. The 200 headers go out with the first event, so that a request failing before it (say, a prompt longer
+ * than the context) can still be answered with an error status. A failed write means the client went away: the
+ * stream then reports {@link #disconnected()} and drops further events, so that the generation feeding it can be
+ * cancelled. Used by one thread at a time.
  */
-final class SseStream implements AutoCloseable {
+final class SseStream {
     private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
 
-    private final HttpExchange exchange;
+    private final HttpServletResponse response;
     private final ObjectMapper mapper;
     private OutputStream out;
     private volatile boolean disconnected;
 
-    SseStream(HttpExchange exchange, ObjectMapper mapper) {
-        this.exchange = exchange;
+    SseStream(HttpServletResponse response, ObjectMapper mapper) {
+        this.response = response;
         this.mapper = mapper;
     }
 
@@ -59,26 +60,13 @@ final class SseStream implements AutoCloseable {
         }
         try {
             if (out == null) {
-                exchange.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
-                exchange.getResponseHeaders().set("Cache-Control", "no-cache");
-                exchange.sendResponseHeaders(200, 0); // 0: chunked, of unknown length
-                out = exchange.getResponseBody();
+                response.setStatus(200);
+                response.setContentType("text/event-stream; charset=utf-8");
+                response.setHeader("Cache-Control", "no-cache");
+                out = response.getOutputStream();
             }
             out.write(bytes);
             out.flush();
-        } catch (IOException e) {
-            disconnected = true;
-        }
-    }
-
-    /** Ends the chunked body, if one was started (nothing to end when the client is gone). */
-    @Override
-    public void close() {
-        if (out == null) {
-            return;
-        }
-        try {
-            out.close();
         } catch (IOException e) {
             disconnected = true;
         }
