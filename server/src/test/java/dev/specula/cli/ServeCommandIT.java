@@ -48,6 +48,7 @@ class ServeCommandIT {
     private static final Pattern LISTENING = Pattern.compile("specula serve: listening on (http://127\\.0\\.0\\.1:(\\d+))");
     private static final String PROMPT = "import os\n\n\ndef read_lines(path):\n";
     private static final ObjectMapper MAPPER = new ObjectMapper();
+    private static final String EMBEDDED_MODEL = "specula-python-code";
 
     private static Process server;
     private static final Queue<String> serverLog = new ConcurrentLinkedQueue<>();
@@ -108,7 +109,7 @@ class ServeCommandIT {
 
     @Test
     void completionHasTheOpenAiShapeAndMetrics() throws Exception {
-        ObjectNode body = greedy(PROMPT, 24).put("model", "my-model");
+        ObjectNode body = greedy(PROMPT, 24).put("model", EMBEDDED_MODEL);
         HttpResponse<String> r = post("/v1/completions", body.toString());
         assertEquals(200, r.statusCode(), r.body());
         assertTrue(r.headers().firstValue("Content-Type").orElse("").startsWith("application/json"));
@@ -116,7 +117,7 @@ class ServeCommandIT {
         assertTrue(json.path("id").asText().startsWith("cmpl-"), json.toString());
         assertEquals("text_completion", json.path("object").asText());
         assertTrue(json.path("created").asLong() > 1_600_000_000L, json.toString());
-        assertEquals("my-model", json.path("model").asText());
+        assertEquals(EMBEDDED_MODEL, json.path("model").asText());
         assertEquals(1, json.path("choices").size());
         JsonNode choice = json.path("choices").path(0);
         assertEquals(0, choice.path("index").asInt());
@@ -146,13 +147,48 @@ class ServeCommandIT {
     }
 
     @Test
-    void modelDefaultsToTheTargetDirectoryName() throws Exception {
+    void theEmbeddedPairIsServedUnderItsNameAndAnUnknownModelIs404() throws Exception {
         JsonNode models = MAPPER.readTree(get("/v1/models").body());
         assertEquals("list", models.path("object").asText());
-        String id = models.path("data").path(0).path("id").asText();
-        assertFalse(id.isEmpty(), models.toString());
+        assertEquals(EMBEDDED_MODEL, models.path("data").path(0).path("id").asText(), models.toString());
         JsonNode completion = MAPPER.readTree(post("/v1/completions", greedy(PROMPT, 2).toString()).body());
-        assertEquals(id, completion.path("model").asText());
+        assertEquals(EMBEDDED_MODEL, completion.path("model").asText());
+        JsonNode error = assertError(post("/v1/completions", greedy(PROMPT, 2).put("model", "gpt-4o").toString()), 404,
+                "invalid_request_error", "model");
+        assertEquals("model_not_found", error.path("code").asText());
+    }
+
+    @Test
+    void metricsCountTheRequestsAndTokensOfTheRealEngine() throws Exception {
+        String before = get("/metrics").body();
+        int generated = 0;
+        int drafted = 0;
+        int accepted = 0;
+        for (int i = 0; i < 2; i++) {
+            JsonNode json = MAPPER.readTree(post("/v1/completions", greedy(PROMPT, 12).toString()).body());
+            generated += json.path("usage").path("completion_tokens").asInt();
+            drafted += json.path("specula").path("drafted_tokens").asInt();
+            accepted += json.path("specula").path("accepted_tokens").asInt();
+        }
+        String after = get("/metrics").body();
+        String ok = "specula_requests_total{endpoint=\"/v1/completions\",status=\"200\"}";
+        assertEquals(2, sample(after, ok) - sample(before, ok), after);
+        assertEquals(generated, sample(after, "specula_generation_tokens_total")
+                - sample(before, "specula_generation_tokens_total"), after);
+        assertEquals(drafted, sample(after, "specula_spec_decode_num_draft_tokens_total")
+                - sample(before, "specula_spec_decode_num_draft_tokens_total"), after);
+        assertEquals(accepted, sample(after, "specula_spec_decode_num_accepted_tokens_total")
+                - sample(before, "specula_spec_decode_num_accepted_tokens_total"), after);
+        assertTrue(sample(after, "specula_step_latency_seconds_count") > sample(before, "specula_step_latency_seconds_count"));
+        Pattern accessLine = Pattern.compile("\\d{4}-\\d\\d-\\d\\dT\\S+ INFO +\\[access\\] req-[0-9a-f]{12} POST"
+                + " /v1/completions 200 prompt=\\d+ completion=12 acceptance=\\d\\.\\d{3} \\(\\d+/\\d+\\) finish=length \\d+ ms");
+        assertTrue(serverLog.stream().anyMatch(l -> accessLine.matcher(l).matches()), "no access-log line in " + serverLog);
+    }
+
+    /** A sample's value in a Prometheus text exposition; 0 when absent (a counter not yet incremented). */
+    private static double sample(String exposition, String name) {
+        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + " (\\S+)$").matcher(exposition);
+        return m.find() ? Double.parseDouble(m.group(1)) : 0;
     }
 
     @Test

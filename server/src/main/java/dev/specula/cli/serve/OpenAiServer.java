@@ -326,7 +326,7 @@ public final class OpenAiServer {
         if (fromClient != null && CLIENT_REQUEST_ID.matcher(fromClient).matches()) {
             return fromClient;
         }
-        return "req-" + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 16);
+        return String.format("req-%012x", ThreadLocalRandom.current().nextLong() >>> 16);
     }
 
     private ObjectNode models(long created) {

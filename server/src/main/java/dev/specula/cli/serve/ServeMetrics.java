@@ -26,7 +26,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>{@code specula_spec_decode_draft_acceptance_rate}: accepted over drafted tokens, since start</li>
  *   <li>{@code specula_spec_decode_mean_acceptance_length}: 1 + accepted tokens per drafting step, since start
  *       (vLLM's "mean acceptance length": the tokens a drafting step yields)</li>
- *   <li>{@code specula_spec_decode_draft_length}: histogram of the draft length chosen at each step (0: none)</li>
+ *   <li>{@code specula_spec_decode_draft_length}: histogram of the draft length chosen at each step (bucket
+ *       {@code le="0.5"}: steps that did not draft)</li>
  *   <li>{@code specula_step_latency_seconds}: histogram of decoding steps (one target call each)</li>
  *   <li>{@code specula_e2e_request_latency_seconds}, {@code specula_time_to_first_token_seconds},
  *       {@code specula_request_queue_time_seconds}: histograms per generation</li>
@@ -34,7 +35,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * </ul>
  */
 final class ServeMetrics {
-    private static final double[] DRAFT_LENGTH_BUCKETS = {0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 24, 32, 48, 64};
+    /** Upper bounds of the draft-length buckets; 0.5 counts the steps that did not draft (bounds must be > 0). */
+    private static final double[] DRAFT_LENGTH_BUCKETS = {0.5, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 24, 32, 48, 64};
     private static final Duration[] STEP_BUCKETS = millis(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000);
     private static final Duration[] REQUEST_BUCKETS = millis(10, 50, 100, 250, 500, 1000, 2500, 5000, 10_000,
             30_000, 60_000, 120_000, 300_000);

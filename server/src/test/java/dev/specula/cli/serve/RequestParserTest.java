@@ -16,7 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class RequestParserTest {
-    private final RequestParser parser = new RequestParser(new ObjectMapper(), "default-model");
+    private final RequestParser parser = new RequestParser(new ObjectMapper(), List.of("default-model", "other-name"));
 
     private CompletionSpec completion(String json) {
         return parser.completion(parser.read(json.getBytes(StandardCharsets.UTF_8)));
@@ -49,10 +49,10 @@ class RequestParserTest {
 
     @Test
     void readsEveryField() {
-        CompletionSpec spec = completion("{\"model\": \"m\", \"prompt\": [\"p\"], \"max_tokens\": 7, \"temperature\": 0,"
+        CompletionSpec spec = completion("{\"model\": \"other-name\", \"prompt\": [\"p\"], \"max_tokens\": 7, \"temperature\": 0,"
                 + " \"top_p\": 0.5, \"top_k\": 3, \"seed\": 9, \"stop\": [\"a\", \"b\"], \"stream\": true,"
                 + " \"speculative\": false, \"n\": 1, \"user\": \"ignored\", \"logit_bias\": null}");
-        assertEquals("m", spec.model());
+        assertEquals("default-model", spec.model(), "responses carry the first served name");
         assertEquals(Prompt.text("p"), spec.prompt());
         assertEquals(SamplingParams.builder().maxNewTokens(7).temperature(0).topP(0.5).topK(3).seed(9).build(),
                 spec.params());
@@ -122,5 +122,76 @@ class RequestParserTest {
     private ApiException chatError(String json) {
         return assertThrows(ApiException.class,
                 () -> parser.chat(parser.read(json.getBytes(StandardCharsets.UTF_8))));
+    }
+
+    @Test
+    void anUnknownModelIs404ModelNotFound() {
+        ApiException e = completionError("{\"model\": \"gpt-4o\", \"prompt\": \"p\"}");
+        assertEquals(404, e.status());
+        assertEquals("model_not_found", e.code());
+        assertEquals("model", e.param());
+        assertTrue(e.getMessage().contains("'gpt-4o'") && e.getMessage().contains("'default-model'"), e.getMessage());
+    }
+
+    @Test
+    void unsupportedParametersAre400NamingThem() {
+        for (String field : List.of("\"logprobs\": 1", "\"logprobs\": 0", "\"echo\": true", "\"best_of\": 2",
+                "\"presence_penalty\": 0.5", "\"frequency_penalty\": -1", "\"logit_bias\": {\"50\": 10}",
+                "\"n\": 2", "\"suffix\": \"x\"", "\"service_tier\": \"flex\"", "\"repetition_penalty\": 1.1",
+                "\"tools\": [{\"type\": \"function\"}]")) {
+            ApiException e = completionError("{\"prompt\": \"p\", " + field + "}");
+            String name = field.substring(1, field.indexOf('"', 1));
+            assertEquals(400, e.status(), field);
+            assertEquals(name, e.param(), field);
+            assertEquals("unsupported_parameter", e.code(), field);
+            assertTrue(e.getMessage().contains(name), e.getMessage());
+        }
+        for (String field : List.of("\"top_logprobs\": 2", "\"logprobs\": true", "\"tools\": [{}]",
+                "\"tool_choice\": \"required\"", "\"response_format\": {\"type\": \"json_object\"}",
+                "\"store\": true", "\"reasoning_effort\": \"low\"", "\"modalities\": [\"text\", \"audio\"]",
+                "\"prompt\": \"p\"")) {
+            ApiException e = chatError("{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], " + field + "}");
+            assertEquals(field.substring(1, field.indexOf('"', 1)), e.param(), field);
+        }
+    }
+
+    @Test
+    void unsupportedParametersWithTheirNoOpValuesAreAccepted() {
+        completion("{\"prompt\": \"p\", \"logprobs\": null, \"echo\": false, \"best_of\": 1, \"n\": 1,"
+                + " \"presence_penalty\": 0, \"frequency_penalty\": 0.0, \"logit_bias\": {}, \"suffix\": \"\","
+                + " \"user\": \"u\", \"stream_options\": {\"include_usage\": true}, \"service_tier\": \"auto\"}");
+        parser.chat(parser.read(("{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], \"logprobs\": false,"
+                + " \"top_logprobs\": 0, \"tools\": [], \"tool_choice\": \"none\", \"parallel_tool_calls\": true,"
+                + " \"response_format\": {\"type\": \"text\"}, \"modalities\": [\"text\"], \"store\": false,"
+                + " \"metadata\": {}, \"max_completion_tokens\": 5}").getBytes(StandardCharsets.UTF_8)));
+    }
+
+    @Test
+    void chatTakesTextPartsTheDeveloperRoleAsSystemAndToolMessages() {
+        CompletionSpec spec = parser.chat(parser.read(("{\"messages\": ["
+                + "{\"role\": \"developer\", \"content\": \"Be brief.\"},"
+                + "{\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"Hello, \"},"
+                + " {\"type\": \"text\", \"text\": \"world\"}]},"
+                + "{\"role\": \"assistant\", \"content\": \"Hi\"},"
+                + "{\"role\": \"tool\", \"content\": \"42\", \"tool_call_id\": \"call_1\"}]}")
+                .getBytes(StandardCharsets.UTF_8)));
+        assertEquals(Prompt.chat(List.of(ChatMessage.system("Be brief."), ChatMessage.user("Hello, world"),
+                ChatMessage.assistant("Hi"), new ChatMessage("tool", "42"))), spec.prompt());
+    }
+
+    @Test
+    void chatRejectsNonTextPartsAndToolCallsNamingTheField() {
+        ApiException image = chatError("{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"text\","
+                + " \"text\": \"what is this?\"}, {\"type\": \"image_url\", \"image_url\": {\"url\": \"x\"}}]}]}");
+        assertEquals("messages[0].content[1].type", image.param());
+        assertTrue(image.getMessage().contains("image_url"), image.getMessage());
+        assertEquals("messages[0].content", chatError("{\"messages\": [{\"role\": \"user\", \"content\": []}]}")
+                .param());
+        assertEquals("messages[0].content[0].text", chatError("{\"messages\": [{\"role\": \"user\", \"content\":"
+                + " [{\"type\": \"text\"}]}]}").param());
+        assertEquals("messages[0].tool_calls", chatError("{\"messages\": [{\"role\": \"assistant\", \"content\": null,"
+                + " \"tool_calls\": [{\"id\": \"c\"}]}]}").param());
+        assertEquals("messages[0].role", chatError("{\"messages\": [{\"role\": \"function\", \"content\": \"x\"}]}")
+                .param());
     }
 }
