@@ -6,7 +6,6 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.MissingNode;
-import dev.specula.core.SpeculaCache;
 import dev.specula.core.SpeculaException;
 
 import java.io.IOException;
@@ -88,23 +87,13 @@ public final class HfTokenizer implements AutoCloseable {
             throw new SpeculaException(configFile + " must hold a JSON object, found " + config.getNodeType());
         }
         Optional<SpecialTokenWrap> wrap = SpecialTokenWrap.pythonRule(config, vocabulary.ids, configFile);
-        configureDjl();
+        DjlNativeLibrary.load();
         Map<String, String> options = Map.of("addSpecialTokens", "true", "truncation", "false", "padding", "false");
         try (InputStream in = Files.newInputStream(file)) {
             return new HfTokenizer(HuggingFaceTokenizer.newInstance(in, options), file, vocabulary, config,
                     wrap.orElse(null));
         } catch (IOException | RuntimeException e) {
             throw new SpeculaException("cannot load tokenizer " + file + ": " + e.getMessage(), e);
-        }
-    }
-
-    /** DJL extracts its native library into Specula's cache unless the user chose a DJL cache directory. */
-    private static void configureDjl() {
-        if (System.getProperty("DJL_CACHE_DIR") == null && System.getenv("DJL_CACHE_DIR") == null) {
-            System.setProperty("DJL_CACHE_DIR", SpeculaCache.directory().resolve("djl").toString());
-        }
-        if (System.getProperty("ai.djl.offline") == null) {
-            System.setProperty("ai.djl.offline", "true");
         }
     }
 

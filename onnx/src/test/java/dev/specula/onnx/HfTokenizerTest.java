@@ -116,4 +116,13 @@ class HfTokenizerTest {
         t.close();
         assertThrows(IllegalStateException.class, () -> t.encode("x"));
     }
+
+    @Test
+    void loadingSetsNoSystemProperties() {
+        String cache = System.getProperty("DJL_CACHE_DIR");
+        String offline = System.getProperty("ai.djl.offline");
+        HfTokenizer.load(EmbeddedModels.target()).close();
+        assertEquals(cache, System.getProperty("DJL_CACHE_DIR"), "DJL_CACHE_DIR was changed");
+        assertEquals(offline, System.getProperty("ai.djl.offline"), "ai.djl.offline was changed");
+    }
 }
