@@ -243,12 +243,17 @@ public final class OpenAiServer {
             throw new IOException("cannot listen on " + config.host() + ":" + config.port() + ": "
                     + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()), e);
         }
-        for (Connector connector : server.app.jettyServer().server().getConnectors()) {
+        server.idleTimeout(IDLE_TIMEOUT);
+        return server;
+    }
+
+    /** Sets the idle timeout of the connections accepted from now on. */
+    void idleTimeout(Duration timeout) {
+        for (Connector connector : app.jettyServer().server().getConnectors()) {
             if (connector instanceof ServerConnector c) {
-                c.setIdleTimeout(IDLE_TIMEOUT.toMillis());
+                c.setIdleTimeout(timeout.toMillis());
             }
         }
-        return server;
     }
 
     /** Serves generation requests with {@code engine}. */

@@ -146,6 +146,19 @@ class OpenAiServerTest {
         assertTrue(made.startsWith("req-"), made);
     }
 
+    @Test
+    void aGenerationThatWritesNothingForLongerThanTheIdleTimeoutStillAnswers() throws Exception {
+        start().idleTimeout(Duration.ofMillis(500));
+        assertEquals(200, get("/health").statusCode()); // warms the client, whose first send may take long
+        CompletableFuture<HttpResponse<String>> r = postAsync(completion("prefill", 2));
+        awaitTrue(() -> engine.running.get() == 1, "the generation should run");
+        Thread.sleep(2000); // silent for four idle timeouts
+        engine.gate.release();
+        HttpResponse<String> response = r.get(30, TimeUnit.SECONDS);
+        assertEquals(200, response.statusCode(), response.body());
+        assertEquals("t0 t1 ", MAPPER.readTree(response.body()).path("choices").path(0).path("text").asText());
+    }
+
     // --- streaming -----------------------------------------------------------------------------------------
 
     @Test
