@@ -19,7 +19,9 @@ import java.util.stream.Collectors;
 /**
  * Reads the JSON of {@code /v1/completions} and {@code /v1/chat/completions} requests into a
  * {@link CompletionSpec}, with OpenAI's field names and defaults. Every invalid request is an {@link ApiException}
- * (400) naming the field; the ranges of sampling values are those {@link SamplingParams} enforces.
+ * naming the field: 404 {@code model_not_found} for a model this server does not serve, 400 for a bad value (the
+ * ranges of sampling values are those {@link SamplingParams} enforces), and 400 {@code unsupported_parameter} for
+ * a parameter it does not implement ({@link UnsupportedParameters}).
  */
 final class RequestParser {
     /** OpenAI's default {@code max_tokens} of a text completion. */
