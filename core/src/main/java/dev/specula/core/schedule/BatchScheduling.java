@@ -1,0 +1,50 @@
+package dev.specula.core.schedule;
+
+import dev.specula.core.model.CausalLanguageModel;
+
+import java.util.Objects;
+
+/**
+ * A draft-length policy for generations stepped together: shared and thread-safe, it starts a {@link BatchScheduler}
+ * per batched engine.
+ *
+ * <pre>{@code
+ * BatchScheduling.perRow(Scheduling.fixed(4));   // every row drafts 4, each row its own DraftScheduler
+ * BatchScheduling.goodput();                      // lengths that maximize the batch's accepted tokens per second
+ * }</pre>
+ */
+public interface BatchScheduling {
+
+    /** A scheduler for one engine holding at most {@code capacity} rows. */
+    BatchScheduler start(int capacity);
+
+    /** A short name for metrics and reports. */
+    String name();
+
+    /**
+     * This policy made ready for a loaded model pair ({@code draft} may be null), e.g. seeded with measured costs of
+     * batched calls; policies that need nothing return themselves. Call it once when the models load.
+     */
+    default BatchScheduling forModels(CausalLanguageModel target, CausalLanguageModel draft, int capacity) {
+        return this;
+    }
+
+    /**
+     * Each row schedules itself with its own {@link DraftScheduler} from {@code scheduling}, fed the batch's
+     * outcomes for that row. Right for fixed and heuristic lengths; a cost-measuring policy sees batch call times.
+     */
+    static BatchScheduling perRow(Scheduling scheduling) {
+        Objects.requireNonNull(scheduling, "scheduling");
+        return new BatchScheduling() {
+            @Override
+            public BatchScheduler start(int capacity) {
+                return new PerRowBatchScheduler(scheduling);
+            }
+
+            @Override
+            public String name() {
+                return "per-row-" + scheduling.name();
+            }
+        };
+    }
+}
