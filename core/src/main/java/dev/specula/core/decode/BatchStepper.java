@@ -251,13 +251,13 @@ public final class BatchStepper implements AutoCloseable {
             try {
                 r.g.record(steppingPlans[j].maxDraftTokens(), verified[j], t1 - t0, t2 - t1);
                 r.pending = verdict.nextToken();
+                r.g.emit(verified[j], verdict);
                 StepOutcome outcome = new StepOutcome(steppingPlans[j], verified[j], verdict, t1 - t0, t2 - t1);
                 if (proposer != null) {
                     proposer.feedback(r.draftRow, outcome);
                 }
                 fedBack.add(r.id);
                 outcomes.add(outcome);
-                r.g.emit(verified[j], verdict);
             } catch (RuntimeException e) {
                 fail(r, e);
             }
