@@ -47,9 +47,15 @@ public final class BatchEngine implements AutoCloseable {
      */
     public CompletableFuture<GenerationResult> submit(int[] prompt, SamplingParams params, TokenListener listener,
                                                       BooleanSupplier cancelled) {
+        return submit(prompt, params, listener, cancelled, true);
+    }
+
+    /** {@link #submit(int[], SamplingParams, TokenListener, BooleanSupplier)}; {@code speculative} false decodes plainly. */
+    public CompletableFuture<GenerationResult> submit(int[] prompt, SamplingParams params, TokenListener listener,
+                                                      BooleanSupplier cancelled, boolean speculative) {
         config.validate(prompt, params);
         Submission s = new Submission(prompt.clone(), params, Objects.requireNonNull(listener, "listener"),
-                Objects.requireNonNull(cancelled, "cancelled"));
+                Objects.requireNonNull(cancelled, "cancelled"), speculative);
         synchronized (lock) {
             if (closing) {
                 throw new IllegalStateException("batch engine is closed");
@@ -107,7 +113,7 @@ public final class BatchEngine implements AutoCloseable {
                 return;
             }
             try {
-                stepper.add(s.prompt, s.params, s.listener, s.cancelled).whenComplete((r, e) -> {
+                stepper.add(s.prompt, s.params, s.listener, s.cancelled, s.speculative).whenComplete((r, e) -> {
                     if (e != null) {
                         s.result.completeExceptionally(e);
                     } else {
@@ -160,9 +166,10 @@ public final class BatchEngine implements AutoCloseable {
     }
 
     private record Submission(int[] prompt, SamplingParams params, TokenListener listener, BooleanSupplier cancelled,
-                              CompletableFuture<GenerationResult> result) {
-        Submission(int[] prompt, SamplingParams params, TokenListener listener, BooleanSupplier cancelled) {
-            this(prompt, params, listener, cancelled, new CompletableFuture<>());
+                              boolean speculative, CompletableFuture<GenerationResult> result) {
+        Submission(int[] prompt, SamplingParams params, TokenListener listener, BooleanSupplier cancelled,
+                   boolean speculative) {
+            this(prompt, params, listener, cancelled, speculative, new CompletableFuture<>());
         }
     }
 }

@@ -72,11 +72,20 @@ public final class BatchStepper implements AutoCloseable {
      */
     public CompletableFuture<GenerationResult> add(int[] prompt, SamplingParams params, TokenListener listener,
                                                    BooleanSupplier cancelled) {
+        return add(prompt, params, listener, cancelled, true);
+    }
+
+    /**
+     * {@link #add(int[], SamplingParams, TokenListener, BooleanSupplier)}, choosing whether this generation drafts:
+     * with {@code speculative} false it decodes plainly (k = 0 at every step) inside the batch.
+     */
+    public CompletableFuture<GenerationResult> add(int[] prompt, SamplingParams params, TokenListener listener,
+                                                   BooleanSupplier cancelled, boolean speculative) {
         ensureOpen();
         config.validate(prompt, params);
         Objects.requireNonNull(listener, "listener");
         Objects.requireNonNull(cancelled, "cancelled");
-        Row row = new Row(nextRowId++, prompt.clone(), params, listener, cancelled);
+        Row row = new Row(nextRowId++, prompt.clone(), params, listener, cancelled, speculative && proposer != null);
         waiting.add(row);
         return row.result;
     }
@@ -140,7 +149,7 @@ public final class BatchStepper implements AutoCloseable {
             }
             if (row.prefilled == total) {
                 waiting.poll();
-                if (proposer != null) {
+                if (row.drafts) {
                     row.draftRow = proposer.join(new DraftContext(row.g.params, row.noise, config.target.vocabSize(),
                             row.g.history));
                     proposer.prefill(row.draftRow, row.g.history);
@@ -186,7 +195,7 @@ public final class BatchStepper implements AutoCloseable {
         boolean[] failed = new boolean[n];
         int drafting = 0;
         for (int i = 0; i < n; i++) {
-            plans[i] = proposer == null ? DraftPlan.of(0) : plans[i].capped(rows[i].g.draftRoom());
+            plans[i] = rows[i].drafts ? plans[i].capped(rows[i].g.draftRoom()) : DraftPlan.of(0);
             proposals[i] = Proposal.empty();
             if (plans[i].maxDraftTokens() > 0) {
                 drafting++;
@@ -253,7 +262,7 @@ public final class BatchStepper implements AutoCloseable {
                 r.pending = verdict.nextToken();
                 r.g.emit(verified[j], verdict);
                 StepOutcome outcome = new StepOutcome(steppingPlans[j], verified[j], verdict, t1 - t0, t2 - t1);
-                if (proposer != null) {
+                if (r.drafts) {
                     proposer.feedback(r.draftRow, outcome);
                 }
                 fedBack.add(r.id);
@@ -446,6 +455,7 @@ public final class BatchStepper implements AutoCloseable {
         final VerificationContext verification;
         final CompletableFuture<GenerationResult> result = new CompletableFuture<>();
         final long startNanos;
+        final boolean drafts;
         ModelSequence sequence;   // the target sequence while prefilling, before the batch adopts it
         int prefilled;
         int prefillCalls;
@@ -454,8 +464,10 @@ public final class BatchStepper implements AutoCloseable {
         boolean scheduled;
         int pending;
 
-        Row(int id, int[] prompt, SamplingParams params, TokenListener listener, BooleanSupplier cancelled) {
+        Row(int id, int[] prompt, SamplingParams params, TokenListener listener, BooleanSupplier cancelled,
+            boolean drafts) {
             this.id = id;
+            this.drafts = drafts;
             this.startNanos = config.clock.getAsLong();
             long seed = params.seed().isPresent() ? params.seed().getAsLong() : config.seedSource.getAsLong();
             this.g = new Generation(prompt, params, listener, config.endOfSequence, config.target, seed);

@@ -30,6 +30,43 @@ public interface BatchScheduling {
     }
 
     /**
+     * Draft lengths that maximize the batch's expected accepted tokens per second ({@link GoodputScheduler}), from
+     * default cost priors until {@link #forModels} calibrates it; every engine started from the calibrated policy
+     * begins with the measured costs and keeps measuring.
+     */
+    static BatchScheduling goodput() {
+        return goodput(GoodputScheduler.Options.defaults(), null);
+    }
+
+    /**
+     * The goodput policy with these options, seeded from {@code calibrated}'s measurements (null: from the priors, and
+     * {@link #forModels} measures them).
+     */
+    static BatchScheduling goodput(GoodputScheduler.Options options, BatchCostModel calibrated) {
+        Objects.requireNonNull(options, "options");
+        return new BatchScheduling() {
+            @Override
+            public BatchScheduler start(int capacity) {
+                return new GoodputScheduler(options, calibrated == null ? BatchCostModel.defaults()
+                        : calibrated.copy());
+            }
+
+            @Override
+            public String name() {
+                return "goodput";
+            }
+
+            @Override
+            public BatchScheduling forModels(CausalLanguageModel target, CausalLanguageModel draft, int capacity) {
+                if (calibrated != null || draft == null) {
+                    return this; // measured already, or nothing to draft with (lookups cost no model calls)
+                }
+                return goodput(options, BatchCalibrator.calibrate(target, draft, capacity, System::nanoTime));
+            }
+        };
+    }
+
+    /**
      * Each row schedules itself with its own {@link DraftScheduler} from {@code scheduling}, fed the batch's
      * outcomes for that row. Right for fixed and heuristic lengths; a cost-measuring policy sees batch call times.
      */
