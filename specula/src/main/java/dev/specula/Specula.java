@@ -286,6 +286,16 @@ public final class Specula implements AutoCloseable {
         return engine != null;
     }
 
+    /** The most generations stepped together so far (0 without batching); for tests and diagnostics. */
+    int peakBatchSize() {
+        return engine == null ? 0 : engine.peakBatchSize();
+    }
+
+    /** The engine's thread, null without batching; for tests. */
+    Thread engineThread() {
+        return engine == null ? null : engine.thread();
+    }
+
     /** The most generations stepped together when batching. */
     public int maxBatchSize() {
         return maxBatchSize;

@@ -26,6 +26,7 @@ public final class BatchEngine implements AutoCloseable {
     private final ArrayDeque<Submission> submissions = new ArrayDeque<>();
     private final Thread thread;
     private boolean closing;
+    private volatile int peakBatchSize;
     private volatile boolean closed;
 
     BatchEngine(BatchDecoder config) {
@@ -66,6 +67,11 @@ public final class BatchEngine implements AutoCloseable {
         return s.result;
     }
 
+    /** The most generations stepped together so far (for diagnostics and tests). */
+    public int peakBatchSize() {
+        return peakBatchSize;
+    }
+
     /** The engine's thread (for diagnostics and tests). */
     public Thread thread() {
         return thread;
@@ -89,6 +95,7 @@ public final class BatchEngine implements AutoCloseable {
                 admit(stepper);
                 try {
                     stepper.step();
+                    peakBatchSize = stepper.peakRunning();
                 } catch (RuntimeException | Error e) {
                     // A fault of the loop itself: nothing running can be trusted to go on.
                     failAll(e);

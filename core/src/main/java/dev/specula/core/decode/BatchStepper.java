@@ -47,6 +47,7 @@ public final class BatchStepper implements AutoCloseable {
     private final ArrayDeque<Row> waiting = new ArrayDeque<>();
     private final List<Row> running = new ArrayList<>();
     private int nextRowId;
+    private int peakRunning;
     private boolean open = true;
 
     BatchStepper(BatchDecoder config) {
@@ -93,6 +94,11 @@ public final class BatchStepper implements AutoCloseable {
     /** Generations running (in the batch) now. */
     public int running() {
         return running.size();
+    }
+
+    /** The most generations that have run in the batch at once. */
+    public int peakRunning() {
+        return peakRunning;
     }
 
     /** Generations queued or prefilling, not yet in the batch. */
@@ -160,6 +166,7 @@ public final class BatchStepper implements AutoCloseable {
                 scheduler.join(row.id);
                 row.scheduled = true;
                 running.add(row);
+                peakRunning = Math.max(peakRunning, running.size());
             }
         } catch (RuntimeException e) {
             waiting.remove(row);
