@@ -115,15 +115,15 @@ public final class Specula implements AutoCloseable {
             tokenizer.eosTokenId().ifPresent(endOfSequence::add); // as vLLM: generation_config's ids and the tokenizer's
             this.plain = SpeculativeDecoder.builder().target(target).verifier(verifier)
                     .endOfSequence(endOfSequence).build();
+            // the adaptive policy measures this pair's costs now, once, so it drafts from the first step
+            Scheduling scheduling = drafter == null ? b.scheduling : b.scheduling.forModels(target, draftView);
             this.speculative = drafter == null ? plain : SpeculativeDecoder.builder().target(target).verifier(verifier)
-                    .drafter(drafter).endOfSequence(endOfSequence)
-                    // the adaptive policy measures this pair's costs now, once, so it drafts from the first step
-                    .scheduling(b.scheduling.forModels(target, draftView)).build();
+                    .drafter(drafter).endOfSequence(endOfSequence).scheduling(scheduling).build();
             this.maxBatchSize = b.maxBatchSize;
             if (b.batching) {
                 BatchScheduling batchScheduling = b.batchScheduling != null ? b.batchScheduling
                         : drafter == null ? BatchScheduling.perRow(Scheduling.fixed(0))
-                        : BatchScheduling.goodput();
+                        : BatchScheduling.goodputOr(scheduling); // alone: as unbatched; together: goodput
                 this.engine = BatchDecoder.builder().target(target).drafter(drafter).verifier(verifier)
                         .endOfSequence(endOfSequence).maxBatchSize(b.maxBatchSize)
                         .scheduling(batchScheduling.forModels(target, draftView, b.maxBatchSize)).build().start();
@@ -524,8 +524,9 @@ public final class Specula implements AutoCloseable {
         }
 
         /**
-         * The draft-length policy of batched generations (default {@link BatchScheduling#goodput()}, calibrated when
-         * the models load).
+         * The draft-length policy of batched generations (default {@link BatchScheduling#goodputOr}: a generation
+         * running alone is scheduled by {@link #scheduling}'s policy as it would be unbatched, several together by
+         * goodput; calibrated when the models load).
          */
         public Builder batchScheduling(BatchScheduling scheduling) {
             this.batchScheduling = Objects.requireNonNull(scheduling, "scheduling");

@@ -63,11 +63,7 @@ public final class BatchDecoder {
         }
         this.maxBatchSize = b.maxBatchSize;
         this.prefillChunk = b.prefillChunk;
-        if (drafter != null && drafter.vocabSize().isPresent() && drafter.vocabSize().getAsInt() != target.vocabSize()) {
-            throw new IllegalArgumentException("draft vocabulary size " + drafter.vocabSize().getAsInt()
-                    + " differs from the target's " + target.vocabSize() + " (" + target.name()
-                    + "); draft and target must share one tokenizer and vocabulary");
-        }
+        Generation.checkDrafter(drafter, target);
     }
 
     public static Builder builder() {

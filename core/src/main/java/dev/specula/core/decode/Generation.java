@@ -1,6 +1,7 @@
 package dev.specula.core.decode;
 
 import dev.specula.core.acceptance.Verdict;
+import dev.specula.core.draft.Drafter;
 import dev.specula.core.draft.Proposal;
 import dev.specula.core.draft.TokenBuffer;
 import dev.specula.core.model.CausalLanguageModel;
@@ -81,6 +82,19 @@ final class Generation {
             throw new IllegalArgumentException("prompt has " + prompt.length + " tokens but the context of "
                     + target.name() + " holds " + maxLength + ": at most " + (maxLength - 1)
                     + " prompt tokens leave room to generate");
+        }
+    }
+
+    /**
+     * Checks that a model drafter (null: none) scores the target's vocabulary.
+     *
+     * @throws IllegalArgumentException naming both sizes
+     */
+    static void checkDrafter(Drafter drafter, CausalLanguageModel target) {
+        if (drafter != null && drafter.vocabSize().isPresent() && drafter.vocabSize().getAsInt() != target.vocabSize()) {
+            throw new IllegalArgumentException("draft vocabulary size " + drafter.vocabSize().getAsInt()
+                    + " differs from the target's " + target.vocabSize() + " (" + target.name()
+                    + "); draft and target must share one tokenizer and vocabulary");
         }
     }
 

@@ -65,11 +65,7 @@ public final class SpeculativeDecoder {
         this.endOfSequence = Set.copyOf(b.endOfSequence);
         this.clock = b.clock;
         this.seedSource = b.seedSource;
-        if (drafter != null && drafter.vocabSize().isPresent() && drafter.vocabSize().getAsInt() != target.vocabSize()) {
-            throw new IllegalArgumentException("draft vocabulary size " + drafter.vocabSize().getAsInt()
-                    + " differs from the target's " + target.vocabSize() + " (" + target.name()
-                    + "); draft and target must share one tokenizer and vocabulary");
-        }
+        Generation.checkDrafter(drafter, target);
     }
 
     public static Builder builder() {

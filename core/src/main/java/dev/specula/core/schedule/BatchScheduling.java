@@ -67,6 +67,40 @@ public interface BatchScheduling {
     }
 
     /**
+     * {@code single}'s own scheduler for a generation while it runs alone (so one stream decodes exactly as it would
+     * unbatched), goodput scheduling of the batch ({@link #goodput}) while several run.
+     */
+    static BatchScheduling goodputOr(Scheduling single) {
+        return goodputOr(single, GoodputScheduler.Options.defaults(), null);
+    }
+
+    private static BatchScheduling goodputOr(Scheduling single, GoodputScheduler.Options options,
+                                             BatchCostModel calibrated) {
+        Objects.requireNonNull(single, "single");
+        BatchScheduling goodput = goodput(options, calibrated);
+        return new BatchScheduling() {
+            @Override
+            public BatchScheduler start(int capacity) {
+                return new SingleRowAwareScheduler(single, (GoodputScheduler) goodput.start(capacity));
+            }
+
+            @Override
+            public String name() {
+                return single.name() + "-alone-goodput-batched";
+            }
+
+            @Override
+            public BatchScheduling forModels(CausalLanguageModel target, CausalLanguageModel draft, int capacity) {
+                if (calibrated != null || draft == null) {
+                    return this;
+                }
+                return goodputOr(single.forModels(target, draft), options,
+                        BatchCalibrator.calibrate(target, draft, capacity, System::nanoTime));
+            }
+        };
+    }
+
+    /**
      * Each row schedules itself with its own {@link DraftScheduler} from {@code scheduling}, fed the batch's
      * outcomes for that row. Right for fixed and heuristic lengths; a cost-measuring policy sees batch call times.
      */

@@ -118,6 +118,20 @@ class GoodputSchedulerTest {
     }
 
     @Test
+    void aRowAloneIsPlannedByItsOwnSchedulerAndABatchByGoodput() {
+        BatchCostModel computeBound = exact(0.2 * MS, 0, 1 * MS, 0.05 * MS, 0.02 * MS);
+        BatchScheduler s = new SingleRowAwareScheduler(Scheduling.fixed(5),
+                new GoodputScheduler(GoodputScheduler.Options.defaults(), computeBound));
+        s.join(1);
+        s.join(2);
+        assertEquals(5, s.plan(new int[]{1})[0].maxDraftTokens(), "alone: as unbatched");
+        DraftPlan[] both = s.plan(new int[]{1, 2});
+        assertEquals(0, both[0].maxDraftTokens() + both[1].maxDraftTokens(), "together: goodput's k = 0");
+        s.leave(1, true);
+        s.leave(2, false);
+    }
+
+    @Test
     void theCostModelFitsMeasuredCellsAndExtrapolatesUnmeasuredOnes() {
         BatchCostModel m = BatchCostModel.defaults();
         for (int rows : new int[]{1, 4, 16}) {
