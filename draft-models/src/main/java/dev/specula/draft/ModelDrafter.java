@@ -280,11 +280,13 @@ public final class ModelDrafter implements Drafter {
                     row.record(0, prompt, n);
                     row.synced = n;
                 }
+                batchRows.put(handle, batch.adopt(sequence)); // the batch owns it from here
             } catch (RuntimeException e) {
-                sequence.close();
+                if (!batchRows.containsKey(handle)) {
+                    sequence.close();
+                }
                 throw e;
             }
-            batchRows.put(handle, batch.adopt(sequence));
         }
 
         @Override

@@ -160,9 +160,8 @@ public final class BatchStepper implements AutoCloseable {
                             row.g.history));
                     proposer.prefill(row.draftRow, row.g.history);
                 }
-                ModelSequence s = row.sequence;
+                row.targetRow = targetBatch.adopt(row.sequence); // the batch owns it from here
                 row.sequence = null;
-                row.targetRow = targetBatch.adopt(s);
                 scheduler.join(row.id);
                 row.scheduled = true;
                 running.add(row);
