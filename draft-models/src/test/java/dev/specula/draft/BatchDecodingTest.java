@@ -148,6 +148,15 @@ class BatchDecodingTest {
                 assertStepsAreBatched(results, 4);
             }
         }
+        // Goodput scheduling (alone: the row's own scheduler) keeps the outputs too.
+        for (BatchScheduling s : List.of(BatchScheduling.goodput(), BatchScheduling.goodputOr(Scheduling.fixed(4)))) {
+            List<GenerationResult> results = runAll(batched(new CompositeDrafter(List.of(new PromptLookupDrafter(2, 4),
+                    new ModelDrafter(draft))), s, 4).build(), prompts, params);
+            for (int i = 0; i < prompts.size(); i++) {
+                assertArrayEquals(expected.get(i), results.get(i).tokens(), s.name() + ", prompt " + i);
+            }
+            assertStepsAreBatched(results, 4);
+        }
         assertEquals(0, targetModel.openSequences());
         assertEquals(0, draftModel.openSequences());
         assertEquals(0, target.openBatches());
