@@ -37,7 +37,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * open after 64 concurrent streams.
  */
 class SpeculaBatchingTest {
-    private static final Path WORKLOADS = Path.of("../examples/src/main/resources/dev/specula/cli/bench/workloads.json");
+    private static final Path WORKLOADS = Path.of("../server/src/main/resources/dev/specula/cli/bench/workloads.json");
     static Specula specula;
 
     @BeforeAll
