@@ -29,15 +29,18 @@ import java.util.function.BooleanSupplier;
  * @param skipSpecialTokens true (the default) leaves special tokens out of the text, as transformers' decode does
  * @param listener          receives text as it is generated
  * @param cancelled         polled before every decoding step, on the generating thread; true ends the generation
- *                          with what it has ({@code CANCELLED}), as does interrupting that thread
+ *                          with what it has ({@code CANCELLED}), as does interrupting the calling thread
+ * @param batched           true (the default) lets a {@link Specula} with batching on step this generation together
+ *                          with the other concurrent ones; false runs it alone on the calling thread
  */
 public record GenerationRequest(Prompt prompt, SamplingParams params, boolean speculative, List<String> stopSequences,
-                                boolean skipSpecialTokens, TextListener listener, BooleanSupplier cancelled) {
+                                boolean skipSpecialTokens, TextListener listener, BooleanSupplier cancelled,
+                                boolean batched) {
 
     /**
      * Validates and copies the stop sequences.
      *
-     * @throws NullPointerException     if any argument but {@code speculative}/{@code skipSpecialTokens} is null
+     * @throws NullPointerException     if any argument but the booleans is null
      * @throws IllegalArgumentException if a stop sequence is the empty string
      */
     public GenerationRequest {
@@ -80,6 +83,7 @@ public record GenerationRequest(Prompt prompt, SamplingParams params, boolean sp
         private boolean skipSpecialTokens = true;
         private TextListener listener = TextListener.NONE;
         private BooleanSupplier cancelled = () -> false;
+        private boolean batched = true;
 
         private Builder(Prompt prompt) {
             this.prompt = prompt;
@@ -128,6 +132,15 @@ public record GenerationRequest(Prompt prompt, SamplingParams params, boolean sp
         }
 
         /**
+         * False opts this request out of batching: it runs alone on the calling thread, as with batching off
+         * (default true: batched when the {@link Specula} batches).
+         */
+        public Builder batched(boolean batched) {
+            this.batched = batched;
+            return this;
+        }
+
+        /**
          * The request.
          *
          * @throws NullPointerException     if a null params, listener or cancellation flag was set
@@ -135,7 +148,7 @@ public record GenerationRequest(Prompt prompt, SamplingParams params, boolean sp
          */
         public GenerationRequest build() {
             return new GenerationRequest(prompt, params, speculative, stopSequences, skipSpecialTokens, listener,
-                    cancelled);
+                    cancelled, batched);
         }
     }
 }

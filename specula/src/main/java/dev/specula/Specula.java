@@ -1,11 +1,14 @@
 package dev.specula;
 
 import dev.specula.core.SpeculaException;
+import dev.specula.core.decode.BatchDecoder;
+import dev.specula.core.decode.BatchEngine;
 import dev.specula.core.decode.FinishReason;
 import dev.specula.core.decode.GenerationResult;
 import dev.specula.core.decode.SpeculativeDecoder;
 import dev.specula.core.draft.Drafter;
 import dev.specula.core.sampling.SamplingParams;
+import dev.specula.core.schedule.BatchScheduling;
 import dev.specula.core.schedule.Scheduling;
 import dev.specula.core.model.CausalLanguageModel;
 import dev.specula.draft.AlignedVocabularyModel;
@@ -28,6 +31,9 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Speculative decoding for a Hugging Face model exported to ONNX: same output as plain decoding, fewer target
@@ -52,9 +58,14 @@ import java.util.Set;
  * {@link Completion} holds no native resources. After {@code close()}, {@code generate} and {@code encode} throw
  * {@link IllegalStateException}.
  *
- * <p>Thread-safe: concurrent {@code generate} calls share the loaded models, each with its own KV caches. A
- * generation runs on the calling thread; it ends early when its request's {@link GenerationRequest#cancelled()}
- * returns true or the thread is interrupted (see {@link #generate(GenerationRequest)}).
+ * <p>Thread-safe: concurrent {@code generate} calls share the loaded models, each with its own KV caches. With
+ * batching on (the default, {@link Builder#batching}), an engine thread owned by this instance steps all concurrent
+ * generations together, up to {@link Builder#maxBatchSize} at once: one batched draft call per draft position and one
+ * batched target call per step, each generation getting exactly the tokens it would get alone (greedy, or seeded);
+ * the caller's thread waits, and its listener is called on the engine thread. A request with
+ * {@link GenerationRequest#batched()} false, or any request with batching off, runs on the calling thread. A
+ * generation ends early when its request's {@link GenerationRequest#cancelled()} returns true or the calling thread is
+ * interrupted (see {@link #generate(GenerationRequest)}).
  */
 public final class Specula implements AutoCloseable {
     private final OnnxCausalLM target;
@@ -65,6 +76,8 @@ public final class Specula implements AutoCloseable {
     private final Drafter drafter;
     private final SpeculativeDecoder speculative;
     private final SpeculativeDecoder plain;
+    private final BatchEngine engine;
+    private final int maxBatchSize;
     private volatile boolean closed;
 
     private Specula(Builder b) {
@@ -102,10 +115,22 @@ public final class Specula implements AutoCloseable {
             tokenizer.eosTokenId().ifPresent(endOfSequence::add); // as vLLM: generation_config's ids and the tokenizer's
             this.plain = SpeculativeDecoder.builder().target(target).verifier(verifier)
                     .endOfSequence(endOfSequence).build();
+            // the adaptive policy measures this pair's costs now, once, so it drafts from the first step
+            Scheduling scheduling = drafter == null ? b.scheduling : b.scheduling.forModels(target, draftView);
             this.speculative = drafter == null ? plain : SpeculativeDecoder.builder().target(target).verifier(verifier)
-                    .drafter(drafter).endOfSequence(endOfSequence)
-                    // the adaptive policy measures this pair's costs now, once, so it drafts from the first step
-                    .scheduling(b.scheduling.forModels(target, draftView)).build();
+                    .drafter(drafter).endOfSequence(endOfSequence).scheduling(scheduling).build();
+            this.maxBatchSize = b.maxBatchSize;
+            if (b.batching) {
+                BatchScheduling batchScheduling = b.batchScheduling != null ? b.batchScheduling
+                        : drafter == null ? BatchScheduling.perRow(Scheduling.fixed(0))
+                        : BatchScheduling.goodputOr(scheduling); // alone: as unbatched; together: goodput
+                this.engine = BatchDecoder.builder().target(target).drafter(drafter).verifier(verifier)
+                        .endOfSequence(endOfSequence).maxBatchSize(b.maxBatchSize)
+                        .scheduling(batchScheduling.forModels(target, draftView, b.maxBatchSize)).build().start();
+                opened.add(engine);
+            } else {
+                this.engine = null;
+            }
         } catch (RuntimeException e) {
             for (AutoCloseable c : opened) {
                 try {
@@ -137,8 +162,8 @@ public final class Specula implements AutoCloseable {
     }
 
     /**
-     * Like {@link #generate(String, SamplingParams)}, streaming text to {@code listener} (on this thread) as it is
-     * accepted.
+     * Like {@link #generate(String, SamplingParams)}, streaming text to {@code listener} as it is accepted (on this
+     * thread, or on the engine thread when batched).
      */
     public Completion generate(String prompt, SamplingParams params, TextListener listener) {
         return generate(GenerationRequest.builder(prompt).params(params).listener(listener).build());
@@ -207,8 +232,8 @@ public final class Specula implements AutoCloseable {
         SpeculativeDecoder decoder = request.speculative() ? speculative : plain;
         TextStream stream = new TextStream(tokenizer.streaming(ids, request.skipSpecialTokens()), stops,
                 request.listener());
-        GenerationResult r = decoder.generate(ids, params, stream::push,
-                () -> stream.stopped || request.cancelled().getAsBoolean());
+        GenerationResult r = engine != null && request.batched() ? generateBatched(ids, params, stream, request)
+                : decoder.generate(ids, params, stream::push, () -> stream.stopped || request.cancelled().getAsBoolean());
         String text = stream.finish();
         FinishReason reason = stream.stopped ? FinishReason.STOP_TOKEN : r.finishReason();
         if (reason == FinishReason.MAX_TOKENS && request.params().maxNewTokens() > room) {
@@ -219,6 +244,61 @@ public final class Specula implements AutoCloseable {
             tokens = java.util.Arrays.copyOf(tokens, stream.tokensKept);
         }
         return new Completion(text, tokens, ids.length, reason, r.metrics());
+    }
+
+    /**
+     * Runs one generation on the batch engine and waits for it. An interrupt of the waiting thread cancels the
+     * generation (it ends with what it has) and is kept for the caller, as on the unbatched path.
+     */
+    private GenerationResult generateBatched(int[] ids, SamplingParams params, TextStream stream,
+                                             GenerationRequest request) {
+        AtomicBoolean interrupted = new AtomicBoolean(Thread.currentThread().isInterrupted());
+        CompletableFuture<GenerationResult> result = engine.submit(ids, params, stream::push,
+                () -> stream.stopped || interrupted.get() || request.cancelled().getAsBoolean(), request.speculative());
+        boolean wasInterrupted = false;
+        try {
+            while (true) {
+                try {
+                    return result.get();
+                } catch (InterruptedException e) {
+                    interrupted.set(true); // the engine ends the generation at its next step; wait for that
+                    wasInterrupted = true;
+                } catch (ExecutionException e) {
+                    Throwable cause = e.getCause();
+                    if (cause instanceof RuntimeException re) {
+                        throw re;
+                    }
+                    if (cause instanceof Error err) {
+                        throw err;
+                    }
+                    throw new SpeculaException("batched generation failed: " + cause, cause);
+                }
+            }
+        } finally {
+            if (wasInterrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** Whether concurrent {@code generate} calls are stepped together ({@link Builder#batching}). */
+    public boolean batching() {
+        return engine != null;
+    }
+
+    /** The most generations stepped together so far (0 without batching); for tests and diagnostics. */
+    int peakBatchSize() {
+        return engine == null ? 0 : engine.peakBatchSize();
+    }
+
+    /** The engine's thread, null without batching; for tests. */
+    Thread engineThread() {
+        return engine == null ? null : engine.thread();
+    }
+
+    /** The most generations stepped together when batching. */
+    public int maxBatchSize() {
+        return maxBatchSize;
     }
 
     /**
@@ -313,8 +393,9 @@ public final class Specula implements AutoCloseable {
     }
 
     /**
-     * Closes the target, the draft model and the tokenizer; a second call does nothing. Call it once no
-     * {@code generate} call is running: a generation in flight uses the models it would close.
+     * Stops the batch engine (batched generations still running end with what they have, {@code CANCELLED}, and its
+     * thread is joined), then closes the target, the draft model and the tokenizer; a second call does nothing. An
+     * unbatched generation in flight uses the models it would close: call it once none is running.
      */
     @Override
     public void close() {
@@ -323,6 +404,9 @@ public final class Specula implements AutoCloseable {
         }
         closed = true;
         try (HfTokenizer t = tokenizer; OnnxCausalLM m = target) {
+            if (engine != null) {
+                engine.close(); // cancels what is still batched and joins the engine thread, before the models go
+            }
             if (draft != null) {
                 draft.close();
             }
@@ -413,8 +497,40 @@ public final class Specula implements AutoCloseable {
         private Scheduling scheduling = Scheduling.adaptive();
         private OnnxModelOptions targetOptions = OnnxModelOptions.defaults();
         private OnnxModelOptions draftOptions = OnnxModelOptions.defaults();
+        private boolean batching = true;
+        private int maxBatchSize = 16;
+        private BatchScheduling batchScheduling;
 
         private Builder() {
+        }
+
+        /**
+         * Whether concurrent {@code generate} calls are stepped together by one engine thread (default true): one
+         * batched target call per step for all of them, each with exactly the output it would get alone. False runs
+         * every generation on its calling thread, independently.
+         */
+        public Builder batching(boolean batching) {
+            this.batching = batching;
+            return this;
+        }
+
+        /** The most generations stepped together (default 16); more wait for a row to free up. */
+        public Builder maxBatchSize(int rows) {
+            if (rows < 1) {
+                throw new IllegalArgumentException("maxBatchSize must be >= 1, got " + rows);
+            }
+            this.maxBatchSize = rows;
+            return this;
+        }
+
+        /**
+         * The draft-length policy of batched generations (default {@link BatchScheduling#goodputOr}: a generation
+         * running alone is scheduled by {@link #scheduling}'s policy as it would be unbatched, several together by
+         * goodput; calibrated when the models load).
+         */
+        public Builder batchScheduling(BatchScheduling scheduling) {
+            this.batchScheduling = Objects.requireNonNull(scheduling, "scheduling");
+            return this;
         }
 
         /** The target model directory (an Optimum export: model.onnx, config.json, tokenizer.json). */

@@ -26,8 +26,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Seeded sampling on the embedded pair: with a seed, coupled sampling (the default mode) gives the tokens of
- * plain sampled decoding, whatever the drafter and draft length; without one, each generation draws a fresh
- * seed and reports it, and that seed replays the output.
+ * plain sampled decoding, whatever the drafter and draft length, alone or batched with other generations; without
+ * one, each generation draws a fresh seed and reports it, and that seed replays the output.
  */
 class SeededSamplingTest {
     static Specula specula;
@@ -49,7 +49,7 @@ class SeededSamplingTest {
 
     /** `generate --temperature 0.8 --seed 7` with and without a draft, as a library call. */
     @Test
-    void seed7AtTemperature08GivesTheSameTokensWithEveryDrafterAndDraftLength() {
+    void seed7AtTemperature08GivesTheSameTokensWithEveryDrafterAndDraftLength() throws Exception {
         assertEquals(SamplingMode.COUPLED, SamplingParams.DEFAULT_MODE, "the default mode is the invariant one");
         SamplingParams params = SamplingParams.builder().temperature(0.8).seed(7).maxNewTokens(48).build();
         ModelDrafter model = new ModelDrafter(specula.draftModel().orElseThrow());
@@ -78,6 +78,20 @@ class SeededSamplingTest {
         }
         assertEquals(6 * 3 * 4, compared);
         assertTrue(accepted > 500, "speculation accepted only " + accepted + " tokens");
+        // Batched: the six generations run concurrently, stepped together, each with its own seed's plain tokens.
+        List<java.util.concurrent.Callable<Completion>> together = new java.util.ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            String prompt = Prompts.CODE.get(i);
+            SamplingParams own = params.toBuilder().seed(7 + i).build();
+            together.add(() -> specula.generate(GenerationRequest.builder(prompt).params(own).build()));
+        }
+        List<Completion> batched = SpeculaBatchingTest.concurrently(together);
+        for (int i = 0; i < 6; i++) {
+            int[] plain = specula.decoder(false).generate(ids(Prompts.CODE.get(i)),
+                    params.toBuilder().seed(7 + i).build()).tokens();
+            assertArrayEquals(plain, batched.get(i).tokenIds(), "batched, seed " + (7 + i));
+        }
+        assertTrue(specula.peakBatchSize() > 1, "the generations were stepped together");
         // Through the public entry point, speculative and plain, and for another seed.
         for (long seed : new long[]{7, 8}) {
             SamplingParams p = params.toBuilder().seed(seed).build();

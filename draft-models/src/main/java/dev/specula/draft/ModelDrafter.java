@@ -1,5 +1,7 @@
 package dev.specula.draft;
 
+import dev.specula.core.draft.BatchProposals;
+import dev.specula.core.draft.BatchProposer;
 import dev.specula.core.draft.DraftContext;
 import dev.specula.core.draft.DraftProposer;
 import dev.specula.core.draft.Drafter;
@@ -8,12 +10,18 @@ import dev.specula.core.draft.TokenHistory;
 import dev.specula.core.model.CausalLanguageModel;
 import dev.specula.core.model.Logits;
 import dev.specula.core.model.ModelSequence;
+import dev.specula.core.model.SequenceBatch;
 import dev.specula.core.sampling.Distribution;
 import dev.specula.core.sampling.KeyedNoise;
 import dev.specula.core.sampling.SamplingTransform;
 import dev.specula.core.schedule.DraftPlan;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.OptionalInt;
 
 /**
@@ -56,57 +64,126 @@ public final class ModelDrafter implements Drafter {
         return "model:" + model.name();
     }
 
-    private final class Proposer implements DraftProposer {
-        private final ModelSequence sequence;
-        private final SamplingTransform transform;
-        private final KeyedNoise noise;
-        private final boolean greedy;
-        private int[] fed = new int[64];   // the tokens the draft sequence has consumed, in order
-        private int synced;                // fed[0, synced) is known to equal the history
-        private Distribution[] q = new Distribution[0];
-        private float[] confidence = new float[0];
-        private int[] chunk = new int[64];
+    @Override
+    public BatchProposer startBatch(int capacity) {
+        return new BatchedProposer(model.newBatch(capacity));
+    }
 
-        Proposer(ModelSequence sequence, DraftContext context) {
-            this.sequence = sequence;
+    /**
+     * One generation's drafting state, whatever holds its draft sequence: the sampling transform and noise, the
+     * tokens the sequence has consumed (to catch it up with the history), and the buffers of q.
+     */
+    private final class Row {
+        final SamplingTransform transform;
+        final KeyedNoise noise;
+        final boolean greedy;
+        int[] fed = new int[64];   // the tokens the draft sequence has consumed, in order
+        int synced;                // fed[0, synced) is known to equal the history
+        Distribution[] q = new Distribution[0];
+        float[] confidence = new float[0];
+        int[] tokens = new int[0];
+        int drafted;               // tokens of the proposal being built
+        int calls;                 // model calls of the proposal being built
+
+        Row(DraftContext context) {
             this.transform = new SamplingTransform(context.params(), model.vocabSize());
             this.noise = context.noise();
             this.greedy = context.params().isGreedy();
         }
 
+        /** The draft length allowed for a plan and history: the plan's, capped by the draft's context. */
+        int allowed(TokenHistory history, DraftPlan plan) {
+            return Math.min(plan.maxDraftTokens(), model.maxSequenceLength() - history.size());
+        }
+
+        /** Starts a proposal of up to {@code k} tokens. */
+        void begin(int k) {
+            if (q.length < k) {
+                Distribution[] grown = Arrays.copyOf(q, k);
+                for (int i = q.length; i < k; i++) {
+                    grown[i] = new Distribution(model.vocabSize());
+                }
+                q = grown;
+                confidence = new float[k];
+            }
+            tokens = new int[k];
+            drafted = 0;
+            calls = 1;
+        }
+
+        /** How much of what the sequence of {@code length} tokens consumed the history still holds. */
+        int kept(TokenHistory history, int length) {
+            int keep = synced;
+            while (keep < length && keep < history.size() && fed[keep] == history.get(keep)) {
+                keep++;
+            }
+            return Math.min(keep, history.size() - 1); // always feed at least the last token
+        }
+
+        /**
+         * Drafts the next token from the last row of {@code logits} (the position after the history and the tokens
+         * drafted so far), unless the plan's confidence threshold stops the draft first.
+         *
+         * @return whether a token was drafted
+         */
+        boolean next(Logits logits, TokenHistory history, DraftPlan plan) {
+            int row = logits.rows() - 1;
+            int n = drafted;
+            Distribution d = transform.apply(logits, row, q[n]);
+            // Whether to stop is decided from q alone, BEFORE drawing: a decision that looked at the drawn
+            // token would offer the verifier a token not distributed as q, and bias sampled output.
+            float conf = greedy ? (float) SamplingTransform.greedyConfidence(logits, row) : d.prob(d.argmax());
+            // The first token is always drafted: the plan's k >= 1 already judged that worth it at the measured
+            // acceptance; the threshold only decides how far to extend a draft.
+            if (n > 0 && conf < plan.minConfidence()) {
+                return false;
+            }
+            tokens[n] = greedy ? d.argmax() : noise.gumbelMax(d, history.size() + n);
+            confidence[n] = conf;
+            drafted++;
+            return true;
+        }
+
+        boolean full() {
+            return drafted == tokens.length;
+        }
+
+        Proposal proposal() {
+            return new Proposal(drafted == tokens.length ? tokens : Arrays.copyOf(tokens, drafted), q, confidence,
+                    calls, name());
+        }
+
+        void record(int at, int[] tokens, int count) {
+            if (fed.length < at + count) {
+                fed = Arrays.copyOf(fed, Math.max(at + count, fed.length * 2));
+            }
+            System.arraycopy(tokens, 0, fed, at, count);
+        }
+    }
+
+    private final class Proposer implements DraftProposer {
+        private final ModelSequence sequence;
+        private final Row row;
+        private int[] chunk = new int[64];
+
+        Proposer(ModelSequence sequence, DraftContext context) {
+            this.sequence = sequence;
+            this.row = new Row(context);
+        }
+
         @Override
         public Proposal propose(TokenHistory history, DraftPlan plan) {
-            int k = Math.min(plan.maxDraftTokens(), model.maxSequenceLength() - history.size());
+            int k = row.allowed(history, plan);
             if (k <= 0) {
                 return Proposal.empty();
             }
-            ensureCapacity(k);
+            row.begin(k);
             Logits logits = catchUp(history);
-            int[] tokens = new int[k];
-            int calls = 1;
-            int n = 0;
-            while (true) {
-                int row = logits.rows() - 1;
-                Distribution d = transform.apply(logits, row, q[n]);
-                // Whether to stop is decided from q alone, BEFORE drawing: a decision that looked at the drawn
-                // token would offer the verifier a token not distributed as q, and bias sampled output.
-                float conf = greedy ? (float) SamplingTransform.greedyConfidence(logits, row) : d.prob(d.argmax());
-                // The first token is always drafted: the plan's k >= 1 already judged that worth it at the measured
-                // acceptance; the threshold only decides how far to extend a draft.
-                if (n > 0 && conf < plan.minConfidence()) {
-                    break;
-                }
-                int token = greedy ? d.argmax() : noise.gumbelMax(d, history.size() + n);
-                tokens[n] = token;
-                confidence[n] = conf;
-                n++;
-                if (n == k) {
-                    break;
-                }
-                logits = feed(token);
-                calls++;
+            while (row.next(logits, history, plan) && !row.full()) {
+                logits = feed(row.tokens[row.drafted - 1]);
+                row.calls++;
             }
-            return new Proposal(n == k ? tokens : Arrays.copyOf(tokens, n), q, confidence, calls, name());
+            return row.proposal();
         }
 
         /** Feeds all but the last token of the context (the first proposal feeds that one and drafts on). */
@@ -117,25 +194,20 @@ public final class ModelDrafter implements Drafter {
                 return; // already started, nothing to feed, or beyond the draft's context (it will not draft)
             }
             sequence.prefill(gather(history, 0, n), 0, n);
-            record(0, chunk, n);
-            synced = n;
+            row.record(0, chunk, n);
+            row.synced = n;
         }
 
         /** Rolls back what the history no longer holds, feeds what it gained; returns the last row's logits. */
         private Logits catchUp(TokenHistory history) {
-            int len = sequence.length();
-            int keep = synced;
-            while (keep < len && keep < history.size() && fed[keep] == history.get(keep)) {
-                keep++;
-            }
-            keep = Math.min(keep, history.size() - 1); // always feed at least the last token
-            if (keep < len) {
+            int keep = row.kept(history, sequence.length());
+            if (keep < sequence.length()) {
                 sequence.rollback(keep);
             }
             int missing = history.size() - keep;
             Logits logits = sequence.appendLast(gather(history, keep, missing), 0, missing); // reads one row
-            record(keep, chunk, missing);
-            synced = history.size();
+            row.record(keep, chunk, missing);
+            row.synced = history.size();
             return logits;
         }
 
@@ -154,31 +226,175 @@ public final class ModelDrafter implements Drafter {
             int at = sequence.length();
             Logits logits = sequence.append(token);
             chunk[0] = token;
-            record(at, chunk, 1);
+            row.record(at, chunk, 1);
             return logits;
-        }
-
-        private void record(int at, int[] tokens, int count) {
-            if (fed.length < at + count) {
-                fed = Arrays.copyOf(fed, Math.max(at + count, fed.length * 2));
-            }
-            System.arraycopy(tokens, 0, fed, at, count);
-        }
-
-        private void ensureCapacity(int k) {
-            if (q.length < k) {
-                Distribution[] grown = Arrays.copyOf(q, k);
-                for (int i = q.length; i < k; i++) {
-                    grown[i] = new Distribution(model.vocabSize());
-                }
-                q = grown;
-                confidence = new float[k];
-            }
         }
 
         @Override
         public void close() {
             sequence.close();
+        }
+    }
+
+    /**
+     * The batched proposer: every generation's draft sequence is a row of one {@link SequenceBatch} of the draft model,
+     * and each draft position is ONE forward call for all rows still drafting (the first call also catches every row
+     * up with the tokens its history gained). A row's tokens are exactly those its own {@link Proposer} would draft.
+     */
+    private final class BatchedProposer implements BatchProposer {
+        /** A row missing more tokens than this catches up in a call of its own, so it does not widen the shared one. */
+        private static final int SHARED_CATCH_UP = 8;
+
+        private final SequenceBatch batch;
+        private final Map<Integer, Row> rows = new LinkedHashMap<>();
+        private final Map<Integer, Integer> batchRows = new HashMap<>();
+        private int nextHandle;
+        private boolean open = true;
+
+        BatchedProposer(SequenceBatch batch) {
+            this.batch = batch;
+        }
+
+        @Override
+        public int join(DraftContext context) {
+            ensureOpen();
+            int handle = nextHandle++;
+            rows.put(handle, new Row(context));
+            return handle;
+        }
+
+        /** Prefills all but the last token of the history on a sequence of its own, then adopts it as a batch row. */
+        @Override
+        public void prefill(int handle, TokenHistory history) {
+            ensureOpen();
+            Row row = row(handle);
+            if (batchRows.containsKey(handle)) {
+                return;
+            }
+            ModelSequence sequence = model.newSequence();
+            try {
+                int n = history.size() - 1;
+                if (n > 0 && history.size() < model.maxSequenceLength()) {
+                    int[] prompt = history.toArray(0, n);
+                    sequence.prefill(prompt, 0, n);
+                    row.record(0, prompt, n);
+                    row.synced = n;
+                }
+                batchRows.put(handle, batch.adopt(sequence)); // the batch owns it from here
+            } catch (RuntimeException e) {
+                if (!batchRows.containsKey(handle)) {
+                    sequence.close();
+                }
+                throw e;
+            }
+        }
+
+        @Override
+        public BatchProposals propose(int[] handles, TokenHistory[] histories, DraftPlan[] plans) {
+            ensureOpen();
+            int n = handles.length;
+            Proposal[] proposals = new Proposal[n];
+            RuntimeException[] failures = new RuntimeException[n];
+            List<Integer> drafting = new ArrayList<>(n);
+            List<int[]> catchUp = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                try {
+                    Row row = row(handles[i]);
+                    int k = row.allowed(histories[i], plans[i]);
+                    if (k <= 0) {
+                        proposals[i] = Proposal.empty();
+                        continue;
+                    }
+                    prefill(handles[i], histories[i]);
+                    int b = batchRows.get(handles[i]);
+                    row.begin(k);
+                    int length = batch.length(b);
+                    int keep = row.kept(histories[i], length);
+                    if (keep < length) {
+                        batch.rollback(b, keep);
+                    }
+                    int missing = histories[i].size() - keep;
+                    if (missing > SHARED_CATCH_UP) { // e.g. after many steps without drafting
+                        int[] early = histories[i].toArray(keep, histories[i].size() - 1);
+                        batch.append(new int[]{b}, List.of(early));
+                        row.record(keep, early, early.length);
+                        keep += early.length;
+                    }
+                    int[] gained = histories[i].toArray(keep, histories[i].size());
+                    row.record(keep, gained, gained.length);
+                    row.synced = histories[i].size();
+                    drafting.add(i);
+                    catchUp.add(gained);
+                } catch (RuntimeException e) {
+                    failures[i] = e;
+                }
+            }
+            List<int[]> inputs = catchUp;
+            while (!drafting.isEmpty()) {
+                int[] call = new int[drafting.size()];
+                for (int j = 0; j < call.length; j++) {
+                    call[j] = batchRows.get(handles[drafting.get(j)]);
+                }
+                List<Logits> logits = batch.append(call, inputs);
+                List<Integer> next = new ArrayList<>(drafting.size());
+                List<int[]> nextInputs = new ArrayList<>(drafting.size());
+                for (int j = 0; j < call.length; j++) {
+                    int i = drafting.get(j);
+                    Row row = row(handles[i]);
+                    try {
+                        if (row.next(logits.get(j), histories[i], plans[i]) && !row.full()) {
+                            int token = row.tokens[row.drafted - 1];
+                            row.record(batch.length(call[j]), new int[]{token}, 1);
+                            row.calls++;
+                            next.add(i);
+                            nextInputs.add(new int[]{token});
+                        } else {
+                            proposals[i] = row.proposal();
+                        }
+                    } catch (RuntimeException e) {
+                        failures[i] = e;
+                    }
+                }
+                drafting = next;
+                inputs = nextInputs;
+            }
+            return new BatchProposals(proposals, failures);
+        }
+
+        @Override
+        public void leave(int handle) {
+            ensureOpen();
+            row(handle);
+            rows.remove(handle);
+            Integer b = batchRows.remove(handle);
+            if (b != null) {
+                batch.remove(b);
+            }
+        }
+
+        @Override
+        public void close() {
+            if (!open) {
+                return;
+            }
+            open = false;
+            rows.clear();
+            batchRows.clear();
+            batch.close();
+        }
+
+        private Row row(int handle) {
+            Row row = rows.get(handle);
+            if (row == null) {
+                throw new IllegalArgumentException("no draft row " + handle + "; rows held: " + rows.keySet());
+            }
+            return row;
+        }
+
+        private void ensureOpen() {
+            if (!open) {
+                throw new IllegalStateException("batched drafter of " + name() + " is closed");
+            }
         }
     }
 }

@@ -1,6 +1,9 @@
 package dev.specula.draft;
 
+import dev.specula.core.decode.BatchDecoder;
+import dev.specula.core.decode.BatchStepper;
 import dev.specula.core.decode.GenerationResult;
+import dev.specula.core.decode.TokenListener;
 import dev.specula.core.decode.SpeculativeDecoder;
 import dev.specula.core.draft.DraftContext;
 import dev.specula.core.draft.DraftProposer;
@@ -12,6 +15,7 @@ import dev.specula.core.sampling.Distribution;
 import dev.specula.core.sampling.SamplingMode;
 import dev.specula.core.sampling.SamplingParams;
 import dev.specula.core.sampling.SamplingTransform;
+import dev.specula.core.schedule.BatchScheduling;
 import dev.specula.core.schedule.Scheduling;
 import dev.specula.core.testing.ReferenceModel;
 import dev.specula.core.testing.ScriptedDrafter;
@@ -22,6 +26,7 @@ import org.junit.jupiter.api.Test;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalInt;
+import java.util.concurrent.CompletableFuture;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -80,10 +85,37 @@ class DistributionPreservationTest {
     static double pValue(Drafter drafter, SamplingParams params, Scheduling scheduling) {
         SpeculativeDecoder decoder = SpeculativeDecoder.builder().target(TARGET).drafter(drafter)
                 .scheduling(scheduling).verifier(new ParallelVerifier()).build();
+        List<GenerationResult> results = new ArrayList<>(SAMPLES);
+        for (int s = 0; s < SAMPLES; s++) {
+            results.add(decoder.generate(PROMPT, params.toBuilder().seed(s).build()));
+        }
+        return pValue(drafter, params, results);
+    }
+
+    /** The p-value of generations stepped together in batches of {@code batchSize} rows, one seed each. */
+    static double pValueBatched(Drafter drafter, SamplingParams params, Scheduling scheduling, int batchSize) {
+        BatchDecoder decoder = BatchDecoder.builder().target(TARGET).drafter(drafter)
+                .scheduling(BatchScheduling.perRow(scheduling)).verifier(new ParallelVerifier())
+                .maxBatchSize(batchSize).build();
+        List<CompletableFuture<GenerationResult>> futures = new ArrayList<>(SAMPLES);
+        try (BatchStepper stepper = decoder.stepper()) {
+            for (int s = 0; s < SAMPLES; s++) {
+                futures.add(stepper.add(PROMPT, params.toBuilder().seed(s).build(), TokenListener.NONE, () -> false));
+                if (stepper.waiting() >= batchSize) {
+                    stepper.step(); // keep the queue short: rows join as others leave
+                }
+            }
+            while (stepper.step()) {
+                assertTrue(stepper.running() <= batchSize);
+            }
+        }
+        return pValue(drafter, params, futures.stream().map(CompletableFuture::join).toList());
+    }
+
+    private static double pValue(Drafter drafter, SamplingParams params, List<GenerationResult> results) {
         long[] counts = new long[VOCAB * VOCAB];
         long drafted = 0;
-        for (int s = 0; s < SAMPLES; s++) {
-            GenerationResult r = decoder.generate(PROMPT, params.toBuilder().seed(s).build());
+        for (GenerationResult r : results) {
             int[] t = r.tokens();
             counts[t[0] * VOCAB + t[1]]++;
             drafted += r.metrics().draftedTokens();
@@ -114,6 +146,22 @@ class DistributionPreservationTest {
                 assertTrue(p > 1e-3, params + ": p-value " + p);
             }
         }
+    }
+
+    /** Speculative sampling of rows stepped together (batch size 16) keeps each row distributed as the target. */
+    @Test
+    void batchedModelDraftsKeepTheTargetDistribution() {
+        for (SamplingMode mode : SamplingMode.values()) {
+            for (SamplingParams params : settings(mode)) {
+                double p = pValueBatched(new ModelDrafter(DRAFT), params, Scheduling.fixed(2), 16);
+                assertTrue(p > 1e-3, params + " batched: p-value " + p);
+            }
+        }
+        // The test can fail: a batch of drafts whose reported q differs from what they sampled is caught.
+        SamplingParams rejection = SamplingParams.builder().temperature(0.6).mode(SamplingMode.REJECTION)
+                .maxNewTokens(3).build();
+        double p = pValueBatched(new MismatchedQDrafter(), rejection, Scheduling.fixed(2), 16);
+        assertTrue(p < 1e-6, "a mismatched q must be detected in a batch too, p-value " + p);
     }
 
     /** Plain coupled sampling (Gumbel-max with keyed noise, no drafter) follows p; and so do unrelated drafts. */

@@ -42,7 +42,8 @@ final class BenchCommand implements Callable<Integer> {
     Path draftModel;
 
     @Option(names = "--workloads", paramLabel = "LIST", split = ",", defaultValue = "code,edit,sampled",
-            description = "Workloads: code, edit, sampled. Default: ${DEFAULT-VALUE}.")
+            description = "Workloads: code, edit, sampled; or load (1, 4, 16 and 64 concurrent streams, independent"
+                    + " and batched). Default: ${DEFAULT-VALUE}.")
     List<String> workloads;
 
     @Option(names = "--configs", paramLabel = "REGEX",
@@ -88,6 +89,9 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (threads != null && threads < 1 || draftThreads != null && draftThreads < 1) {
             throw new IllegalArgumentException("--threads and --draft-threads must be >= 1");
+        }
+        if (workloads.contains("load")) {
+            return LoadBenchCommand.run(this);
         }
         Pattern filter = configs == null ? null : Pattern.compile(configs);
         List<Workload> ws = Workload.load(workloads, quick, maxNewTokens);

@@ -7,7 +7,6 @@ import dev.specula.core.draft.DraftContext;
 import dev.specula.core.draft.DraftProposer;
 import dev.specula.core.draft.Drafter;
 import dev.specula.core.draft.Proposal;
-import dev.specula.core.draft.TokenBuffer;
 import dev.specula.core.model.CausalLanguageModel;
 import dev.specula.core.model.ModelSequence;
 import dev.specula.core.sampling.KeyedNoise;
@@ -19,7 +18,6 @@ import dev.specula.core.schedule.Scheduling;
 import dev.specula.core.verify.VerificationContext;
 import dev.specula.core.verify.Verifier;
 
-import java.util.Arrays;
 import java.util.Objects;
 import java.util.Set;
 import java.util.function.BooleanSupplier;
@@ -67,11 +65,7 @@ public final class SpeculativeDecoder {
         this.endOfSequence = Set.copyOf(b.endOfSequence);
         this.clock = b.clock;
         this.seedSource = b.seedSource;
-        if (drafter != null && drafter.vocabSize().isPresent() && drafter.vocabSize().getAsInt() != target.vocabSize()) {
-            throw new IllegalArgumentException("draft vocabulary size " + drafter.vocabSize().getAsInt()
-                    + " differs from the target's " + target.vocabSize() + " (" + target.name()
-                    + "); draft and target must share one tokenizer and vocabulary");
-        }
+        Generation.checkDrafter(drafter, target);
     }
 
     public static Builder builder() {
@@ -114,176 +108,72 @@ public final class SpeculativeDecoder {
         Objects.requireNonNull(params, "params");
         Objects.requireNonNull(listener, "listener");
         Objects.requireNonNull(cancelled, "cancelled");
-        int vocab = target.vocabSize();
-        int maxLength = target.maxSequenceLength();
-        if (prompt.length == 0) {
-            throw new IllegalArgumentException("prompt must hold at least one token, got none");
-        }
-        for (int i = 0; i < prompt.length; i++) {
-            if (prompt[i] < 0 || prompt[i] >= vocab) {
-                throw new IllegalArgumentException("prompt token " + i + " is " + prompt[i]
-                        + ", expected an id in [0, " + vocab + ")");
-            }
-        }
-        if (prompt.length >= maxLength) {
-            throw new IllegalArgumentException("prompt has " + prompt.length + " tokens but the context of "
-                    + target.name() + " holds " + maxLength + ": at most " + (maxLength - 1)
-                    + " prompt tokens leave room to generate");
-        }
+        Generation.validatePrompt(prompt, target);
         return new Run(prompt, params, listener, cancelled).execute();
     }
 
-    /** One generation's state. */
+    /** One generation's loop; its bookkeeping is a {@link Generation}. */
     private final class Run {
-        private static final byte END = 1;
-        private static final byte STOP = 2;
-
         final int[] prompt;
         final SamplingParams params;
         final TokenListener listener;
         final BooleanSupplier cancelled;
-        final TokenBuffer history;
-        final byte[] enders;
-        int[] output;
-        int generated;
-        int[] draftLengths = new int[64];
-        int steps;
-        int drafted;
-        int accepted;
-        int draftCalls;
-        long prefillNanos;
-        long draftNanos;
-        long verifyNanos;
-        FinishReason reason;
 
         Run(int[] prompt, SamplingParams params, TokenListener listener, BooleanSupplier cancelled) {
             this.prompt = prompt;
             this.params = params;
             this.listener = listener;
             this.cancelled = cancelled;
-            this.history = new TokenBuffer(prompt);
-            this.output = new int[Math.min(params.maxNewTokens(), 1024)];
-            this.enders = new byte[target.vocabSize()];
-            for (int id : params.stopTokenIds()) {
-                if (id < enders.length) {
-                    enders[id] = STOP;
-                }
-            }
-            for (int id : endOfSequence) {
-                if (id >= 0 && id < enders.length) {
-                    enders[id] = END;
-                }
-            }
         }
 
         GenerationResult execute() {
             long start = clock.getAsLong();
             long seed = params.seed().isPresent() ? params.seed().getAsLong() : seedSource.getAsLong();
+            Generation g = new Generation(prompt, params, listener, endOfSequence, target, seed);
             KeyedNoise noise = new KeyedNoise(seed);
             SamplingTransform transform = new SamplingTransform(params, target.vocabSize());
             VerificationContext verification = new VerificationContext(params, new TargetScores(transform), noise);
             DraftScheduler scheduler = scheduling.start();
-            int maxLength = target.maxSequenceLength();
             long prefillStart = clock.getAsLong();
             try (ModelSequence sequence = target.newSequence();
                  DraftProposer proposer = drafter == null ? NoDraft.INSTANCE
-                         : drafter.start(new DraftContext(params, noise, target.vocabSize(), history))) {
+                         : drafter.start(new DraftContext(params, noise, target.vocabSize(), g.history))) {
                 if (prompt.length > 1) {
                     sequence.prefill(prompt, 0, prompt.length - 1);
                 }
-                prefillNanos = clock.getAsLong() - prefillStart; // plus the draft's, before its first proposal
+                g.prefillNanos = clock.getAsLong() - prefillStart; // plus the draft's, before its first proposal
                 boolean draftPrefilled = false;
                 int pending = prompt[prompt.length - 1];
-                while (reason == null) {
+                while (g.reason == null) {
                     if (cancelled.getAsBoolean() || Thread.currentThread().isInterrupted()) {
-                        reason = FinishReason.CANCELLED;
+                        g.reason = FinishReason.CANCELLED;
                         break;
                     }
-                    DraftPlan planned = scheduler.plan();
-                    int room = Math.min(params.maxNewTokens() - generated, maxLength - history.size());
-                    DraftPlan plan = planned.capped(Math.max(0, room - 1));
+                    DraftPlan plan = scheduler.plan().capped(g.draftRoom());
                     int k = plan.maxDraftTokens();
                     if (k > 0 && !draftPrefilled) {
                         long p0 = clock.getAsLong();
-                        proposer.prefill(history);
-                        prefillNanos += clock.getAsLong() - p0;
+                        proposer.prefill(g.history);
+                        g.prefillNanos += clock.getAsLong() - p0;
                         draftPrefilled = true;
                     }
                     long t0 = clock.getAsLong();
-                    Proposal proposal = k == 0 ? Proposal.empty() : proposer.propose(history, plan);
+                    Proposal proposal = k == 0 ? Proposal.empty() : proposer.propose(g.history, plan);
                     long t1 = clock.getAsLong();
-                    check(proposal, k);
+                    g.check(proposal, k, drafter == null ? "none" : drafter.name());
                     Verdict verdict = verifier.verify(sequence, pending, proposal, verification);
                     long t2 = clock.getAsLong();
-                    record(k, proposal, t1 - t0, t2 - t1);
-                    int[] tokens = proposal.tokens();
-                    for (int i = 0; i < verdict.accepted() && reason == null; i++) {
-                        emit(tokens[i], true);
-                    }
-                    if (reason == null) {
-                        emit(verdict.nextToken(), false);
-                    }
+                    g.record(k, proposal, t1 - t0, t2 - t1);
+                    g.emit(proposal, verdict);
                     pending = verdict.nextToken();
                     StepOutcome outcome = new StepOutcome(plan, proposal, verdict, t1 - t0, t2 - t1);
-                    accepted += verdict.accepted();
                     proposer.feedback(outcome);
                     scheduler.feedback(outcome);
                 }
-                proposer.finish(history);
+                proposer.finish(g.history);
                 scheduler.finish();
             }
-            long total = clock.getAsLong() - start;
-            GenerationMetrics metrics = new GenerationMetrics(prompt.length, generated, drafted, accepted, steps,
-                    steps + (prompt.length > 1 ? 1 : 0), draftCalls, prefillNanos, draftNanos, verifyNanos, total,
-                    Arrays.copyOf(draftLengths, steps), seed);
-            return new GenerationResult(Arrays.copyOf(output, generated), reason, metrics);
-        }
-
-        private void check(Proposal proposal, int k) {
-            if (proposal.size() > k) {
-                throw new IllegalStateException("drafter " + drafter.name() + " proposed " + proposal.size()
-                        + " tokens, but at most " + k + " were asked for");
-            }
-            for (int t : proposal.tokens()) {
-                if (t < 0 || t >= enders.length) {
-                    throw new IllegalStateException("drafter " + drafter.name() + " proposed token " + t
-                            + ", expected an id in [0, " + enders.length + ")");
-                }
-            }
-        }
-
-        private void record(int k, Proposal proposal, long draft, long verify) {
-            if (steps == draftLengths.length) {
-                draftLengths = Arrays.copyOf(draftLengths, steps * 2);
-            }
-            draftLengths[steps++] = k;
-            drafted += proposal.size();
-            draftCalls += proposal.modelCalls();
-            draftNanos += draft;
-            verifyNanos += verify;
-        }
-
-        private void emit(int token, boolean fromDraft) {
-            byte end = enders[token];
-            if (end == END) {
-                reason = FinishReason.END_OF_SEQUENCE;
-                return;
-            }
-            if (end == STOP) {
-                reason = FinishReason.STOP_TOKEN;
-                return;
-            }
-            history.append(token);
-            if (generated == output.length) {
-                output = Arrays.copyOf(output, Math.min(params.maxNewTokens(), output.length * 2));
-            }
-            output[generated++] = token;
-            listener.onToken(token, fromDraft);
-            if (generated >= params.maxNewTokens()) {
-                reason = FinishReason.MAX_TOKENS;
-            } else if (history.size() >= target.maxSequenceLength()) {
-                reason = FinishReason.CONTEXT_FULL;
-            }
+            return g.result(clock.getAsLong() - start, prompt.length > 1 ? 1 : 0);
         }
     }
 

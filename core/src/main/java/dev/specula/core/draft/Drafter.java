@@ -11,6 +11,17 @@ public interface Drafter {
     /** Starts proposing for one generation; the caller owns and closes the proposer. */
     DraftProposer start(DraftContext context);
 
+    /**
+     * Starts proposing for generations stepped together by a batched engine; the caller owns and closes it. By
+     * default each row proposes on its own ({@link PerRowBatchProposer}); a draft model overrides this to make one
+     * forward call per draft position for all rows.
+     *
+     * @param capacity the most rows held at once
+     */
+    default BatchProposer startBatch(int capacity) {
+        return new PerRowBatchProposer(this);
+    }
+
     /** The vocabulary size of a model drafter (checked against the target's), empty for vocabulary-free ones. */
     default OptionalInt vocabSize() {
         return OptionalInt.empty();

@@ -1,0 +1,205 @@
+package dev.specula.core.schedule;
+
+import dev.specula.core.StepOutcome;
+
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Chooses every row's draft length per step to maximize the batch's goodput: expected accepted tokens per second of
+ * the whole batch (SmartSpec, Liu et al. 2024). A row with per-position acceptance a that drafts k tokens yields
+ * E(k) = (1 - a<sup>k+1</sup>) / (1 - a) tokens; a step costs the draft calls, one per draft position over the rows
+ * still drafting there, D(R<sub>j</sub>), plus one target call over all R rows padded to the widest, V(R, max k + 1)
+ * ({@link BatchCostModel}, measured online and seeded by a calibration). It maximizes
+ * &Sigma; E<sub>i</sub>(k<sub>i</sub>) / (&Sigma;<sub>j</sub> D(R<sub>j</sub>) + V(R, max k + 1)): for each common
+ * length K it lowers the least promising rows' lengths while that pays, and keeps the best. k = 0 for all (batched
+ * plain decoding) unless speculation wins by more than {@value #MARGIN}; as the batch grows and verification becomes
+ * compute-bound, extra positions cost as much as they yield and it stops drafting.
+ *
+ * <p>Acceptance per row: a Beta posterior with exponential forgetting, starting from the pooled acceptance of the
+ * rows that came before (so a newcomer needs no warm-up). While nobody drafts it probes k = 1 for every row after
+ * 8, 16, 32, ... plain steps, so a change in acceptance is noticed.
+ */
+public final class GoodputScheduler implements BatchScheduler {
+    private static final double MARGIN = 0.03;
+    private static final double PRIOR_STRENGTH = 4;
+
+    /**
+     * @param maxDraftLength the longest draft considered
+     * @param forgetting     per-step decay of a row's acceptance evidence
+     * @param priorAcceptance acceptance assumed before any evidence
+     */
+    public record Options(int maxDraftLength, double forgetting, double priorAcceptance) {
+        public Options {
+            if (maxDraftLength < 1 || maxDraftLength > FixedScheduler.MAX_DRAFT_LENGTH) {
+                throw new IllegalArgumentException("maxDraftLength must be in [1, " + FixedScheduler.MAX_DRAFT_LENGTH
+                        + "], got " + maxDraftLength);
+            }
+            if (!(forgetting > 0 && forgetting <= 1)) {
+                throw new IllegalArgumentException("forgetting must be in (0, 1], got " + forgetting);
+            }
+            if (!(priorAcceptance > 0 && priorAcceptance < 1)) {
+                throw new IllegalArgumentException("priorAcceptance must be in (0, 1), got " + priorAcceptance);
+            }
+        }
+
+        public static Options defaults() {
+            return new Options(8, 0.95, 0.6);
+        }
+    }
+
+    private final Options options;
+    private final BatchCostModel costs;
+    private final Map<Integer, double[]> rows = new HashMap<>(); // row -> {accepted, tried} (decayed)
+    private double pooledAccepted;
+    private double pooledTried;
+    private int plainSteps;
+    private int probeInterval = 8;
+
+    public GoodputScheduler(Options options, BatchCostModel costs) {
+        this.options = options;
+        this.costs = costs;
+    }
+
+    /** The cost model it plans with (and feeds). */
+    public BatchCostModel costs() {
+        return costs;
+    }
+
+    @Override
+    public void join(int row) {
+        rows.put(row, new double[2]);
+    }
+
+    /** A row's estimated per-position acceptance. */
+    public double acceptance(int row) {
+        double[] s = state(row);
+        double prior = pooledTried > 0 ? (pooledAccepted + options.priorAcceptance() * PRIOR_STRENGTH)
+                / (pooledTried + PRIOR_STRENGTH) : options.priorAcceptance();
+        double a = (s[0] + prior * PRIOR_STRENGTH) / (s[1] + PRIOR_STRENGTH);
+        return Math.min(a, 0.999);
+    }
+
+    @Override
+    public DraftPlan[] plan(int[] rowIds) {
+        int n = rowIds.length;
+        double[] a = new double[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = acceptance(rowIds[i]);
+        }
+        int[] k = lengths(a);
+        boolean drafting = Arrays.stream(k).anyMatch(x -> x > 0);
+        if (!drafting && ++plainSteps >= probeInterval) {
+            plainSteps = 0;
+            probeInterval = Math.min(probeInterval * 2, 256);
+            Arrays.fill(k, 1); // a probe: acceptance may have changed while nobody drafted
+        } else if (drafting) {
+            plainSteps = 0;
+            probeInterval = 8;
+        }
+        DraftPlan[] plans = new DraftPlan[n];
+        for (int i = 0; i < n; i++) {
+            plans[i] = DraftPlan.of(k[i]);
+        }
+        return plans;
+    }
+
+    /** The draft lengths maximizing expected tokens per second for rows of acceptance {@code a}. */
+    public int[] lengths(double[] a) {
+        int n = a.length;
+        int[] zero = new int[n];
+        if (n == 0) {
+            return zero;
+        }
+        double plain = goodput(a, zero);
+        double best = plain * (1 + MARGIN);
+        int[] chosen = zero;
+        Integer[] order = new Integer[n];
+        for (int i = 0; i < n; i++) {
+            order[i] = i;
+        }
+        Arrays.sort(order, (x, y) -> Double.compare(a[x], a[y])); // least promising rows first
+        for (int K = 1; K <= options.maxDraftLength(); K++) {
+            int[] k = new int[n];
+            Arrays.fill(k, K);
+            double g = goodput(a, k);
+            for (int i : order) { // lower a row's length while that pays
+                int keep = k[i];
+                for (int c = keep - 1; c >= 0; c--) {
+                    k[i] = c;
+                    double t = goodput(a, k);
+                    if (t > g) {
+                        g = t;
+                        keep = c;
+                    }
+                }
+                k[i] = keep;
+            }
+            if (g > best) {
+                best = g;
+                chosen = k;
+            }
+        }
+        return chosen;
+    }
+
+    /** Expected tokens per nanosecond of a step with these lengths. */
+    double goodput(double[] a, int[] k) {
+        int n = a.length;
+        int widest = 0;
+        double tokens = 0;
+        for (int i = 0; i < n; i++) {
+            widest = Math.max(widest, k[i]);
+            tokens += expected(a[i], k[i]);
+        }
+        double time = costs.verify(n, widest + 1);
+        for (int j = 1; j <= widest; j++) {
+            int drafting = 0;
+            for (int x : k) {
+                drafting += x >= j ? 1 : 0;
+            }
+            time += costs.draft(drafting);
+        }
+        return tokens / time;
+    }
+
+    /** Leviathan's expected tokens of a step drafting k at per-position acceptance a. */
+    static double expected(double a, int k) {
+        return a >= 1 ? k + 1 : (1 - Math.pow(a, k + 1)) / (1 - a);
+    }
+
+    @Override
+    public void feedback(int[] rowIds, StepOutcome[] outcomes, BatchStepCosts step) {
+        for (int i = 0; i < rowIds.length; i++) {
+            double[] s = state(rowIds[i]);
+            int drafted = outcomes[i].verdict().drafted();
+            if (drafted == 0) {
+                continue;
+            }
+            int accepted = outcomes[i].verdict().accepted();
+            int tried = accepted + (accepted < drafted ? 1 : 0);
+            s[0] = s[0] * options.forgetting() + accepted;
+            s[1] = s[1] * options.forgetting() + tried;
+            pooledAccepted = pooledAccepted * options.forgetting() + accepted;
+            pooledTried = pooledTried * options.forgetting() + tried;
+        }
+        costs.addVerify(step.verifyRows(), step.verifyPositions(), step.verifyNanos());
+        if (step.draftCalls() > 0) {
+            costs.addDraft(step.draftRows(), (double) step.draftNanos() / step.draftCalls());
+        }
+    }
+
+    @Override
+    public void leave(int row, boolean completed) {
+        rows.remove(row);
+    }
+
+    private double[] state(int row) {
+        double[] s = rows.get(row);
+        if (s == null) {
+            throw new IllegalArgumentException("row " + row + " has not joined this scheduler; rows: " + rows.keySet());
+        }
+        return s;
+    }
+}
