@@ -70,6 +70,10 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--show-draft", description = "Color the text that came from accepted draft tokens (on a terminal).")
     boolean showDraft;
 
+    @Option(names = "--trace-steps", description = "Print one line per decoding step of the timed speculative run to"
+            + " stderr: planned draft length, drafted, accepted, draft/verify/scheduler/other milliseconds.")
+    boolean traceSteps;
+
     @Option(names = "--verbose", description = "Print what was loaded (graph, rollback mode and why), and stack traces of errors.")
     boolean verbose;
 
@@ -83,7 +87,7 @@ final class GenerateCommand implements Callable<Integer> {
                 : Prompt.text(promptText, !noSpecialTokens);
         SamplingParams params = sampling.params();
         models.scheduling(); // validate before loading models
-        try (Specula specula = models.open()) {
+        try (Specula specula = models.open(s -> traceSteps ? new StepTrace(s, err, System::nanoTime, s.name()) : s)) {
             if (verbose) {
                 err.println("target: " + specula.target().description());
                 specula.draftModel().ifPresent(d -> err.println("draft: " + d.description()));

@@ -119,6 +119,8 @@ public final class AdaptiveScheduler implements DraftScheduler {
     static final int CALIBRATION_SEEDS = 4;
     private static final double CARRIED_EVIDENCE = 8;
     private static final int EXPLORE_INTERVAL = 12;
+    /** Verdicts of a source in this generation before its mean acceptance alone may switch it off. */
+    static final int EARLY_VERDICTS = 8;
     /**
      * Speculation must promise this much over plain decoding: a speculative step also pays for work the cost model
      * does not see (the loop's bookkeeping, the drafter's), so a predicted gain of a percent or two is a loss.
@@ -204,7 +206,10 @@ public final class AdaptiveScheduler implements DraftScheduler {
             SourceStats s = e.getValue();
             int k = bestDraftLength(s);
             double gain = rate(s, k) / plain;
-            DraftPlan p = new DraftPlan(gain > 1 + MIN_GAIN ? k : 0, stopThreshold(s, k));
+            // A source's first few verdicts switch it off only if even an optimistic acceptance loses: against a
+            // prior of strength 2, one rejected first draft would otherwise mean plain decoding until the next probe.
+            boolean on = gain > 1 + MIN_GAIN || s.verdicts < EARLY_VERDICTS && couldWin(s, plain);
+            DraftPlan p = new DraftPlan(on ? k : 0, stopThreshold(s, k));
             bySource.put(e.getKey(), p);
             longest = Math.max(longest, p.maxDraftTokens());
             if (best == null || gain > bestGain) {
@@ -313,13 +318,18 @@ public final class AdaptiveScheduler implements DraftScheduler {
     private boolean speculationCouldWin() {
         double plain = rate(null, 0);
         for (SourceStats s : sources.values()) {
-            double upper = s.upperAcceptance(0.9);
-            double cost1 = s.draftCost(1, draftTokenPrior()) + verifyCost(2);
-            if ((1 + upper) / cost1 > plain) {
+            if (couldWin(s, plain)) {
                 return true;
             }
         }
         return sources.isEmpty();
+    }
+
+    /** Whether drafting one token from {@code s} beats plain decoding at its 90% upper credible acceptance. */
+    private boolean couldWin(SourceStats s, double plain) {
+        double upper = s.upperAcceptance(0.9);
+        double cost1 = s.draftCost(1, draftTokenPrior()) + verifyCost(2);
+        return (1 + upper) / cost1 > plain;
     }
 
     /** The lowest draft confidence at which drafting one more token still pays (0 = never stop early). */
@@ -344,6 +354,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         private final double[] bucketAccepted = new double[BUCKETS];
         private final double[] bucketRejected = new double[BUCKETS];
         private CostCurve draftCosts;   // size n = tokens drafted in one proposal
+        private int verdicts;           // drafts of this source verified in this generation
 
         SourceStats(Options o) {
             this.o = o;
@@ -396,6 +407,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
 
         void observe(Proposal proposal, int kept, long draftNanos) {
             int drafted = proposal.size();
+            verdicts++;
             draftCosts.add(drafted, Math.max(1.0, draftNanos));
             // Positions after the first rejection were never judged.
             for (int i = 0; i < Math.min(Math.min(drafted, kept + 1), accepted.length); i++) {
