@@ -291,11 +291,17 @@ public final class AdaptiveScheduler implements DraftScheduler {
         return (k == 0 ? 1 : s.expectedTokens(k)) / (draft + verifyCost(k + 1));
     }
 
+    /** The k in [1, max] with the highest {@link #rate}; expected tokens accumulate over k in one pass. */
     private int bestDraftLength(SourceStats s) {
+        double perToken = draftTokenPrior();
         int best = 1;
-        double bestRate = rate(s, 1);
-        for (int k = 2; k <= o.maxDraftLength(); k++) {
-            double r = rate(s, k);
+        double bestRate = -1;
+        double expected = 1;
+        double reach = 1;
+        for (int k = 1; k <= o.maxDraftLength(); k++) {
+            reach *= s.acceptance(k);
+            expected += reach;
+            double r = expected / (s.draftCost(k, perToken) + verifyCost(k + 1));
             if (r > bestRate) {
                 best = k;
                 bestRate = r;
