@@ -6,7 +6,7 @@
 # cell min / median / max, and whether the goal holds: every auto run faster than plain, none below 0.95 of its
 # run's heuristic figure.
 #
-#   tools/bench/compare-fresh.sh                 # 10 runs per cell, the jar at examples/target/specula.jar
+#   tools/bench/compare-fresh.sh                 # 10 runs per cell, the jar at server/target/specula.jar
 #   RUNS=3 TOKENS="64" tools/bench/compare-fresh.sh
 #   JAR=path/to/specula.jar EXTRA="--pairs 5" tools/bench/compare-fresh.sh
 #   RESULTS=/tmp/compare-fresh.abc123 RUNS=10 tools/bench/compare-fresh.sh    # only re-read an earlier run's files
@@ -20,7 +20,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-JAR=${JAR:-examples/target/specula.jar}
+JAR=${JAR:-server/target/specula.jar}
 RUNS=${RUNS:-10}
 TOKENS=${TOKENS:-"64 128"}
 EXTRA=${EXTRA:-}
