@@ -75,8 +75,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--show-draft", description = "Color the text that came from accepted draft tokens (on a terminal).")
     boolean showDraft;
 
-    @Option(names = "--trace-steps", description = "Print one line per decoding step of the timed speculative run to"
-            + " stderr: planned draft length, drafted, accepted, draft/verify/scheduler/other milliseconds.")
+    @Option(names = "--trace-steps", description = "Print one line per decoding step of every speculative generation"
+            + " (numbered; the warm-up's and the pairs' too) to stderr: planned draft length, drafted, accepted,"
+            + " draft/verify/scheduler/other milliseconds.")
     boolean traceSteps;
 
     @Option(names = "--verbose", description = "Print what was loaded (graph, rollback mode and why), and stack traces of errors.")

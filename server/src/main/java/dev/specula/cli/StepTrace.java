@@ -46,7 +46,6 @@ final class StepTrace implements Scheduling {
         return new DraftScheduler() {
             private int step;
             private long planEnd = -1;
-            private long feedbackEnd = -1;
             private long planNanos;
 
             @Override
@@ -70,7 +69,6 @@ final class StepTrace implements Scheduling {
                         o.plan().maxDraftTokens(), o.verdict().drafted(), o.verdict().accepted(),
                         o.verdict().drafted() == 0 ? "-" : o.proposal().source(), o.draftNanos() / 1e6,
                         o.verifyNanos() / 1e6, (planNanos + t1 - t0) / 1e6, other / 1e6);
-                feedbackEnd = t1;
             }
 
             @Override
