@@ -25,8 +25,10 @@ import java.util.function.Consumer;
  * by less than 3%, which unmodeled per-step work eats). Every few speculative steps it drafts one token more than
  * planned, without early stop, so the next length's cost and acceptance stay measured. A source's evidence fades
  * with each of its drafts and while it is switched off; while at k = 0 it probes k &ge; 1 after 8, 16, 32, ...
- * steps as long as the upper credible bound of a<sub>1</sub> says speculation could still win, so regime
- * changes are noticed.
+ * (up to {@code maxProbeInterval}) steps, so regime changes are noticed and draft costs, which only drafting
+ * measures, do not go stale.
+ * A source's first {@value #EARLY_VERDICTS} verdicts switch it off only if its 90% upper credible acceptance loses
+ * too, so one unlucky first draft does not mean plain decoding until the next probe.
  *
  * <p>Per source. Acceptance and draft cost are tracked separately for each {@link Proposal#source() source}
  * (a composite drafter's prompt lookup and draft model behave very differently), and the plan carries a length
@@ -119,7 +121,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
     static final int CALIBRATION_SEEDS = 4;
     private static final double CARRIED_EVIDENCE = 8;
     private static final int EXPLORE_INTERVAL = 12;
-    /** Verdicts of a source in this generation before its mean acceptance alone may switch it off. */
+    /** Verdicts of a source first seen in this generation before its mean acceptance alone may switch it off. */
     static final int EARLY_VERDICTS = 8;
     /**
      * Speculation must promise this much over plain decoding: a speculative step also pays for work the cost model
@@ -222,7 +224,9 @@ public final class AdaptiveScheduler implements DraftScheduler {
         boolean unseenWins = sources.isEmpty() && rate(unseen, unseenK) > plain;
         if (longest == 0 && !unseenWins) {
             plainSteps++;
-            if (plainSteps >= probeInterval && speculationCouldWin()) {
+            // Probes are not gated by the cost estimates: those are only re-measured by drafting, so a source
+            // measured slow once (a fresh process's first calls, a busy moment) would otherwise never be tried again.
+            if (plainSteps >= probeInterval) {
                 plainSteps = 0;
                 probeInterval = Math.min(o.maxProbeInterval(), probeInterval * 2);
                 return probePlan(bySource);
@@ -257,6 +261,8 @@ public final class AdaptiveScheduler implements DraftScheduler {
         int longest = 1;
         for (Map.Entry<String, SourceStats> e : sources.entrySet()) {
             int k = bestDraftLength(e.getValue());
+            // Its draft costs were last measured before it was switched off: the probe measures them afresh.
+            e.getValue().forgetDraftCosts();
             probes.put(e.getKey(), new DraftPlan(k, plans.get(e.getKey()).minConfidence()));
             longest = Math.max(longest, k);
         }
@@ -320,17 +326,6 @@ public final class AdaptiveScheduler implements DraftScheduler {
         return 1 / (1 + o.verifySlopePrior());
     }
 
-    /** Whether some source's optimistic (90% upper credible bound) acceptance would make drafting worth it. */
-    private boolean speculationCouldWin() {
-        double plain = rate(null, 0);
-        for (SourceStats s : sources.values()) {
-            if (couldWin(s, plain)) {
-                return true;
-            }
-        }
-        return sources.isEmpty();
-    }
-
     /** Whether drafting one token from {@code s} beats plain decoding at its 90% upper credible acceptance. */
     private boolean couldWin(SourceStats s, double plain) {
         double upper = s.upperAcceptance(0.9);
@@ -360,7 +355,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         private final double[] bucketAccepted = new double[BUCKETS];
         private final double[] bucketRejected = new double[BUCKETS];
         private CostCurve draftCosts;   // size n = tokens drafted in one proposal
-        private int verdicts;           // drafts of this source verified in this generation
+        private int verdicts;           // drafts of this source verified, EARLY_VERDICTS if carried over
 
         SourceStats(Options o) {
             this.o = o;
@@ -386,6 +381,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
                 s.bucketRejected[b] = p.bucketRejected()[b] * scale;
             }
             s.draftCosts = CostCurve.restore(p.draftCosts(), o.maxDraftLength(), 0, (int) CARRIED_EVIDENCE);
+            s.verdicts = EARLY_VERDICTS; // judged in an earlier generation: no early optimism again
             return s;
         }
 
@@ -435,6 +431,10 @@ public final class AdaptiveScheduler implements DraftScheduler {
                     }
                 }
             }
+        }
+
+        void forgetDraftCosts() {
+            draftCosts = new CostCurve(o.maxDraftLength(), 0);
         }
 
         /** Estimated cost of drafting k tokens; {@code perTokenPrior} per token until measured. */

@@ -185,6 +185,31 @@ class SchedulerSimulationTest {
     }
 
     @Test
+    void aDraftMeasuredSlowOnceIsProbedAndMeasuredAgain() {
+        // A fresh process under load: the first draft calls measure 20x their cost, so speculation looks hopeless
+        // and switches off. Only drafting re-measures the draft's cost, so the scheduler must still probe, find the
+        // draft cheap again and go back to speculating (at acceptance 0.8 and cost 0.15 the best k is 3).
+        DraftScheduler s = Scheduling.adaptive(CostCalibrationTest.simulated(0.15)).start();
+        SplittableRandom r = new SplittableRandom(5);
+        int lateSpeculative = 0;
+        for (int step = 0; step < 400; step++) {
+            DraftPlan plan = s.plan();
+            int k = plan.maxDraftTokens();
+            int acc = 0;
+            while (acc < k && r.nextDouble() < 0.8) {
+                acc++;
+            }
+            double c = step < 30 ? 3.0 : 0.15;
+            s.feedback(new StepOutcome(plan, new Proposal(new int[k], null, null, k, "model:draft"),
+                    new Verdict(k, acc, 0), Math.round(k * c * T), Math.round(T * verifyRatio(k + 1))));
+            if (step >= 300 && k > 0) {
+                lateSpeculative++;
+            }
+        }
+        assertTrue(lateSpeculative >= 95, "speculating in " + lateSpeculative + " of the last 100 steps");
+    }
+
+    @Test
     void draftsThatAreAlwaysRejectedStillSwitchSpeculationOffEarly() {
         // The other side of the early optimism: a draft that never agrees costs at most a few steps.
         DraftScheduler s = Scheduling.adaptive(CostCalibrationTest.simulated(0.15)).start();
