@@ -55,9 +55,14 @@ final class GenerateCommand implements Callable<Integer> {
             + " special tokens added by the tokenizer (default: added as transformers adds them).")
     boolean noSpecialTokens;
 
-    @Option(names = "--compare", description = "Also run plain decoding of the same target; print the speedup and"
-            + " whether the outputs are identical.")
+    @Option(names = "--compare", description = "Also run plain decoding of the same target, in --pairs interleaved"
+            + " pairs with the speculative run; print the median speedup and whether the outputs are identical.")
     boolean compare;
+
+    @Option(names = "--pairs", paramLabel = "N", defaultValue = "3", description = "With --compare: timed pairs of a"
+            + " speculative and a plain run, interleaved (the order alternates per pair); the speedup is the median of"
+            + " the pairs' ratios, so one disturbed run on a busy machine does not decide it. Default: ${DEFAULT-VALUE}.")
+    int pairs;
 
     @Option(names = "--warm-up", negatable = true, description = "First run a short speculative and a short plain"
             + " generation, untimed (JIT, first native calls), so that a comparison is fair. Default: on with"
@@ -69,6 +74,11 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--show-draft", description = "Color the text that came from accepted draft tokens (on a terminal).")
     boolean showDraft;
+
+    @Option(names = "--trace-steps", description = "Print one line per decoding step of every speculative generation"
+            + " (numbered; the warm-up's and the pairs' too) to stderr: planned draft length, drafted, accepted,"
+            + " draft/verify/scheduler/other milliseconds.")
+    boolean traceSteps;
 
     @Option(names = "--verbose", description = "Print what was loaded (graph, rollback mode and why), and stack traces of errors.")
     boolean verbose;
@@ -83,7 +93,7 @@ final class GenerateCommand implements Callable<Integer> {
                 : Prompt.text(promptText, !noSpecialTokens);
         SamplingParams params = sampling.params();
         models.scheduling(); // validate before loading models
-        try (Specula specula = models.open()) {
+        try (Specula specula = models.open(s -> traceSteps ? new StepTrace(s, err, System::nanoTime, s.name()) : s)) {
             if (verbose) {
                 err.println("target: " + specula.target().description());
                 specula.draftModel().ifPresent(d -> err.println("draft: " + d.description()));
@@ -99,15 +109,11 @@ final class GenerateCommand implements Callable<Integer> {
             Completion c = specula.generate(GenerationRequest.builder(text).params(params).speculative(speculative)
                     .listener(json ? TextListener.NONE : status).build());
             status.finish();
-            // The baseline decodes its text too (not printed), so both runs pay for detokenization.
-            Completion baseline = compare
-                    ? specula.generate(GenerationRequest.builder(text).params(params).speculative(false)
-                    .listener(json ? TextListener.NONE : (piece, fromDraft) -> { }).build())
-                    : null;
+            Comparison comparison = compare ? compare(specula, text, params, speculative, c) : null;
             if (json) {
-                out.println(toJson(specula, c, baseline, params));
+                out.println(toJson(specula, c, comparison, params));
             } else {
-                printSummary(specula, c, baseline, speculative);
+                printSummary(specula, c, comparison, speculative);
             }
         }
         return 0;
@@ -134,13 +140,77 @@ final class GenerateCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * The timed pairs of a comparison: {@code first} (the speculative run already shown) and a plain run, then
+     * {@code pairs - 1} more pairs with the order alternating (plain first, then speculative first, ...), so that
+     * neither decoder always runs right after the other. Every plain run decodes its text too (not printed), so both
+     * pay for detokenization. A sampled generation without a seed draws a fresh one per run; the pairs reuse the first
+     * run's seed, so that every run makes the same tokens.
+     */
+    private Comparison compare(Specula specula, Prompt text, SamplingParams params, boolean speculative,
+                               Completion first) {
+        if (pairs < 1) {
+            throw new IllegalArgumentException("--pairs must be >= 1, got " + pairs);
+        }
+        SamplingParams same = params.toBuilder().seed(first.metrics().seed()).build();
+        List<Completion> plain = new java.util.ArrayList<>();
+        List<Completion> spec = new java.util.ArrayList<>(List.of(first));
+        plain.add(run(specula, text, same, false));
+        for (int i = 1; i < pairs; i++) {
+            boolean plainFirst = i % 2 == 1;
+            if (plainFirst) {
+                plain.add(run(specula, text, same, false));
+            }
+            spec.add(run(specula, text, same, speculative));
+            if (!plainFirst) {
+                plain.add(run(specula, text, same, false));
+            }
+        }
+        double[] speedups = new double[pairs];
+        for (int i = 0; i < pairs; i++) {
+            speedups[i] = spec.get(i).metrics().tokensPerSecond() / plain.get(i).metrics().tokensPerSecond();
+        }
+        boolean identical = true;
+        for (int i = 0; i < pairs; i++) {
+            identical &= Arrays.equals(spec.get(i).tokenIds(), first.tokenIds())
+                    && Arrays.equals(plain.get(i).tokenIds(), first.tokenIds());
+        }
+        return new Comparison(plain.get(0), speedups, identical);
+    }
+
+    private static Completion run(Specula specula, Prompt text, SamplingParams params, boolean speculative) {
+        return specula.generate(GenerationRequest.builder(text).params(params).speculative(speculative)
+                .listener((piece, fromDraft) -> { }).build());
+    }
+
+    /**
+     * @param baseline  the first plain run
+     * @param speedups  per timed pair, speculative over plain tokens per second
+     * @param identical whether every run's tokens equal the first speculative run's
+     */
+    private record Comparison(Completion baseline, double[] speedups, boolean identical) {
+        double median() {
+            double[] s = speedups.clone();
+            Arrays.sort(s);
+            return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+        }
+
+        String list() {
+            StringBuilder b = new StringBuilder();
+            for (double v : speedups) {
+                b.append(b.length() == 0 ? "" : " ").append(String.format(java.util.Locale.ROOT, "%.2f", v));
+            }
+            return b.toString();
+        }
+    }
+
     private static void warmUp(Specula specula, Prompt text, SamplingParams params) {
         SamplingParams shortRun = params.toBuilder().maxNewTokens(Math.min(32, params.maxNewTokens())).build();
         specula.generate(GenerationRequest.builder(text).params(shortRun).speculative(true).build());
         specula.generate(GenerationRequest.builder(text).params(shortRun).speculative(false).build());
     }
 
-    private void printSummary(Specula specula, Completion c, Completion baseline, boolean speculative) {
+    private void printSummary(Specula specula, Completion c, Comparison comparison, boolean speculative) {
         GenerationMetrics m = c.metrics();
         out.println();
         err.println();
@@ -157,16 +227,17 @@ final class GenerateCommand implements Callable<Integer> {
                             + " prefill %.1f ms, other %.1f ms%n", ks.getAverage(), ks.getMin(), ks.getMax(),
                     m.draftNanos() / 1e6, m.verifyNanos() / 1e6, m.prefillNanos() / 1e6, m.otherNanos() / 1e6);
         }
-        if (baseline != null) {
-            GenerationMetrics b = baseline.metrics();
+        if (comparison != null) {
+            GenerationMetrics b = comparison.baseline().metrics();
             err.printf("--- plain decoding of the same target ---%n%d tokens in %.3f s: %.1f tokens/s%n",
                     b.generatedTokens(), b.totalNanos() / 1e9, b.tokensPerSecond());
-            err.printf("speedup: %.2fx, outputs identical: %s%n", m.tokensPerSecond() / b.tokensPerSecond(),
-                    Arrays.equals(c.tokenIds(), baseline.tokenIds()) ? "yes" : "NO");
+            err.printf("speedup: %.2fx (median of %d interleaved pairs: %s), outputs identical: %s%n",
+                    comparison.median(), comparison.speedups().length, comparison.list(),
+                    comparison.identical() ? "yes" : "NO");
         }
     }
 
-    private String toJson(Specula specula, Completion c, Completion baseline, SamplingParams params) throws IOException {
+    private String toJson(Specula specula, Completion c, Comparison comparison, SamplingParams params) throws IOException {
         ObjectMapper mapper = new ObjectMapper();
         ObjectNode root = mapper.createObjectNode();
         root.put("text", c.text());
@@ -189,10 +260,14 @@ final class GenerateCommand implements Callable<Integer> {
         sampling.put("maxNewTokens", params.maxNewTokens());
         sampling.set("stopTokenIds", mapper.valueToTree(params.stopTokenIds()));
         root.set("metrics", Json.metrics(mapper, c.metrics()));
-        if (baseline != null) {
-            root.set("baseline_metrics", Json.metrics(mapper, baseline.metrics()));
-            root.put("speedup", c.metrics().tokensPerSecond() / baseline.metrics().tokensPerSecond());
-            root.put("identical", Arrays.equals(c.tokenIds(), baseline.tokenIds()));
+        if (comparison != null) {
+            root.set("baseline_metrics", Json.metrics(mapper, comparison.baseline().metrics()));
+            root.put("speedup", comparison.median());
+            ArrayNode pairSpeedups = root.putArray("pair_speedups");
+            for (double v : comparison.speedups()) {
+                pairSpeedups.add(v);
+            }
+            root.put("identical", comparison.identical());
         }
         return mapper.writerWithDefaultPrettyPrinter().writeValueAsString(root);
     }

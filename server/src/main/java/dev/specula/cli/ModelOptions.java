@@ -90,13 +90,18 @@ final class ModelOptions {
     }
 
     Specula open() {
+        return open(java.util.function.UnaryOperator.identity());
+    }
+
+    /** Opens the models with the draft-length policy passed through {@code wrap} (e.g. a {@link StepTrace}). */
+    Specula open(java.util.function.UnaryOperator<Scheduling> wrap) {
         if (threads != null && threads < 1) {
             throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
         }
         if (draftThreads != null && draftThreads < 1) {
             throw new IllegalArgumentException("--draft-threads must be >= 1, got " + draftThreads);
         }
-        Scheduling scheduling = scheduling();
+        Scheduling scheduling = wrap.apply(scheduling());
         OnnxModelOptions targetOptions = threads != null ? OnnxModelOptions.cpu(threads) : OnnxModelOptions.defaults();
         OnnxModelOptions draftOptions = draftThreads != null ? OnnxModelOptions.cpu(draftThreads)
                 : OnnxModelOptions.defaults();

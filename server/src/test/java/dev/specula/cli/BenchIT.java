@@ -32,6 +32,7 @@ class BenchIT {
                 assertTrue(c.get("tokensPerSecond").asDouble() > 0, c.toString());
                 assertTrue(c.get("outsideRuntime").asDouble() >= 0 && c.get("outsideRuntime").asDouble() < 1, c.toString());
                 assertTrue(c.get("predicted").asDouble() > 0, c.toString());
+                assertTrue(c.get("priced").asDouble() > 0, c.toString());
             }
             JsonNode cal = w.get("calibration");
             assertEquals(17, cal.get("positions").size(), cal.toString());
@@ -41,6 +42,10 @@ class BenchIT {
         String md = Files.readString(report.resolve("benchmarks.md"));
         assertTrue(md.contains("## code") && md.contains("The prediction") && md.contains("Calibration at"), md);
         assertTrue(root.get("schedulers").size() >= 3, root.get("schedulers").toString());
+        for (JsonNode c : root.get("schedulers")) {
+            assertTrue(c.get("pricedOverBest").asDouble() > 0, c.toString());
+        }
+        assertTrue(md.contains("priced: adaptive"), md);
         assertTrue(Files.size(report.resolve("benchmarks-speedup.png")) > 1000);
     }
 

@@ -25,8 +25,10 @@ import java.util.function.Consumer;
  * by less than 3%, which unmodeled per-step work eats). Every few speculative steps it drafts one token more than
  * planned, without early stop, so the next length's cost and acceptance stay measured. A source's evidence fades
  * with each of its drafts and while it is switched off; while at k = 0 it probes k &ge; 1 after 8, 16, 32, ...
- * steps as long as the upper credible bound of a<sub>1</sub> says speculation could still win, so regime
- * changes are noticed.
+ * (up to {@code maxProbeInterval}) steps, so regime changes are noticed and draft costs, which only drafting
+ * measures, do not go stale.
+ * A source's first {@value #EARLY_VERDICTS} verdicts switch it off only if its 90% upper credible acceptance loses
+ * too, so one unlucky first draft does not mean plain decoding until the next probe.
  *
  * <p>Per source. Acceptance and draft cost are tracked separately for each {@link Proposal#source() source}
  * (a composite drafter's prompt lookup and draft model behave very differently), and the plan carries a length
@@ -119,6 +121,8 @@ public final class AdaptiveScheduler implements DraftScheduler {
     static final int CALIBRATION_SEEDS = 4;
     private static final double CARRIED_EVIDENCE = 8;
     private static final int EXPLORE_INTERVAL = 12;
+    /** Verdicts of a source first seen in this generation before its mean acceptance alone may switch it off. */
+    static final int EARLY_VERDICTS = 8;
     /**
      * Speculation must promise this much over plain decoding: a speculative step also pays for work the cost model
      * does not see (the loop's bookkeeping, the drafter's), so a predicted gain of a percent or two is a loss.
@@ -204,7 +208,10 @@ public final class AdaptiveScheduler implements DraftScheduler {
             SourceStats s = e.getValue();
             int k = bestDraftLength(s);
             double gain = rate(s, k) / plain;
-            DraftPlan p = new DraftPlan(gain > 1 + MIN_GAIN ? k : 0, stopThreshold(s, k));
+            // A source's first few verdicts switch it off only if even an optimistic acceptance loses: against a
+            // prior of strength 2, one rejected first draft would otherwise mean plain decoding until the next probe.
+            boolean on = gain > 1 + MIN_GAIN || s.verdicts < EARLY_VERDICTS && couldWin(s, plain);
+            DraftPlan p = new DraftPlan(on ? k : 0, stopThreshold(s, k));
             bySource.put(e.getKey(), p);
             longest = Math.max(longest, p.maxDraftTokens());
             if (best == null || gain > bestGain) {
@@ -217,7 +224,9 @@ public final class AdaptiveScheduler implements DraftScheduler {
         boolean unseenWins = sources.isEmpty() && rate(unseen, unseenK) > plain;
         if (longest == 0 && !unseenWins) {
             plainSteps++;
-            if (plainSteps >= probeInterval && speculationCouldWin()) {
+            // Probes are not gated by the cost estimates: those are only re-measured by drafting, so a source
+            // measured slow once (a fresh process's first calls, a busy moment) would otherwise never be tried again.
+            if (plainSteps >= probeInterval) {
                 plainSteps = 0;
                 probeInterval = Math.min(o.maxProbeInterval(), probeInterval * 2);
                 return probePlan(bySource);
@@ -252,6 +261,8 @@ public final class AdaptiveScheduler implements DraftScheduler {
         int longest = 1;
         for (Map.Entry<String, SourceStats> e : sources.entrySet()) {
             int k = bestDraftLength(e.getValue());
+            // Its draft costs were last measured before it was switched off: the probe measures them afresh.
+            e.getValue().forgetDraftCosts();
             probes.put(e.getKey(), new DraftPlan(k, plans.get(e.getKey()).minConfidence()));
             longest = Math.max(longest, k);
         }
@@ -286,11 +297,17 @@ public final class AdaptiveScheduler implements DraftScheduler {
         return (k == 0 ? 1 : s.expectedTokens(k)) / (draft + verifyCost(k + 1));
     }
 
+    /** The k in [1, max] with the highest {@link #rate}; expected tokens accumulate over k in one pass. */
     private int bestDraftLength(SourceStats s) {
+        double perToken = draftTokenPrior();
         int best = 1;
-        double bestRate = rate(s, 1);
-        for (int k = 2; k <= o.maxDraftLength(); k++) {
-            double r = rate(s, k);
+        double bestRate = -1;
+        double expected = 1;
+        double reach = 1;
+        for (int k = 1; k <= o.maxDraftLength(); k++) {
+            reach *= s.acceptance(k);
+            expected += reach;
+            double r = expected / (s.draftCost(k, perToken) + verifyCost(k + 1));
             if (r > bestRate) {
                 best = k;
                 bestRate = r;
@@ -309,17 +326,11 @@ public final class AdaptiveScheduler implements DraftScheduler {
         return 1 / (1 + o.verifySlopePrior());
     }
 
-    /** Whether some source's optimistic (90% upper credible bound) acceptance would make drafting worth it. */
-    private boolean speculationCouldWin() {
-        double plain = rate(null, 0);
-        for (SourceStats s : sources.values()) {
-            double upper = s.upperAcceptance(0.9);
-            double cost1 = s.draftCost(1, draftTokenPrior()) + verifyCost(2);
-            if ((1 + upper) / cost1 > plain) {
-                return true;
-            }
-        }
-        return sources.isEmpty();
+    /** Whether drafting one token from {@code s} beats plain decoding at its 90% upper credible acceptance. */
+    private boolean couldWin(SourceStats s, double plain) {
+        double upper = s.upperAcceptance(0.9);
+        double cost1 = s.draftCost(1, draftTokenPrior()) + verifyCost(2);
+        return (1 + upper) / cost1 > plain;
     }
 
     /** The lowest draft confidence at which drafting one more token still pays (0 = never stop early). */
@@ -344,6 +355,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         private final double[] bucketAccepted = new double[BUCKETS];
         private final double[] bucketRejected = new double[BUCKETS];
         private CostCurve draftCosts;   // size n = tokens drafted in one proposal
+        private int verdicts;           // drafts of this source verified, EARLY_VERDICTS if carried over
 
         SourceStats(Options o) {
             this.o = o;
@@ -369,6 +381,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
                 s.bucketRejected[b] = p.bucketRejected()[b] * scale;
             }
             s.draftCosts = CostCurve.restore(p.draftCosts(), o.maxDraftLength(), 0, (int) CARRIED_EVIDENCE);
+            s.verdicts = EARLY_VERDICTS; // judged in an earlier generation: no early optimism again
             return s;
         }
 
@@ -396,6 +409,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
 
         void observe(Proposal proposal, int kept, long draftNanos) {
             int drafted = proposal.size();
+            verdicts++;
             draftCosts.add(drafted, Math.max(1.0, draftNanos));
             // Positions after the first rejection were never judged.
             for (int i = 0; i < Math.min(Math.min(drafted, kept + 1), accepted.length); i++) {
@@ -417,6 +431,10 @@ public final class AdaptiveScheduler implements DraftScheduler {
                     }
                 }
             }
+        }
+
+        void forgetDraftCosts() {
+            draftCosts = new CostCurve(o.maxDraftLength(), 0);
         }
 
         /** Estimated cost of drafting k tokens; {@code perTokenPrior} per token until measured. */

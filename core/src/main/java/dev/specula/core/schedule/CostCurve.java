@@ -1,7 +1,5 @@
 package dev.specula.core.schedule;
 
-import org.apache.commons.math3.stat.regression.SimpleRegression;
-
 import java.util.Arrays;
 
 /**
@@ -95,7 +93,9 @@ final class CostCurve {
             return;
         }
         dirty = false;
-        SimpleRegression fit = new SimpleRegression();
+        // Least squares over every measurement, each size's represented by its median: sums weighted by counts.
+        double sxx = 0;
+        double sxy = 0;
         double weight = 0;
         double weightedSum = 0;
         double weightedSize = 0;
@@ -110,9 +110,8 @@ final class CostCurve {
             if (anchor < 0 || count > at[anchor].count()) {
                 anchor = n;
             }
-            for (int i = 0; i < count; i++) {
-                fit.addData(n, at[n].median());
-            }
+            sxx += (double) count * n * n;
+            sxy += count * n * at[n].median();
             weight += count;
             weightedSum += count * at[n].median();
             weightedSize += count * n;
@@ -125,7 +124,9 @@ final class CostCurve {
         double meanCost = weightedSum / weight;
         double meanSize = weightedSize / weight;
         if (sizes >= 2) {
-            slope = Math.max(0, fit.getSlope());
+            double varX = sxx - weight * meanSize * meanSize;
+            double covXY = sxy - weight * meanSize * meanCost;
+            slope = Math.max(0, covXY / varX);
         } else {
             // One size measured: scale it by the prior shape.
             slope = meanCost * (1 - fixedShare) / (fixedShare + (1 - fixedShare) * anchor);

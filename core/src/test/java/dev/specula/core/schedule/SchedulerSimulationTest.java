@@ -159,6 +159,73 @@ class SchedulerSimulationTest {
         assertEquals(0, Scheduling.adaptive(CostCalibrationTest.simulated(0.9)).start().plan().maxDraftTokens());
     }
 
+    /** Feeds {@code s} one step that drafted what it planned and kept {@code kept}, at draft cost c. */
+    static void step(DraftScheduler s, DraftPlan plan, int kept, double c) {
+        int k = plan.maxDraftTokens();
+        s.feedback(new StepOutcome(plan, new Proposal(new int[k], null, null, k, "model:draft"),
+                new Verdict(k, Math.min(kept, k), 0), Math.round(k * c * T), Math.round(T * verifyRatio(k + 1))));
+    }
+
+    @Test
+    void oneRejectedFirstDraftDoesNotSwitchACalibratedSchedulerOff() {
+        // The one-shot command line case: the first draft of a fresh process is rejected outright. At the prior
+        // (0.6, strength 2) one rejection puts the mean acceptance below break-even; the scheduler must keep
+        // drafting until its evidence, not one verdict, says drafting loses.
+        CostCalibration calibration = CostCalibrationTest.simulated(0.15);
+        DraftScheduler s = Scheduling.adaptive(calibration).start();
+        DraftPlan first = s.plan();
+        assertTrue(first.maxDraftTokens() >= 1, "a calibrated scheduler drafts on its first step");
+        step(s, first, 0, 0.15);
+        for (int i = 0; i < 6; i++) {
+            DraftPlan next = s.plan();
+            assertTrue(next.maxDraftTokens() >= 1, "step " + (i + 2) + " after one rejected first draft planned "
+                    + next.maxDraftTokens() + " tokens, expected >= 1");
+            step(s, next, i % 2 == 0 ? 1 : 0, 0.15); // then acceptance about one half
+        }
+    }
+
+    @Test
+    void aDraftMeasuredSlowOnceIsProbedAndMeasuredAgain() {
+        // A fresh process under load: the first draft calls measure 20x their cost, so speculation looks hopeless
+        // and switches off. Only drafting re-measures the draft's cost, so the scheduler must still probe, find the
+        // draft cheap again and go back to speculating (at acceptance 0.8 and cost 0.15 the best k is 3).
+        DraftScheduler s = Scheduling.adaptive(CostCalibrationTest.simulated(0.15)).start();
+        SplittableRandom r = new SplittableRandom(5);
+        int lateSpeculative = 0;
+        for (int step = 0; step < 400; step++) {
+            DraftPlan plan = s.plan();
+            int k = plan.maxDraftTokens();
+            int acc = 0;
+            while (acc < k && r.nextDouble() < 0.8) {
+                acc++;
+            }
+            double c = step < 30 ? 3.0 : 0.15;
+            s.feedback(new StepOutcome(plan, new Proposal(new int[k], null, null, k, "model:draft"),
+                    new Verdict(k, acc, 0), Math.round(k * c * T), Math.round(T * verifyRatio(k + 1))));
+            if (step >= 300 && k > 0) {
+                lateSpeculative++;
+            }
+        }
+        assertTrue(lateSpeculative >= 95, "speculating in " + lateSpeculative + " of the last 100 steps");
+    }
+
+    @Test
+    void draftsThatAreAlwaysRejectedStillSwitchSpeculationOffEarly() {
+        // The other side of the early optimism: a draft that never agrees costs at most a few steps.
+        DraftScheduler s = Scheduling.adaptive(CostCalibrationTest.simulated(0.15)).start();
+        int speculative = 0;
+        for (int i = 0; i < 24; i++) {
+            DraftPlan plan = s.plan();
+            if (plan.maxDraftTokens() > 0) {
+                speculative++;
+            }
+            step(s, plan, 0, 0.15);
+        }
+        assertTrue(speculative <= 10, "drafted in " + speculative
+                + " of 24 steps although every draft was rejected");
+        assertEquals(0, s.plan().maxDraftTokens());
+    }
+
     /**
      * Text whose acceptance comes in bursts: each position is easy (acceptance {@code easy}) or hard ({@code hard}),
      * switching with probability {@code flip} per position, as a repeated passage or a boilerplate line is easy

@@ -78,9 +78,10 @@ public final class BenchReport {
         out.println();
         for (SchedulerComparison c : comparisons) {
             out.printf(Locale.ROOT, "%s %s: adaptive %.2fx, heuristic %.2fx, best fixed k=%d %.2fx;"
-                            + " adaptive / best fixed k or heuristic: %.3f; calibrated oracle k=%d predicts %.2fx%n",
+                            + " adaptive / best fixed k or heuristic: %.3f (at calibrated prices %.3f);"
+                            + " calibrated oracle k=%d predicts %.2fx%n",
                     c.workload(), c.drafter(), c.adaptive(), c.heuristic(), c.bestFixedK(), c.bestFixed(),
-                    c.adaptiveOverBest(), c.oracleK(), c.oraclePredicted());
+                    c.adaptiveOverBest(), c.pricedOverBest(), c.oracleK(), c.oraclePredicted());
         }
     }
 
@@ -165,15 +166,19 @@ public final class BenchReport {
         md.append("Measured speedups; the best fixed length is the best of those run, in hindsight. The calibrated"
                 + " oracle is the fixed length in 0..16 the calibration predicts best at the per-position acceptance"
                 + " pooled over the fixed-length runs (for prompt lookup it assumes a match at every step, so it is"
-                + " optimistic). The goal: adaptive at least 0.97 of the better of heuristic and best fixed.\n\n");
-        md.append("| workload | drafter | adaptive | heuristic | best fixed (k) | adaptive / max(heuristic, best fixed) | a | oracle k | oracle predicted |\n");
-        md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+                + " optimistic). The goal: adaptive at least 0.97 of the better of heuristic and best fixed. The"
+                + " priced columns compare the same runs' choices without machine noise: the tokens each configuration"
+                + " made over the calibrated cost of the steps it took (its draft lengths, draft model calls and target"
+                + " calls), against plain decoding's calibrated steps.\n\n");
+        md.append("| workload | drafter | adaptive | heuristic | best fixed (k) | adaptive / max(heuristic, best fixed) | priced: adaptive | heuristic | best fixed | adaptive / max | a | oracle k | oracle predicted |\n");
+        md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for (SchedulerComparison c : comparisons) {
-            md.append(String.format(Locale.ROOT, "| %s | %s | %.2fx | %s | %.2fx (%d) | %.3f | %.3f | %d | %.2fx |%n",
+            md.append(String.format(Locale.ROOT, "| %s | %s | %.2fx | %s | %.2fx (%d) | %.3f | %.2fx | %s | %.2fx | %.3f | %.3f | %d | %.2fx |%n",
                     c.workload(), c.drafter(), c.adaptive(),
                     Double.isNaN(c.heuristic()) ? "-" : String.format(Locale.ROOT, "%.2fx", c.heuristic()),
-                    c.bestFixed(), c.bestFixedK(), c.adaptiveOverBest(), c.acceptance(), c.oracleK(),
-                    c.oraclePredicted()));
+                    c.bestFixed(), c.bestFixedK(), c.adaptiveOverBest(), c.adaptivePriced(),
+                    Double.isNaN(c.heuristicPriced()) ? "-" : String.format(Locale.ROOT, "%.2fx", c.heuristicPriced()),
+                    c.bestFixedPriced(), c.pricedOverBest(), c.acceptance(), c.oracleK(), c.oraclePredicted()));
         }
         if (!traces.isEmpty()) {
             md.append("\n## Draft lengths the adaptive scheduler chose over one generation\n\n");

@@ -74,6 +74,30 @@ final class CalibratedBound {
         return speculative == 0 ? 1 : plain / speculative;
     }
 
+    /**
+     * The speedup a configuration's own steps earn at the calibrated costs: the tokens it actually made (so a policy
+     * that drafts long in easy stretches is credited with what it got there, not with the average acceptance) over
+     * the calibrated cost of the steps it actually took, against plain decoding's calibrated steps for as many
+     * tokens. Free of the run's clock, so it compares policies' choices without machine noise.
+     *
+     * @param tokens         tokens the generations made, in all
+     * @param usesDraftModel whether the configuration prefills a draft model
+     */
+    static double pricedSpeedup(CostCalibration c, List<List<StepLog.Step>> generations, double tokens,
+                                boolean usesDraftModel) {
+        double prefill = Double.isNaN(c.prefillNanos()) ? 0 : c.prefillNanos();
+        double draftPrefill = usesDraftModel && !Double.isNaN(c.draftPrefillNanos()) ? c.draftPrefillNanos() : 0;
+        double speculative = 0;
+        for (List<StepLog.Step> g : generations) {
+            speculative += prefill + draftPrefill;
+            for (StepLog.Step s : g) {
+                speculative += c.stepNanos(s.drafted(), s.modelCalls());
+            }
+        }
+        double plain = generations.size() * prefill + tokens * c.plainStepNanos();
+        return speculative == 0 ? 1 : plain / speculative;
+    }
+
     /** The same prediction for a fixed draft length k at acceptance a, prefill included, for n tokens. */
     static double predictedFixed(CostCalibration c, double a, int k, boolean modelDraft, int tokens) {
         double prefill = Double.isNaN(c.prefillNanos()) ? 0 : c.prefillNanos();

@@ -29,6 +29,9 @@ import java.util.stream.Collectors;
  *                           configuration drafted, over the calibrated cost of those steps, against plain decoding's
  *                           calibrated step; nothing in it comes from this run's clock
  * @param achievedOverPredicted speedup / predicted
+ * @param priced             the tokens this configuration made over the calibrated cost of the steps it took
+ *                           ({@link CalibratedBound#pricedSpeedup}): its choices at the calibration's prices, free of
+ *                           machine noise
  * @param outsideRuntime     share of wall time spent outside ONNX Runtime calls
  * @param bytesPerToken      Java heap bytes allocated per generated token
  * @param identical          for greedy workloads, whether every output equals plain decoding's; null if sampled
@@ -37,7 +40,7 @@ import java.util.stream.Collectors;
 public record ConfigSummary(String workload, String config, double tokensPerSecond, double minTokensPerSecond,
                             double maxTokensPerSecond, double speedup, double minSpeedup, double maxSpeedup,
                             double acceptanceRate, double positionAcceptance, double tokensPerCall, double predicted,
-                            double achievedOverPredicted,
+                            double achievedOverPredicted, double priced,
                             double outsideRuntime, double bytesPerToken, Boolean identical, int[] draftLengths) {
 
     static double median(double[] v) {
@@ -78,6 +81,8 @@ public record ConfigSummary(String workload, String config, double tokensPerSeco
             List<List<StepLog.Step>> stepLists = list.stream().map(Measurement::steps).toList();
             double predicted = c.isPlain() ? 1
                     : CalibratedBound.predictedSpeedup(calibration, stepLists, usesDraftModel.test(c));
+            double priced = c.isPlain() ? 1 : CalibratedBound.pricedSpeedup(calibration, stepLists, generated,
+                    usesDraftModel.test(c));
             double speedup = median(speedups);
             Boolean identical = w.params().isGreedy() ? list.stream().allMatch(m -> Arrays.equals(m.tokens(),
                     plain.stream().filter(p -> p.repeat() == m.repeat() && p.prompt() == m.prompt()).findFirst()
@@ -88,7 +93,7 @@ public record ConfigSummary(String workload, String config, double tokensPerSeco
                     Arrays.stream(rates).max().orElse(0), speedup, Arrays.stream(speedups).min().orElse(0),
                     Arrays.stream(speedups).max().orElse(0),
                     drafted == 0 ? 0 : sum(list, m -> m.metrics().acceptedTokens()) / drafted,
-                    CalibratedBound.pooledAcceptance(stepLists), tokensPerCall, predicted, speedup / predicted,
+                    CalibratedBound.pooledAcceptance(stepLists), tokensPerCall, predicted, speedup / predicted, priced,
                     1 - sum(list, Measurement::runtimeNanos) / sum(list, m -> m.metrics().totalNanos()),
                     sum(list, Measurement::allocatedBytes) / generated, identical, trace));
         }

@@ -22,10 +22,16 @@ import java.util.Optional;
  *                          (for a lookup drafter it assumes a match at every step, so it is optimistic)
  * @param oraclePredicted   that prediction
  * @param adaptiveOverBest  adaptive / max(heuristic, bestFixed)
+ * @param adaptivePriced    the same three at the calibration's prices ({@link ConfigSummary#priced()}): the
+ *                          policies' choices compared without machine noise
+ * @param heuristicPriced   (NaN if not run)
+ * @param bestFixedPriced   the highest priced speedup among the fixed draft lengths run
+ * @param pricedOverBest    adaptivePriced / max(heuristicPriced, bestFixedPriced)
  */
 public record SchedulerComparison(String workload, String drafter, double adaptive, double heuristic, double bestFixed,
                                   int bestFixedK, double acceptance, int oracleK, double oraclePredicted,
-                                  double adaptiveOverBest) {
+                                  double adaptiveOverBest, double adaptivePriced, double heuristicPriced,
+                                  double bestFixedPriced, double pricedOverBest) {
 
     /** One comparison per drafter of this workload that has an adaptive and at least one fixed-length run. */
     public static List<SchedulerComparison> of(Workload w, List<ConfigSummary> summaries, List<Measurement> all,
@@ -58,9 +64,16 @@ public record SchedulerComparison(String workload, String drafter, double adapti
                 }
             }
             double ceiling = Double.isNaN(heuristic) ? best.get().speedup() : Math.max(heuristic, best.get().speedup());
+            double heuristicPriced = summaries.stream().filter(s -> s.config().equals(drafter + "/heuristic"))
+                    .mapToDouble(ConfigSummary::priced).findFirst().orElse(Double.NaN);
+            double bestFixedPriced = summaries.stream().filter(s -> s.config().startsWith(drafter + "/fixed-"))
+                    .mapToDouble(ConfigSummary::priced).max().orElse(Double.NaN);
+            double pricedCeiling = Double.isNaN(heuristicPriced) ? bestFixedPriced
+                    : Math.max(heuristicPriced, bestFixedPriced);
             out.add(new SchedulerComparison(w.name(), drafter, a.speedup(), heuristic, best.get().speedup(),
                     Integer.parseInt(best.get().config().substring((drafter + "/fixed-").length())), acceptance,
-                    oracleK, oracle, a.speedup() / ceiling));
+                    oracleK, oracle, a.speedup() / ceiling, a.priced(), heuristicPriced, bestFixedPriced,
+                    a.priced() / pricedCeiling));
         }
         return out;
     }

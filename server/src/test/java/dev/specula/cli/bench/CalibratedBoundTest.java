@@ -46,6 +46,22 @@ class CalibratedBoundTest {
     }
 
     @Test
+    void thePricedSpeedupCountsTheTokensMadeNotTheExpectedOnes() {
+        // Same steps as above: 3 tokens from the accepted step, 1 from the rejected one; the prediction credits
+        // 2 (1 + a + a^2) = 4.22 tokens at a = 2/3, the priced figure the 4 actually made.
+        List<List<StepLog.Step>> g = List.of(List.of(model(2, 2), model(2, 0)));
+        double speculative = 20e6 + 2e6 + 2 * (2 * 0.5e6 + 13e6);
+        assertEquals((20e6 + 4 * 11e6) / speculative, CalibratedBound.pricedSpeedup(CAL, g, 4, true), 1e-12);
+        // A streak-chasing policy: a long draft accepted whole and a short one rejected make more tokens than
+        // the pooled acceptance predicts, and the priced figure says so.
+        List<List<StepLog.Step>> streak = List.of(List.of(model(4, 4), model(1, 0)));
+        double streakCost = 20e6 + 2e6 + (4 * 0.5e6 + 15e6) + (0.5e6 + 12e6);
+        assertEquals((20e6 + 6 * 11e6) / streakCost, CalibratedBound.pricedSpeedup(CAL, streak, 6, true), 1e-12);
+        assertTrue(CalibratedBound.pricedSpeedup(CAL, streak, 6, true)
+                > CalibratedBound.predictedSpeedup(CAL, streak, true));
+    }
+
+    @Test
     void plainStepsPredictNoSpeedupAndAFixedLengthMatchesItsStepLog() {
         List<List<StepLog.Step>> plainSteps = List.of(List.of(new StepLog.Step("", 0, 0, 0), new StepLog.Step("", 0, 0, 0)));
         assertEquals(1.0, CalibratedBound.predictedSpeedup(CAL, plainSteps, false), 1e-12);

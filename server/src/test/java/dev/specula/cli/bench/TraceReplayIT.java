@@ -39,6 +39,11 @@ class TraceReplayIT {
 
     /** One prompt's trace: the greedy output, and per position the draft's greedy run and confidences. */
     record Trace(int[] output, int[][] drafts, float[][] confidences) {
+        /** The first n tokens of the output (drafts from later prefixes are never consulted). */
+        Trace truncated(int n) {
+            return new Trace(java.util.Arrays.copyOf(output, Math.min(n, output.length)), drafts, confidences);
+        }
+
         int acceptedRun(int t, int n) {
             int a = 0;
             while (a < n && t + a < output.length && drafts[t][a] == output[t + a]) {
@@ -168,6 +173,22 @@ class TraceReplayIT {
                         heuristic / plain, adaptive / plain, firstOnly / plain, uncalibrated / plain,
                         adaptive / Math.max(heuristic, best));
                 assertTrue(adaptive > plain, "adaptive must beat plain decoding on the real pair");
+                // The README prompts one at a time, as generate --compare runs them: a fresh policy, a 32-token
+                // warm-up generation of the same prompt, then the timed one (the first after load printed too).
+                for (int i = traces.size() - 2; i < traces.size(); i++) {
+                    for (int n : new int[]{64, 128}) {
+                        Trace timed = traces.get(i).truncated(n);
+                        double p = replay(() -> new FixedScheduler(0), List.of(timed), cc);
+                        double h = replay(() -> Scheduling.heuristic().start(), List.of(timed), cc) / p;
+                        double first = replay(() -> Scheduling.adaptive(cc).start(), List.of(timed), cc) / p;
+                        Scheduling warm = Scheduling.adaptive(cc);
+                        replay(warm::start, List.of(traces.get(i).truncated(32)), cc);
+                        double warmed = replay(warm::start, List.of(timed), cc) / p;
+                        System.out.printf(Locale.ROOT, "  %s, %d tokens: heuristic %.3f, adaptive first generation"
+                                        + " %.3f (%.3f of the heuristic), after a warm-up %.3f (%.3f)%n",
+                                prompts.get(i).replace("\n", "\\n"), n, h, first, first / h, warmed, warmed / h);
+                    }
+                }
             }
         }
     }
