@@ -41,6 +41,8 @@ public final class OnnxCausalLM implements CausalLanguageModel {
     private final String loadedFrom;
     /** Set once at load, before the model is handed out; null only while the probe runs (which forces its modes). */
     private RollbackProbe.Decision rollback;
+    /** Set once at load, after the rollback decision, before the model is handed out. */
+    private RowInvarianceProbe.Decision rowInvariance;
     private final ModelConfig config;
     private final OnnxModelOptions options;
     private final OrtEnvironment env;
@@ -132,6 +134,7 @@ public final class OnnxCausalLM implements CausalLanguageModel {
             }
             model = new OnnxCausalLM(dir, files, config, options, env, so, session, signature, loadedFrom);
             model.rollback = RollbackProbe.decide(model);
+            model.rowInvariance = RowInvarianceProbe.decide(model);
             model.loadTime = Duration.ofNanos(System.nanoTime() - start);
             return model;
         } catch (OrtException e) {
@@ -193,6 +196,14 @@ public final class OnnxCausalLM implements CausalLanguageModel {
     /** How this model's sequences forget rolled-back tokens, and why (decided at load). */
     public RollbackProbe.Decision rollbackDecision() {
         return rollback;
+    }
+
+    /**
+     * Whether each row of a multi-token call gets the logits that token would get alone, and why (decided at load).
+     * Where not, greedy speculative output may differ from plain decoding at near-ties.
+     */
+    public RowInvarianceProbe.Decision rowInvariance() {
+        return rowInvariance;
     }
 
     /** Wall time {@link #load} took (session creation, the optimized-graph cache and the rollback probe). */
@@ -429,6 +440,7 @@ public final class OnnxCausalLM implements CausalLanguageModel {
                 + " external data file(s)") + (loadedFrom.equals(files.graph().toString()) ? "" : " (" + loadedFrom + ")") + ": vocab " + vocabSize + ", context " + config.maxPositionEmbeddings() + ", "
                 + signature.layers() + " layers, " + signature.kvHeads() + " kv heads x " + signature.headDim() + ", "
                 + signature.kvType() + " KV, " + signature.logitsType() + " logits; rollback " + rollback
+                + "; rowInvariant=" + rowInvariance.rowInvariant() + " (" + rowInvariance.reason() + ")"
                 + "; batches: " + batching() + "; prefill chunks of " + options.prefillChunkTokens() + " tokens; " + options.intraOpThreads()
                 + " thread(s); loaded in " + loadTime.toMillis() + " ms";
     }
