@@ -131,6 +131,8 @@ public final class Specula implements AutoCloseable {
             } else {
                 this.engine = null;
             }
+            losslessCaveat().ifPresent(caveat -> System.getLogger(Specula.class.getName())
+                    .log(System.Logger.Level.WARNING, caveat)); // once per instance, at build
         } catch (RuntimeException e) {
             for (AutoCloseable c : opened) {
                 try {
@@ -379,6 +381,21 @@ public final class Specula implements AutoCloseable {
     /** The draft model, if one was configured; owned by this instance, which closes it. */
     public Optional<OnnxCausalLM> draftModel() {
         return Optional.ofNullable(draft);
+    }
+
+    /**
+     * Why greedy output may differ from plain unbatched decoding here, if it may: the target's rows depend on the
+     * other rows of a call ({@link OnnxCausalLM#rowInvariance()}, e.g. a graph that quantizes activations per call)
+     * and rows share calls: speculation (a verify call's draft tokens) or batching (concurrent generations). Empty
+     * where outputs are equal up to floating-point summation order.
+     */
+    public Optional<String> losslessCaveat() {
+        if (target.rowInvariance().rowInvariant() || drafter == null && engine == null) {
+            return Optional.empty();
+        }
+        return Optional.of((drafter != null ? "greedy speculative output may differ from plain decoding"
+                : "greedy output of generations batched together may differ from unbatched decoding")
+                + " at near-ties: target " + target.name() + " is row-variant (" + target.rowInvariance().reason() + ")");
     }
 
     /** The drafter, if any (a composite when several were configured). */

@@ -78,8 +78,7 @@ public final class RowInvarianceProbe {
             return new Decision(invariant, difference, probe);
         }
         return new Decision(false, difference, "the graph quantizes activations per call (" + String.join(", ", ops)
-                + "): a row's scale depends on the other rows of a verify call, so greedy speculative output may"
-                + " differ from plain decoding at near-ties; make it per row with `" + REWRITE_COMMAND + " "
+                + "), so a row's scale depends on the other rows of a verify call; make it per row with `" + REWRITE_COMMAND + " "
                 + model.files().graph().getFileName() + " model-rowwise.onnx`; " + probe);
     }
 

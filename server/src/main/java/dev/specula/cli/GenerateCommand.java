@@ -233,7 +233,8 @@ final class GenerateCommand implements Callable<Integer> {
                     b.generatedTokens(), b.totalNanos() / 1e9, b.tokensPerSecond());
             err.printf("speedup: %.2fx (median of %d interleaved pairs: %s), outputs identical: %s%n",
                     comparison.median(), comparison.speedups().length, comparison.list(),
-                    comparison.identical() ? "yes" : "NO");
+                    comparison.identical() ? "yes"
+                            : "NO" + specula.losslessCaveat().map(r -> " (" + r + ")").orElse(""));
         }
     }
 
@@ -268,6 +269,7 @@ final class GenerateCommand implements Callable<Integer> {
                 pairSpeedups.add(v);
             }
             root.put("identical", comparison.identical());
+            specula.losslessCaveat().ifPresent(r -> root.put("identical_caveat", r)); // why they may differ
         }
         return mapper.writerWithDefaultPrettyPrinter().writeValueAsString(root);
     }
