@@ -198,8 +198,7 @@ def copy_fixture(src, dst, do_rewrite, signed):
     model = onnx.load(os.path.join(src, "model.onnx"))
     n = quantize(model, signed)
     r = rewrite(model) if do_rewrite else 0
-    onnx.checker.check_model(model)
-    onnx.save(model, os.path.join(dst, "model.onnx"))
+    save(model, os.path.join(dst, "model.onnx"))
     print(f"{dst}: {n} MatMuls quantized dynamically, {r} DynamicQuantizeLinear made per row")
 
 
@@ -222,7 +221,7 @@ def main():
     if a.cmd == "fixture":
         copy_fixture(a.src, a.dst, a.rewrite, a.weights == "int8")
         return
-    model = onnx.load(a.src)
+    model = onnx.load(a.src)  # with its external data, if any
     if a.cmd == "quantize":
         n = quantize(model, a.weights == "int8")
         print(f"{n} MatMuls quantized dynamically")
@@ -231,8 +230,18 @@ def main():
         print(f"{n} DynamicQuantizeLinear made per row")
         if n == 0:
             print("nothing to rewrite: the graph has no DynamicQuantizeLinear", file=sys.stderr)
-    onnx.checker.check_model(model)
-    onnx.save(model, a.dst)
+    save(model, a.dst)
+
+
+def save(model, path):
+    """Saves `model` at `path`, its weights as external data (`<name>_data` beside it) when they pass ONNX's 2 GB
+    protobuf limit, and checks the saved file."""
+    if model.ByteSize() > 1_800_000_000:
+        onnx.save(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                  location=os.path.basename(path) + "_data")
+    else:
+        onnx.save(model, path)
+    onnx.checker.check_model(path)
 
 
 if __name__ == "__main__":
