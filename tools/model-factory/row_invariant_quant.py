@@ -71,16 +71,35 @@ def quantize(model, signed=True):
     out_nodes = []
     dynamic = {}  # activation name -> (q, scale, zp): one DynamicQuantizeLinear per activation
     count = 0
+    producer = {o: n for n in graph.node for o in n.output}
+
+    def constant_weight(name, depth=0):
+        """The 2-D float32 value of `name` if it is an initializer, or a Cast to float / 2-D Transpose of one (how
+        exporters store float16 or transposed weights), else None."""
+        if name in inits:
+            t = inits[name]
+            ok = len(t.dims) == 2 and t.data_type in (TensorProto.FLOAT, TensorProto.FLOAT16)
+            return numpy_helper.to_array(t).astype(np.float32) if ok else None
+        n = producer.get(name)
+        if n is None or depth > 3:
+            return None
+        attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
+        if n.op_type == "Cast" and attrs.get("to") == TensorProto.FLOAT:
+            return constant_weight(n.input[0], depth + 1)
+        if n.op_type == "Transpose" and list(attrs.get("perm", [1, 0])) == [1, 0]:
+            w = constant_weight(n.input[0], depth + 1)
+            return None if w is None else np.ascontiguousarray(w.T)
+        return None
+
     for node in graph.node:
-        w_init = inits.get(node.input[1]) if node.op_type == "MatMul" else None
-        if w_init is None or len(w_init.dims) != 2 or w_init.data_type != TensorProto.FLOAT:
+        w = constant_weight(node.input[1]) if node.op_type == "MatMul" else None
+        if w is None:
             out_nodes.append(node)
             continue
         count += 1
         a = node.input[0]
-        w = numpy_helper.to_array(w_init)
         wq, wscale, wzp = quantize_weight(w, signed)
-        base = w_init.name
+        base = node.input[1] if node.input[1] in inits else node.input[1].strip("/").replace("/", "_")
         wq_name, ws_name, wz_name = _unique(graph, base + "_quantized"), _unique(graph, base + "_scale"), \
             _unique(graph, base + "_zero_point")
         graph.initializer.extend([numpy_helper.from_array(wq, wq_name),
@@ -97,7 +116,13 @@ def quantize(model, signed=True):
         out_nodes.append(helper.make_node("Cast", [mmi], [cast], to=TensorProto.FLOAT, name=node.name + "_cast"))
         out_nodes.append(helper.make_node("Mul", [s, ws_name], [scale], name=node.name + "_scales_mul"))
         out_nodes.append(helper.make_node("Mul", [cast, scale], [y], name=node.name + "_output_scale_mul"))
-    used = {i for n in out_nodes for i in n.input}
+    # drop what only fed the replaced MatMuls (the float weights and their Casts), as quantize_dynamic does
+    while True:
+        used = {i for n in out_nodes for i in n.input} | {o.name for o in graph.output}
+        kept = [n for n in out_nodes if n.op_type not in ("Cast", "Transpose") or n.output[0] in used]
+        if len(kept) == len(out_nodes):
+            break
+        out_nodes = kept
     keep = [i for i in graph.initializer if i.name in used]
     del graph.node[:]
     graph.node.extend(out_nodes)
