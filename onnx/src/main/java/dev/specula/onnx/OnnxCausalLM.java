@@ -206,7 +206,7 @@ public final class OnnxCausalLM implements CausalLanguageModel {
         return rowInvariance;
     }
 
-    /** Wall time {@link #load} took (session creation, the optimized-graph cache and the rollback probe). */
+    /** Wall time {@link #load} took (session creation, the optimized-graph cache, the rollback and row probes). */
     public Duration loadTime() {
         return loadTime;
     }
