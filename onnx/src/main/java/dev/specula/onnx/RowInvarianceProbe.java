@@ -78,7 +78,8 @@ public final class RowInvarianceProbe {
             return new Decision(invariant, difference, probe);
         }
         return new Decision(false, difference, "the graph quantizes activations per call (" + String.join(", ", ops)
-                + "), so a row's scale depends on the other rows of a verify call; make it per row with `" + REWRITE_COMMAND + " "
+                + "), so a row's scale depends on the other rows of the call (a verify call's draft tokens, other"
+                + " sequences batched with it); make it per row with `" + REWRITE_COMMAND + " "
                 + model.files().graph().getFileName() + " model-rowwise.onnx`; " + probe);
     }
 
