@@ -31,9 +31,10 @@ model.onnx_data, config.json, generation_config.json, tokenizer.json), under --o
   draft-int8/   bits=8, block_size 32, symmetric (zero point 128); the embedding and the tied LM head stay float32.
                 Blocks never straddle original and added weights, so the int8 twin computes the original model with
                 its weights quantized the same way. accuracy_level 4 (the default) also quantizes activations to 8
-                bits, per block of 32 within each row, so a row of a verification call still depends on that row
-                alone (unlike DynamicQuantizeLinear's per-tensor scale, which breaks row invariance). With level 0
-                (float32 compute) ONNX Runtime 1.29's CPU kernel dequantizes every weight on every call: the draft
+                bits. Measured with ONNX Runtime 1.29 on CPU, it is NOT row-invariant: a one-row call (plain
+                decoding) and a many-row call (verification) give different logits, so greedy speculative decoding
+                on the 8-bit twin can differ from its plain decoding (docs/benchmarks.md); use it to measure cost.
+                With level 0 (float32 compute) the CPU kernel dequantizes every weight on every call: the draft
                 twin ran at 0.37 tokens/s against 18 with level 4 and 8 in float32.
 
 Usage (about 10 minutes and 12 GB of memory on 2 cores for the target; the draft takes a minute):
