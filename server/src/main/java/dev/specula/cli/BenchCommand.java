@@ -69,7 +69,7 @@ final class BenchCommand implements Callable<Integer> {
             description = "Intra-op threads of the draft. Default: as the target (they run one after the other).")
     Integer draftThreads;
 
-    @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON.")
+    @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON (with plain decoding's token ids per prompt).")
     Path json;
 
     @Option(names = "--report", paramLabel = "DIR",
@@ -125,7 +125,7 @@ final class BenchCommand implements Callable<Integer> {
             BenchReport out = new BenchReport(results, run.calibrations(), comparisons, env);
             out.printTable(System.out);
             if (json != null) {
-                out.writeJson(json);
+                out.writeJson(json, ms);
             }
             if (report != null) {
                 out.writeMarkdown(report);

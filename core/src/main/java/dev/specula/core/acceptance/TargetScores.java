@@ -64,9 +64,9 @@ public final class TargetScores {
         return firstPosition + row;
     }
 
-    /** The target's most likely token at a position, straight from its logits. */
+    /** The target's most likely token at a position, straight from its logits ({@link Logits#argmax}'s choice). */
     public int argmax(int row) {
-        return logits.argmax(row);
+        return transform.argmax(logits, row);
     }
 
     /** The distribution p the target samples from at a position (computed once per step). */

@@ -162,4 +162,42 @@ class SamplingTransformTest {
             assertEquals(sorted[n - k], Candidates.kthLargest(a.clone(), n, k));
         }
     }
+
+    /** The transform's argmax is Logits.argmax's choice on rows with ties, -Infinity, and on non-finite rows. */
+    @Test
+    void argmaxMatchesLogitsArgmaxIncludingTiesAndNonFiniteRows() {
+        SplittableRandom r = new SplittableRandom(11);
+        int vocab = 257;
+        SamplingTransform t = new SamplingTransform(SamplingParams.greedy(8), vocab);
+        for (int trial = 0; trial < 400; trial++) {
+            float[] row = new float[vocab];
+            for (int i = 0; i < vocab; i++) {
+                row[i] = r.nextInt(4) == 0 ? Float.NEGATIVE_INFINITY : (float) r.nextInt(-20, 21); // many ties
+            }
+            if (trial % 5 == 1) {
+                row[r.nextInt(vocab)] = Float.NaN;
+            }
+            if (trial % 7 == 2) {
+                row[r.nextInt(vocab)] = Float.POSITIVE_INFINITY;
+            }
+            if (trial % 11 == 3) {
+                Arrays.fill(row, Float.NEGATIVE_INFINITY);
+            }
+            Logits logits = Logits.of(new float[vocab], row);
+            Integer expected = null;
+            NonFiniteLogitsException expectedFailure = null;
+            try {
+                expected = logits.argmax(1);
+            } catch (NonFiniteLogitsException e) {
+                expectedFailure = e;
+            }
+            if (expected != null) {
+                assertEquals(expected, t.argmax(logits, 1), "trial " + trial);
+                assertEquals(expected, t.apply(logits, 1, new Distribution(vocab)).argmax(), "trial " + trial);
+            } else {
+                NonFiniteLogitsException got = assertThrows(NonFiniteLogitsException.class, () -> t.argmax(logits, 1));
+                assertEquals(expectedFailure.getMessage(), got.getMessage(), "trial " + trial);
+            }
+        }
+    }
 }

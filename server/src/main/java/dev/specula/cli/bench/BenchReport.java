@@ -86,6 +86,15 @@ public final class BenchReport {
     }
 
     public void writeJson(Path file) throws IOException {
+        writeJson(file, List.of());
+    }
+
+    /**
+     * {@link #writeJson(Path)}, each workload also listing plain decoding's generated token ids per prompt (first
+     * repeat) as {@code plain_tokens}: what compares two models' greedy outputs on the bench prompts (a realistic-cost
+     * twin against the pair it was made from).
+     */
+    public void writeJson(Path file, List<Measurement> measurements) throws IOException {
         ObjectMapper mapper = new ObjectMapper();
         ObjectNode root = mapper.createObjectNode();
         root.set("environment", mapper.valueToTree(environment));
@@ -99,6 +108,13 @@ public final class BenchReport {
             wn.put("temperature", w.params().temperature());
             wn.set("calibration", mapper.valueToTree(calibrations.get(w.name())));
             wn.set("configs", mapper.valueToTree(list));
+            List<int[]> plain = measurements.stream()
+                    .filter(m -> m.workload().equals(w.name()) && m.config().equals(BenchConfig.PLAIN.name())
+                            && m.repeat() == 0)
+                    .sorted(java.util.Comparator.comparingInt(Measurement::prompt)).map(Measurement::tokens).toList();
+            if (!plain.isEmpty()) {
+                wn.set("plain_tokens", mapper.valueToTree(plain));
+            }
         });
         root.set("schedulers", mapper.valueToTree(comparisons));
         if (file.getParent() != null) {
