@@ -3,6 +3,8 @@ package dev.specula.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.specula.Specula;
 import dev.specula.cli.serve.OpenAiServer;
+import dev.specula.onnx.OnnxCausalLM;
+import io.micrometer.core.instrument.Gauge;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -98,6 +100,7 @@ final class ServeCommand implements Callable<Integer> {
             LOG.warn("model {} has no chat template: chat requests use a generic \"### Role:\" layout the model was"
                     + " not trained on", names.get(0));
         }
+        registerModelGauges(server, specula);
         server.start(specula::generate);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             if (server.stop(SHUTDOWN_GRACE)) {
@@ -108,5 +111,16 @@ final class ServeCommand implements Callable<Integer> {
         out.flush();
         server.awaitStop();
         return 0;
+    }
+
+    /** KV-cache sequences each model holds: back to 0 when no generation runs, so a leak shows on a dashboard. */
+    private static void registerModelGauges(OpenAiServer server, Specula specula) {
+        Gauge.builder("specula.open_sequences", specula.target(), OnnxCausalLM::openSequences).tag("model", "target")
+                .description("KV-cache sequences the model holds (one per running generation)")
+                .register(server.meterRegistry());
+        specula.draftModel().ifPresent(draft -> Gauge.builder("specula.open_sequences", draft,
+                        OnnxCausalLM::openSequences).tag("model", "draft")
+                .description("KV-cache sequences the model holds (one per running generation)")
+                .register(server.meterRegistry()));
     }
 }

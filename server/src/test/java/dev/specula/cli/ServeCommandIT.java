@@ -436,6 +436,73 @@ class ServeCommandIT {
         fail("the server did not report the cancelled generation; its log: " + serverLog);
     }
 
+    @Test
+    void sixteenStreamsWithHalfTheClientsLeavingMidStreamLeakNothing() throws Exception {
+        String expected = completionText(greedy(PROMPT, 24));
+        int streams = 16;
+        java.util.concurrent.ExecutorService clients = java.util.concurrent.Executors.newFixedThreadPool(streams);
+        try {
+            List<java.util.concurrent.Future<String>> results = new ArrayList<>();
+            for (int i = 0; i < streams; i++) {
+                boolean leaves = i % 2 == 0;
+                results.add(clients.submit(() -> {
+                    ObjectNode body = greedy(leaves ? "x = 1\n".repeat(30) : PROMPT, leaves ? 1500 : 24)
+                            .put("stream", true);
+                    HttpResponse<InputStream> r = http.send(request("/v1/completions")
+                            .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(),
+                            HttpResponse.BodyHandlers.ofInputStream());
+                    assertEquals(200, r.statusCode());
+                    StringBuilder text = new StringBuilder();
+                    try (BufferedReader events = new BufferedReader(
+                            new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
+                        int data = 0;
+                        for (String line = events.readLine(); line != null; line = events.readLine()) {
+                            if (line.equals("data: [DONE]")) {
+                                return text.toString();
+                            }
+                            if (line.startsWith("data: ")) {
+                                text.append(MAPPER.readTree(line.substring(6)).path("choices").path(0)
+                                        .path("text").asText());
+                                if (leaves && ++data == 2) {
+                                    return null; // closing the body before its end closes the connection
+                                }
+                            }
+                        }
+                    }
+                    throw new AssertionError("the stream ended without [DONE]");
+                }));
+            }
+            for (int i = 0; i < streams; i++) {
+                String text = results.get(i).get(120, TimeUnit.SECONDS);
+                if (i % 2 == 1) {
+                    assertEquals(expected, text, "stream " + i);
+                }
+            }
+        } finally {
+            clients.shutdownNow();
+        }
+        // Every generation, finished or abandoned, must give its KV-cache sequences back.
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        String metrics = "";
+        while (System.nanoTime() < deadline) {
+            metrics = get("/metrics").body();
+            if (gauge(metrics, "specula_open_sequences{model=\"target\"}") == 0
+                    && gauge(metrics, "specula_open_sequences{model=\"draft\"}") == 0
+                    && gauge(metrics, "specula_num_requests_running") == 0) {
+                assertEquals(expected, completionText(greedy(PROMPT, 24)), "the server still answers correctly");
+                return;
+            }
+            Thread.sleep(100);
+        }
+        fail("sequences still open after every client finished or left:\n" + metrics);
+    }
+
+    private static double gauge(String metrics, String series) {
+        return metrics.lines().filter(l -> l.startsWith(series + " ")).mapToDouble(l ->
+                Double.parseDouble(l.substring(series.length() + 1).trim())).findFirst()
+                .orElseThrow(() -> new AssertionError("no series " + series + " in /metrics"));
+    }
+
     // --- helpers -------------------------------------------------------------------------------------------
 
     private static ObjectNode greedy(String prompt, int maxTokens) {
