@@ -34,6 +34,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Speculative decoding for a Hugging Face model exported to ONNX: same output as plain decoding, fewer target
@@ -62,7 +63,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * batching on (the default, {@link Builder#batching}), an engine thread owned by this instance steps all concurrent
  * generations together, up to {@link Builder#maxBatchSize} at once: one batched draft call per draft position and one
  * batched target call per step, each generation getting exactly the tokens it would get alone (greedy, or seeded);
- * the caller's thread waits, and its listener is called on the engine thread. A request with
+ * the caller's thread waits, and its listener is called on the engine thread. A request that arrives while nothing
+ * runs on the engine runs alone on its calling thread (the same tokens, without the hand-off; requests arriving
+ * meanwhile are batched). A request with
  * {@link GenerationRequest#batched()} false, or any request with batching off, runs on the calling thread. A
  * generation ends early when its request's {@link GenerationRequest#cancelled()} returns true or the calling thread is
  * interrupted (see {@link #generate(GenerationRequest)}).
@@ -78,6 +81,10 @@ public final class Specula implements AutoCloseable {
     private final SpeculativeDecoder plain;
     private final BatchEngine engine;
     private final int maxBatchSize;
+    /** Generations submitted to the engine and not yet finished. */
+    private final AtomicInteger onEngine = new AtomicInteger();
+    /** Whether a generation runs alone on its calling thread while the engine is idle (at most one does). */
+    private final AtomicBoolean aloneRunning = new AtomicBoolean();
     private volatile boolean closed;
 
     private Specula(Builder b) {
@@ -234,8 +241,20 @@ public final class Specula implements AutoCloseable {
         SpeculativeDecoder decoder = request.speculative() ? speculative : plain;
         TextStream stream = new TextStream(tokenizer.streaming(ids, request.skipSpecialTokens()), stops,
                 request.listener());
-        GenerationResult r = engine != null && request.batched() ? generateBatched(ids, params, stream, request)
-                : decoder.generate(ids, params, stream::push, () -> stream.stopped || request.cancelled().getAsBoolean());
+        boolean alone = engine == null || !request.batched() || runsAlone();
+        GenerationResult r;
+        if (alone) {
+            try {
+                r = decoder.generate(ids, params, stream::push, () -> stream.stopped
+                        || request.cancelled().getAsBoolean() || Thread.currentThread().isInterrupted());
+            } finally {
+                if (engine != null && request.batched()) {
+                    aloneRunning.set(false);
+                }
+            }
+        } else {
+            r = generateBatched(ids, params, stream, request);
+        }
         String text = stream.finish();
         FinishReason reason = stream.stopped ? FinishReason.STOP_TOKEN : r.finishReason();
         if (reason == FinishReason.MAX_TOKENS && request.params().maxNewTokens() > room) {
@@ -249,14 +268,31 @@ public final class Specula implements AutoCloseable {
     }
 
     /**
+     * Whether a batchable request should run on its calling thread: when nothing runs on the engine and no other
+     * request runs alone, the unbatched path is the same work without the hand-off to the engine thread (a lone
+     * generation gains nothing from the batch). Requests arriving meanwhile are batched on the engine.
+     */
+    private boolean runsAlone() {
+        return onEngine.get() == 0 && aloneRunning.compareAndSet(false, true);
+    }
+
+    /**
      * Runs one generation on the batch engine and waits for it. An interrupt of the waiting thread cancels the
      * generation (it ends with what it has) and is kept for the caller, as on the unbatched path.
      */
     private GenerationResult generateBatched(int[] ids, SamplingParams params, TextStream stream,
                                              GenerationRequest request) {
         AtomicBoolean interrupted = new AtomicBoolean(Thread.currentThread().isInterrupted());
-        CompletableFuture<GenerationResult> result = engine.submit(ids, params, stream::push,
-                () -> stream.stopped || interrupted.get() || request.cancelled().getAsBoolean(), request.speculative());
+        onEngine.incrementAndGet();
+        CompletableFuture<GenerationResult> result;
+        try {
+            result = engine.submit(ids, params, stream::push,
+                    () -> stream.stopped || interrupted.get() || request.cancelled().getAsBoolean(), request.speculative());
+        } catch (RuntimeException | Error e) {
+            onEngine.decrementAndGet();
+            throw e;
+        }
+        result.whenComplete((value, failure) -> onEngine.decrementAndGet());
         boolean wasInterrupted = false;
         try {
             while (true) {

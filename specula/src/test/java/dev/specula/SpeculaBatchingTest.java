@@ -208,4 +208,15 @@ class SpeculaBatchingTest {
                 .params(SamplingParams.greedy(8)).batched(false).build());
         assertArrayEquals(unbatchedPlain(Prompts.CODE.get(0), SamplingParams.greedy(8)).tokenIds(), opted.tokenIds());
     }
+
+    @Test
+    void aRequestArrivingWhileNothingRunsGoesAloneOnItsCallingThreadWithTheSameTokens() {
+        Thread caller = Thread.currentThread();
+        List<Thread> listenedOn = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Completion c = specula.generate(GenerationRequest.builder(Prompts.CODE.get(1)).params(SamplingParams.greedy(16))
+                .listener((text, fromDraft) -> listenedOn.add(Thread.currentThread())).build());
+        assertFalse(listenedOn.isEmpty());
+        assertTrue(listenedOn.stream().allMatch(t -> t == caller), "a lone request runs on its caller's thread");
+        assertArrayEquals(unbatchedPlain(Prompts.CODE.get(1), SamplingParams.greedy(16)).tokenIds(), c.tokenIds());
+    }
 }
