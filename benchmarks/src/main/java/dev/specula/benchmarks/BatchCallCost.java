@@ -1,8 +1,10 @@
-package dev.specula.onnx;
+package dev.specula.benchmarks;
 
 import dev.specula.core.model.ModelSequence;
 import dev.specula.core.model.SequenceBatch;
 import dev.specula.models.EmbeddedModels;
+import dev.specula.onnx.OnnxCausalLM;
+import dev.specula.onnx.OnnxModelOptions;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,7 +21,7 @@ import java.util.SplittableRandom;
  * over rounds, so load that drifts on a shared machine hits both sides alike: read the ratios, not the times.
  *
  * <pre>
- * java -cp benchmarks/target/specula-benchmarks.jar dev.specula.onnx.BatchCallCost [context] [rounds] [threads] [rows,...] [model,...]
+ * java -cp benchmarks/target/specula-benchmarks.jar dev.specula.benchmarks.BatchCallCost [context] [rounds] [threads] [rows,...] [model,...]
  * </pre>
  */
 public final class BatchCallCost {

@@ -1,8 +1,11 @@
-package dev.specula.onnx;
+package dev.specula.benchmarks;
 
 import dev.specula.core.model.Logits;
 import dev.specula.core.model.ModelSequence;
 import dev.specula.models.EmbeddedModels;
+import dev.specula.onnx.OnnxCausalLM;
+import dev.specula.onnx.OnnxModelOptions;
+import dev.specula.onnx.OnnxModelOptions.RollbackMode;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -23,10 +26,10 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Per-step costs of a model through the ONNX runner (by default the embedded pair; {@code -p model=DIR} for any
- * model directory, {@code -p variant=q4} for a transformers.js variant) (in the runner's package, to time compaction
- * directly): a one-token decode step, a verify call over k+1 tokens followed by the rollback of the k draft
- * tokens (what every rejected step pays), and a forced compaction of the cache (the copy a copy-on-rollback
- * design would pay every step), at a given context length.
+ * model directory, {@code -p variant=q4} for a transformers.js variant): a one-token decode step, and a verify call
+ * over k+1 tokens followed by the rollback of the k draft tokens (what every rejected step pays), with the O(1)
+ * masked rollback and with {@link RollbackMode#COMPACT} (the cache copied without the dropped slots: what a
+ * copy-on-rollback design pays every step), at a given context length.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -35,7 +38,7 @@ import java.util.concurrent.TimeUnit;
 @Measurement(iterations = 5, time = 2)
 @Fork(1)
 public class OnnxStepBenchmark {
-    /** "target" or "draft" for the embedded pair, else a model directory (any layout {@link ModelFiles} finds). */
+    /** "target" or "draft" for the embedded pair, else a model directory (any layout {@code ModelFiles} finds). */
     @Param({"target", "draft"})
     public String model;
 
@@ -48,6 +51,10 @@ public class OnnxStepBenchmark {
 
     @Param({"0", "1", "2", "4", "8"})
     public int k;
+
+    /** MASKED (O(1), compacted now and then) or COMPACT (the cache copied at every rollback). */
+    @Param({"MASKED", "COMPACT"})
+    public RollbackMode rollback;
 
     /** Intra-op threads of the model (the draft included: draft and target run one after the other). */
     @Param({"2"})
@@ -64,7 +71,7 @@ public class OnnxStepBenchmark {
             case "draft" -> EmbeddedModels.draft();
             default -> Path.of(model);
         };
-        lm = OnnxCausalLM.load(dir, OnnxModelOptions.cpu(threads).withVariant(variant));
+        lm = OnnxCausalLM.load(dir, OnnxModelOptions.cpu(threads).withVariant(variant).withRollback(rollback));
         seq = lm.newSequence();
         SplittableRandom r = new SplittableRandom(5);
         int vocab = lm.vocabSize();
@@ -84,15 +91,5 @@ public class OnnxStepBenchmark {
         Logits l = seq.append(step);
         seq.rollback(context);
         return l;
-    }
-
-    /** Rebuilding the cache without its masked slots: what copy-based rollback would pay at every step. */
-    @Benchmark
-    public int compact() throws Exception {
-        OnnxSequence s = (OnnxSequence) seq;
-        seq.append(step);
-        seq.rollback(context);
-        s.compactNow();
-        return s.physicalLength();
     }
 }

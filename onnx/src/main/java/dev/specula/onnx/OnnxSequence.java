@@ -387,17 +387,6 @@ final class OnnxSequence implements ModelSequence {
         }
     }
 
-    /** Compacts the cache now (for measurements: what copying the KV on every rollback would cost). */
-    void compactNow() throws OrtException {
-        Lock lock = model.runLock();
-        lock.lock();
-        try {
-            compact();
-        } finally {
-            lock.unlock();
-        }
-    }
-
     /** Cache slots held, masked ones included (for tests and measurements). */
     int physicalLength() {
         return physical;
