@@ -155,44 +155,13 @@ final class ReferenceSamplingTransform {
         return kept;
     }
 
-    /** The k-th largest value (1-based) of {@code a}, which is reordered. Quickselect, O(n) expected. */
+    /**
+     * The k-th largest value (1-based) of {@code a}, which is sorted: a full sort, independent of the quickselect in
+     * {@link Candidates} that the tests compare against this reference.
+     */
     static float kthLargest(float[] a, int k) {
-        int target = k - 1; // index in descending order
-        int lo = 0;
-        int hi = a.length - 1;
-        while (lo < hi) {
-            int mid = (lo + hi) >>> 1;
-            float pivot = median(a[lo], a[mid], a[hi]);
-            int i = lo;
-            int j = hi;
-            while (i <= j) {
-                while (a[i] > pivot) {
-                    i++;
-                }
-                while (a[j] < pivot) {
-                    j--;
-                }
-                if (i <= j) {
-                    float tmp = a[i];
-                    a[i] = a[j];
-                    a[j] = tmp;
-                    i++;
-                    j--;
-                }
-            }
-            if (target <= j) {
-                hi = j;
-            } else if (target >= i) {
-                lo = i;
-            } else {
-                return a[target];
-            }
-        }
-        return a[target];
-    }
-
-    private static float median(float a, float b, float c) {
-        return Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
+        Arrays.sort(a);
+        return a[a.length - k];
     }
 
     private static void scale(float[] a, int n, float s) {
