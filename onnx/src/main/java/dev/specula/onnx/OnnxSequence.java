@@ -33,7 +33,8 @@ import java.util.concurrent.locks.Lock;
  * <p>Logits of up to {@value #PINNED_ROWS} rows are written by ONNX Runtime straight into a direct buffer
  * owned here (pinned output, no copy; float16/bfloat16 rows are converted by ONNX Runtime's own conversions).
  * A prefill runs in chunks of {@link OnnxModelOptions#prefillChunkTokens()} tokens and reads no logits;
- * {@link #appendLast} ends its chunks with a pinned call, so only the last row is read. Input buffers are direct
+ * {@link #appendLast} ends its chunks with a pinned call, so only the last row is read. The pinned buffer grows with
+ * the widest pinned call a sequence makes (a prefill's last row, a verification's k + 1 rows). Input buffers are direct
  * and reused, so a step allocates only a few small tensor handles.
  */
 final class OnnxSequence implements ModelSequence {
@@ -113,14 +114,15 @@ final class OnnxSequence implements ModelSequence {
     }
 
     /**
-     * Chunks like {@link #prefill}, but ends on a call of at most {@value #PINNED_ROWS} tokens whose logits ONNX
-     * Runtime writes into the pinned buffer: one extra call at most, and no count x vocabulary copy.
+     * Chunks like {@link #prefill}, but ends on a call whose logits ONNX Runtime writes into the pinned buffer: the
+     * whole last chunk when it has at most {@value #PINNED_ROWS} tokens, else its last token alone (one extra call
+     * at most, no count x vocabulary copy, and one pinned row rather than {@value #PINNED_ROWS} to hold).
      */
     @Override
     public Logits appendLast(int[] tokens, int offset, int count) {
         check(tokens, offset, count);
         int lastChunk = (count - 1) % chunk + 1;
-        int tail = Math.min(lastChunk, PINNED_ROWS);
+        int tail = lastChunk <= PINNED_ROWS ? lastChunk : 1;
         for (int done = 0; done < count - tail; done += chunk) {
             run(tokens, offset + done, Math.min(chunk, count - tail - done), false);
         }
@@ -385,6 +387,11 @@ final class OnnxSequence implements ModelSequence {
                 t.close();
             }
         }
+    }
+
+    /** Rows the pinned logits buffer holds now: the widest pinned call so far, rounded up (for tests and measurements). */
+    int pinnedLogitRows() {
+        return io.pinnedCapacityRows();
     }
 
     /** Cache slots held, masked ones included (for tests and measurements). */

@@ -37,10 +37,15 @@ final class SequenceBuffers implements AutoCloseable {
     private LongBuffer slots = directLongs(256);
     /** The attention mask over every cache slot (1 = attend, 0 = rolled back); grown on demand. */
     LongBuffer mask = directLongs(256);
-    /** Logits of short calls as float32: written by ONNX Runtime in place, or converted from {@link #pinnedHalf}. */
-    final FloatBuffer pinnedLogits;
+    /**
+     * Logits of short calls as float32: written by ONNX Runtime in place, or converted from {@link #pinnedHalf}.
+     * Holds {@link #pinnedCapacity} rows, grown on demand up to {@link #PINNED_ROWS}: at a 151,936-token vocabulary
+     * 17 rows are 10 MB per sequence, and a prefill or a decode with short drafts needs only a few.
+     */
+    private FloatBuffer pinnedLogits;
     /** Float16/bfloat16 logits of short calls, written by ONNX Runtime in place (null for float32 logits). */
-    private final ShortBuffer pinnedHalf;
+    private ShortBuffer pinnedHalf;
+    private int pinnedCapacity;
     private final OnnxJavaType logitsType;
     private final OnnxTensor[] pinnedLogitTensors = new OnnxTensor[PINNED_ROWS + 1];
 
@@ -48,10 +53,35 @@ final class SequenceBuffers implements AutoCloseable {
         this.env = env;
         this.vocab = vocab;
         this.logitsType = logitsType;
-        this.pinnedLogits = ByteBuffer.allocateDirect(PINNED_ROWS * vocab * 4).order(ByteOrder.nativeOrder())
-                .asFloatBuffer();
-        this.pinnedHalf = logitsType == OnnxJavaType.FLOAT ? null
-                : ByteBuffer.allocateDirect(PINNED_ROWS * vocab * 2).order(ByteOrder.nativeOrder()).asShortBuffer();
+        allocatePinned(1);
+    }
+
+    /** Rows the pinned logits buffers hold now (grown by calls of more rows; for tests and measurements). */
+    int pinnedCapacityRows() {
+        return pinnedCapacity;
+    }
+
+    private void allocatePinned(int rows) {
+        pinnedLogits = ByteBuffer.allocateDirect(rows * vocab * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
+        pinnedHalf = logitsType == OnnxJavaType.FLOAT ? null
+                : ByteBuffer.allocateDirect(rows * vocab * 2).order(ByteOrder.nativeOrder()).asShortBuffer();
+        pinnedCapacity = rows;
+    }
+
+    /**
+     * Makes the pinned buffers hold at least {@code rows} rows: doubles them (at most {@link #PINNED_ROWS}) and drops
+     * the tensors wrapping the old ones. Logits handed out earlier keep the old buffer alive; they are read before
+     * the next call anyway.
+     */
+    private void ensurePinnedRows(int rows) {
+        if (rows > PINNED_ROWS) {
+            throw new IllegalArgumentException("a pinned call takes at most " + PINNED_ROWS + " rows, got " + rows);
+        }
+        if (rows <= pinnedCapacity) {
+            return;
+        }
+        closeAll(pinnedLogitTensors);
+        allocatePinned(Math.min(PINNED_ROWS, Math.max(rows, 2 * pinnedCapacity)));
     }
 
     static LongBuffer directLongs(int n) {
@@ -73,6 +103,7 @@ final class SequenceBuffers implements AutoCloseable {
     }
 
     OnnxTensor logitsTensor(int count) throws OrtException {
+        ensurePinnedRows(count);
         if (pinnedLogitTensors[count] == null) {
             long[] shape = {1, count, vocab};
             pinnedLogitTensors[count] = pinnedHalf == null
@@ -121,11 +152,15 @@ final class SequenceBuffers implements AutoCloseable {
     @Override
     public void close() {
         for (OnnxTensor[] tensors : new OnnxTensor[][]{idTensors, positionTensors, pinnedLogitTensors}) {
-            for (int i = 0; i < tensors.length; i++) {
-                if (tensors[i] != null) {
-                    tensors[i].close();
-                    tensors[i] = null;
-                }
+            closeAll(tensors);
+        }
+    }
+
+    private static void closeAll(OnnxTensor[] tensors) {
+        for (int i = 0; i < tensors.length; i++) {
+            if (tensors[i] != null) {
+                tensors[i].close();
+                tensors[i] = null;
             }
         }
     }
