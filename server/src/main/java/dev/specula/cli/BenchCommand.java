@@ -61,6 +61,17 @@ final class BenchCommand implements Callable<Integer> {
             + " 1 repeat, fewer configurations.")
     boolean quick;
 
+    @Option(names = "--prompts", paramLabel = "N", defaultValue = "0",
+            description = "Only the first N prompts of each workload (0 = all). Default: ${DEFAULT-VALUE}.")
+    int prompts;
+
+    @Option(names = "--calibration-budget", paramLabel = "SECONDS", defaultValue = "120",
+            description = "How long each workload's cost calibration may take: a pilot prices the full plan (every"
+                    + " verify size for drafts of 0..16 tokens, 9 repeats) and, when it would overrun, fewer sizes"
+                    + " (the rest interpolated) and repeats (at least 3); 0 = the full plan whatever it costs."
+                    + " Default: ${DEFAULT-VALUE}.")
+    int calibrationBudget;
+
     @Option(names = {"-t", "--threads"}, paramLabel = "N",
             description = "Intra-op threads of the target. Default: all cores, up to 8.")
     Integer threads;
@@ -87,6 +98,13 @@ final class BenchCommand implements Callable<Integer> {
         if (maxNewTokens < 0) {
             throw new IllegalArgumentException("--max-new-tokens must be >= 0, got " + maxNewTokens);
         }
+        if (prompts < 0) {
+            throw new IllegalArgumentException("--prompts must be >= 0 (0 = all), got " + prompts);
+        }
+        if (calibrationBudget < 0) {
+            throw new IllegalArgumentException("--calibration-budget must be >= 0 seconds (0 = the full plan), got "
+                    + calibrationBudget);
+        }
         if (threads != null && threads < 1 || draftThreads != null && draftThreads < 1) {
             throw new IllegalArgumentException("--threads and --draft-threads must be >= 1");
         }
@@ -94,7 +112,7 @@ final class BenchCommand implements Callable<Integer> {
             return LoadBenchCommand.run(this);
         }
         Pattern filter = configs == null ? null : Pattern.compile(configs);
-        List<Workload> ws = Workload.load(workloads, quick, maxNewTokens);
+        List<Workload> ws = Workload.load(workloads, quick, maxNewTokens, prompts);
         int reps = quick ? 1 : repeats;
         Path targetDir = target != null ? target : EmbeddedModels.target();
         Path draftDir = draftModel != null ? draftModel : target == null ? EmbeddedModels.draft() : null;
@@ -109,7 +127,7 @@ final class BenchCommand implements Callable<Integer> {
              OnnxCausalLM t = OnnxCausalLM.load(targetDir, targetOptions);
              OnnxCausalLM d = draftDir == null ? null : OnnxCausalLM.load(draftDir, draftOptions())) {
             long start = System.nanoTime();
-            BenchRunner runner = new BenchRunner(t, d, tokenizer);
+            BenchRunner runner = new BenchRunner(t, d, tokenizer, java.time.Duration.ofSeconds(calibrationBudget));
             BenchRunner.Results run = runner.run(ws, plan, reps, System.err::println);
             List<Measurement> ms = run.measurements();
             Map<Workload, List<ConfigSummary>> results = new LinkedHashMap<>();
@@ -162,6 +180,8 @@ final class BenchCommand implements Callable<Integer> {
         env.put("specula", String.valueOf(BenchCommand.class.getPackage().getImplementationVersion()));
         env.put("threads", "target " + options.intraOpThreads() + ", draft " + draftOptions().intraOpThreads());
         env.put("repeats", String.valueOf(reps) + (quick ? " (quick)" : ""));
+        env.put("prompts per workload", prompts == 0 ? (quick ? "2 (quick)" : "all") : "at most " + prompts);
+        env.put("calibration budget", calibrationBudget == 0 ? "none (full plan)" : calibrationBudget + " s per workload");
         env.put("peak resident memory", peakRss());
         env.put("bench wall time", String.format("%.0f s", seconds));
         return env;

@@ -16,6 +16,7 @@ import dev.specula.onnx.OnnxCausalLM;
 import dev.specula.verifier.ParallelVerifier;
 
 import java.lang.management.ManagementFactory;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -30,7 +31,8 @@ import java.util.function.Consumer;
  *
  * <p>Before a workload's timed runs, a {@link Calibrator} pass measures the pair's costs at the workload's mean
  * context length (prompt plus half the new tokens) and prefill at its mean prompt length: the calibrated bound is
- * computed from it and the runs' step counts. Adaptive configurations are made ready for the pair as a user's
+ * computed from it and the runs' step counts; with a calibration budget, a pilot calibration first sizes that pass
+ * ({@link CalibrationPlanner}). Adaptive configurations are made ready for the pair as a user's
  * {@code Specula} makes them ({@link Scheduling#forModels}: a quick calibration at load).
  */
 public final class BenchRunner {
@@ -41,10 +43,25 @@ public final class BenchRunner {
     private final com.sun.management.ThreadMXBean threads =
             (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
 
+    private final Duration calibrationBudget;
+
+    /** A runner whose calibrations take the full plan ({@link Calibrator.Plan#full}) whatever it costs. */
     public BenchRunner(OnnxCausalLM target, OnnxCausalLM draft, HfTokenizer tokenizer) {
+        this(target, draft, tokenizer, Duration.ZERO);
+    }
+
+    /**
+     * @param calibrationBudget how long each workload's calibration may take ({@link CalibrationPlanner}); zero for
+     *                          the full plan whatever it costs
+     */
+    public BenchRunner(OnnxCausalLM target, OnnxCausalLM draft, HfTokenizer tokenizer, Duration calibrationBudget) {
+        if (calibrationBudget.isNegative()) {
+            throw new IllegalArgumentException("calibrationBudget must be >= 0, got " + calibrationBudget);
+        }
         this.target = target;
         this.draft = draft;
         this.tokenizer = tokenizer;
+        this.calibrationBudget = calibrationBudget;
     }
 
     /** Fresh drafters: an n-gram cache starts empty and learns across the prompts of one configuration's repeat. */
@@ -100,8 +117,15 @@ public final class BenchRunner {
             }
             double meanPrompt = prompts.stream().mapToInt(p -> p.length).average().orElse(1);
             int context = (int) Math.round(meanPrompt + w.params().maxNewTokens() / 2.0);
-            CostCalibration calibration = Calibrator.calibrate(target, draft,
-                    Calibrator.Plan.full(context, (int) Math.max(1, Math.round(meanPrompt))));
+            int prefill = (int) Math.max(1, Math.round(meanPrompt));
+            Calibrator.Plan calibrationPlan = Calibrator.Plan.full(context, prefill);
+            if (!calibrationBudget.isZero()) {
+                CostCalibration pilot = Calibrator.calibrate(target, draft, CalibrationPlanner.pilot(context, prefill));
+                CalibrationPlanner.Choice choice = CalibrationPlanner.choose(pilot, context, prefill, calibrationBudget);
+                progress.accept(w.name() + ": calibration " + choice.reason());
+                calibrationPlan = choice.plan();
+            }
+            CostCalibration calibration = Calibrator.calibrate(target, draft, calibrationPlan);
             calibrations.put(w.name(), calibration);
             progress.accept(w.name() + ": " + calibration);
             for (int r = 0; r < repeats; r++) {

@@ -29,6 +29,17 @@ public record Workload(String name, String description, List<String> prompts, Sa
 
     /** The shipped workloads; {@code quick} keeps 2 prompts of each and 48 new tokens. */
     public static List<Workload> load(List<String> names, boolean quick, int maxNewTokens) {
+        return load(names, quick, maxNewTokens, 0);
+    }
+
+    /**
+     * The shipped workloads with at most {@code maxPrompts} prompts each (the first ones; 0 for all), e.g. to bench a
+     * 1B-parameter model in minutes; {@code quick} keeps at most 2 either way.
+     */
+    public static List<Workload> load(List<String> names, boolean quick, int maxNewTokens, int maxPrompts) {
+        if (maxPrompts < 0) {
+            throw new IllegalArgumentException("maxPrompts must be >= 0 (0 for all), got " + maxPrompts);
+        }
         JsonNode root;
         try (InputStream in = Workload.class.getResourceAsStream("workloads.json")) {
             root = new ObjectMapper().readTree(in);
@@ -42,9 +53,11 @@ public record Workload(String name, String description, List<String> prompts, Sa
             }
             List<String> prompts = new ArrayList<>();
             root.get(name).forEach(p -> prompts.add(p.asText()));
-            if (quick) {
-                prompts.subList(2, prompts.size()).clear();
+            int keep = quick ? 2 : prompts.size();
+            if (maxPrompts > 0) {
+                keep = Math.min(keep, maxPrompts);
             }
+            prompts.subList(Math.min(keep, prompts.size()), prompts.size()).clear();
             int defaultTokens = quick ? 48 : name.equals("edit") ? 192 : 128;
             int tokens = maxNewTokens > 0 ? maxNewTokens : defaultTokens;
             SamplingParams params = name.equals("sampled")
