@@ -53,5 +53,7 @@ class BenchIT {
     void badOptionsExitWithTwo() throws Exception {
         assertEquals(2, GenerateCommandIT.specula("bench", "--workloads", "poetry").exit());
         assertEquals(2, GenerateCommandIT.specula("bench", "--repeats", "0").exit());
+        assertEquals(2, GenerateCommandIT.specula("bench", "--prompts", "-1").exit());
+        assertEquals(2, GenerateCommandIT.specula("bench", "--calibration-budget", "-5").exit());
     }
 }
