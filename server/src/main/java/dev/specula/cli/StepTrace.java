@@ -2,6 +2,7 @@ package dev.specula.cli;
 
 import dev.specula.core.StepOutcome;
 import dev.specula.core.model.CausalLanguageModel;
+import dev.specula.core.schedule.AdaptiveScheduler;
 import dev.specula.core.schedule.DraftPlan;
 import dev.specula.core.schedule.DraftScheduler;
 import dev.specula.core.schedule.Scheduling;
@@ -69,6 +70,9 @@ final class StepTrace implements Scheduling {
                         o.plan().maxDraftTokens(), o.verdict().drafted(), o.verdict().accepted(),
                         o.verdict().drafted() == 0 ? "-" : o.proposal().source(), o.draftNanos() / 1e6,
                         o.verifyNanos() / 1e6, (planNanos + t1 - t0) / 1e6, other / 1e6);
+                if (s instanceof AdaptiveScheduler) {
+                    out.printf("trace %s:   believes after step %d: %s%n", label, step, s);
+                }
             }
 
             @Override

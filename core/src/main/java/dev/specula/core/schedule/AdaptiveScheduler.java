@@ -19,8 +19,8 @@ import java.util.function.Consumer;
  * E(k) = 1 + &Sigma;<sub>j=1..k</sub> &Pi;<sub>i&le;j</sub> a<sub>i</sub> tokens &mdash; Leviathan's
  * (1 - a<sup>k+1</sup>) / (1 - a) when every a<sub>i</sub> = a &mdash; and costs
  * T(k) = D(k) + V(k+1), where D(k) is the measured cost of drafting k tokens and V(n) the measured cost of one
- * target call over n positions (each a {@link CostCurve}: per length the median of recent measurements, robust to
- * a GC pause, shrunk towards a least-squares line over all lengths, which also extrapolates to unmeasured ones).
+ * target call over n positions (each a {@link CostCurve}: per length the lower quartile of recent measurements,
+ * robust to a GC pause, shrunk towards a least-squares line over all lengths, which also extrapolates to unmeasured ones).
  * It plans k* = argmax E(k)/T(k) over 0..max; k* = 0 is plain decoding, chosen when speculation loses (or wins
  * by less than 3%, which unmodeled per-step work eats). Every few speculative steps it drafts one token more than
  * planned, without early stop, so the next length's cost and acceptance stay measured. A source's evidence fades
@@ -40,11 +40,13 @@ import java.util.function.Consumer;
  * also opens the way for the tokens after it: about 1/(1 - a), at most k); the plan's {@code minConfidence} is the
  * lowest confidence at which that still pays (llama.cpp's draft-p-min, made adaptive).
  *
- * <p>Cold start. Given a {@link CostCalibration} (measured when the models load), a scheduler without a carried-over
- * snapshot starts with every verify length, and every length of a model draft, already measured
- * {@value #CALIBRATION_SEEDS} times at the calibrated cost: the first steps of a fresh process (JIT, first native
- * calls) cannot talk it out of drafting, and after a few steps at a length its online measurements outvote the
- * calibration there. Its acceptance starts at the prior, which drafts.
+ * <p>Cold start. Given a {@link CostCalibration} (measured when the models load), the verify costs and a model
+ * draft's costs take the calibration's shape (how cost grows with length) at the level of the online measurements,
+ * until two lengths are measured online: a calibration taken while the process warms up is slower than the steady
+ * state, and more so for the draft, so its absolute costs would overprice the lengths not yet measured online (in a
+ * fresh {@code generate}, every draft longer than one token) and pin k at 1. Costs are per length the lower
+ * quartile of recent measurements, so cold first calls and a noisy machine, which only ever add time, do not hold an
+ * estimate up. The acceptance starts at the prior, which drafts.
  */
 public final class AdaptiveScheduler implements DraftScheduler {
 
@@ -113,12 +115,11 @@ public final class AdaptiveScheduler implements DraftScheduler {
 
     /** One source's learned state (see {@link Snapshot}). */
     public record SourceSnapshot(double[] accepted, double[] rejected, double pooledAccepted, double pooledRejected,
-                                 double[] bucketAccepted, double[] bucketRejected, double[][] draftCosts) {
+                                 double[] bucketAccepted, double[] bucketRejected, double[][] draftCosts,
+                                 boolean modelDraft) {
     }
 
     private static final int BUCKETS = 10;
-    /** Pseudo-measurements a calibrated cost counts as in a fresh scheduler's cost curves. */
-    static final int CALIBRATION_SEEDS = 4;
     private static final double CARRIED_EVIDENCE = 8;
     private static final int EXPLORE_INTERVAL = 12;
     /** Verdicts of a source first seen in this generation before its mean acceptance alone may switch it off. */
@@ -152,33 +153,42 @@ public final class AdaptiveScheduler implements DraftScheduler {
         this.calibration = calibration;
         this.publish = publish;
         this.probeInterval = options.minProbeInterval();
-        this.unseen = new SourceStats(options);
+        this.unseen = new SourceStats(options, false, null);
         int positions = options.maxDraftLength() + 1;
         boolean restore = prior != null && prior.verifyCosts().length == positions + 1;
-        this.verify = CostCurve.restore(restore ? prior.verifyCosts() : null, positions, verifyFixedShare(options),
-                (int) CARRIED_EVIDENCE);
-        if (restore) {
-            prior.sources().forEach((name, s) -> sources.put(name, SourceStats.restore(o, s)));
-        } else if (calibration != null) {
+        double[] verifyShape = null;
+        if (calibration != null) {
+            verifyShape = new double[positions + 1];
             for (int n = 1; n <= positions; n++) {
-                for (int i = 0; i < CALIBRATION_SEEDS; i++) {
-                    verify.add(n, calibration.verifyNanos(n));
-                }
+                verifyShape[n] = calibration.verifyNanos(n);
             }
+        }
+        this.verify = CostCurve.restore(restore ? prior.verifyCosts() : null, positions, verifyFixedShare(options),
+                (int) CARRIED_EVIDENCE, verifyShape);
+        if (restore) {
+            prior.sources().forEach((name, s) -> sources.put(name, SourceStats.restore(o, s, draftShape(s.modelDraft()))));
         }
     }
 
-    /** Statistics for a source seen for the first time: a model draft's costs seeded from the calibration. */
-    private SourceStats newSource(Proposal first) {
-        SourceStats s = new SourceStats(o);
-        if (calibration != null && calibration.hasDraftModel() && first.modelCalls() > 0) {
-            for (int k = 1; k <= o.maxDraftLength(); k++) {
-                for (int i = 0; i < CALIBRATION_SEEDS; i++) {
-                    s.draftCosts.add(k, Math.max(1, k * calibration.draftStepNanos()));
-                }
-            }
+    /**
+     * The calibration's cost of drafting 1..max tokens from a draft model, as a prior shape (null for a lookup, or
+     * without a calibrated draft model): its level is rescaled to the online measurements (see {@link CostCurve}).
+     */
+    private double[] draftShape(boolean modelDraft) {
+        if (!modelDraft || calibration == null || !calibration.hasDraftModel() || !(calibration.draftStepNanos() > 0)) {
+            return null;
         }
-        return s;
+        double[] shape = new double[o.maxDraftLength() + 1];
+        for (int k = 1; k <= o.maxDraftLength(); k++) {
+            shape[k] = k * calibration.draftStepNanos();
+        }
+        return shape;
+    }
+
+    /** Statistics for a source seen for the first time: a model draft's costs shaped by the calibration. */
+    private SourceStats newSource(Proposal first) {
+        boolean model = first.modelCalls() > 0;
+        return new SourceStats(o, model, draftShape(model));
     }
 
     /** The cost of a draft token assumed for a source until its drafts are measured. */
@@ -196,7 +206,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
 
     @Override
     public DraftPlan plan() {
-        if (verify.isEmpty()) {
+        if (verify.isUnknown()) {
             return DraftPlan.of(o.initialDraftLength());
         }
         double plain = rate(null, 0);
@@ -345,6 +355,23 @@ public final class AdaptiveScheduler implements DraftScheduler {
         return s.threshold(marginal * rate(s, k) / Math.max(1, worth));
     }
 
+    /**
+     * What the scheduler believes now, for step traces: verify costs at 1..3 positions, and per source the draft
+     * costs of 1..3 tokens and the acceptance of positions 1..3 (milliseconds).
+     */
+    @Override
+    public String toString() {
+        StringBuilder b = new StringBuilder();
+        b.append(String.format(java.util.Locale.ROOT, "verify %.2f/%.2f/%.2f", verifyCost(1) / 1e6, verifyCost(2) / 1e6,
+                verifyCost(3) / 1e6));
+        double prior = verify.isEmpty() ? Double.NaN : draftTokenPrior();
+        sources.forEach((name, s) -> b.append(String.format(java.util.Locale.ROOT,
+                " %s: draft %.2f/%.2f/%.2f a %.2f/%.2f/%.2f", name, s.draftCost(1, prior) / 1e6,
+                s.draftCost(2, prior) / 1e6, s.draftCost(3, prior) / 1e6, s.acceptance(1), s.acceptance(2),
+                s.acceptance(3))));
+        return b.toString();
+    }
+
     /** Acceptance statistics and draft cost of one source of drafts. */
     static final class SourceStats {
         private final Options o;
@@ -354,18 +381,21 @@ public final class AdaptiveScheduler implements DraftScheduler {
         private double pooledRejected;
         private final double[] bucketAccepted = new double[BUCKETS];
         private final double[] bucketRejected = new double[BUCKETS];
+        private final boolean modelDraft;
         private CostCurve draftCosts;   // size n = tokens drafted in one proposal
         private int verdicts;           // drafts of this source verified, EARLY_VERDICTS if carried over
 
-        SourceStats(Options o) {
+        /** @param shape the prior shape of draft costs (null: none) */
+        SourceStats(Options o, boolean modelDraft, double[] shape) {
             this.o = o;
+            this.modelDraft = modelDraft;
             this.accepted = new double[o.maxDraftLength()];
             this.rejected = new double[o.maxDraftLength()];
-            this.draftCosts = new CostCurve(o.maxDraftLength(), 0);
+            this.draftCosts = new CostCurve(o.maxDraftLength(), 0, shape);
         }
 
-        static SourceStats restore(Options o, SourceSnapshot p) {
-            SourceStats s = new SourceStats(o);
+        static SourceStats restore(Options o, SourceSnapshot p, double[] shape) {
+            SourceStats s = new SourceStats(o, p.modelDraft(), shape);
             int n = Math.min(s.accepted.length, p.accepted().length);
             for (int i = 0; i < n; i++) {
                 double scale = scale(p.accepted()[i] + p.rejected()[i], CARRIED_EVIDENCE);
@@ -380,7 +410,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
                 s.bucketAccepted[b] = p.bucketAccepted()[b] * scale;
                 s.bucketRejected[b] = p.bucketRejected()[b] * scale;
             }
-            s.draftCosts = CostCurve.restore(p.draftCosts(), o.maxDraftLength(), 0, (int) CARRIED_EVIDENCE);
+            s.draftCosts = CostCurve.restore(p.draftCosts(), o.maxDraftLength(), 0, (int) CARRIED_EVIDENCE, shape);
             s.verdicts = EARLY_VERDICTS; // judged in an earlier generation: no early optimism again
             return s;
         }
@@ -391,7 +421,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
 
         SourceSnapshot snapshot() {
             return new SourceSnapshot(accepted.clone(), rejected.clone(), pooledAccepted, pooledRejected,
-                    bucketAccepted.clone(), bucketRejected.clone(), draftCosts.values());
+                    bucketAccepted.clone(), bucketRejected.clone(), draftCosts.values(), modelDraft);
         }
 
         void decay(double f) {
@@ -434,17 +464,17 @@ public final class AdaptiveScheduler implements DraftScheduler {
         }
 
         void forgetDraftCosts() {
-            draftCosts = new CostCurve(o.maxDraftLength(), 0);
+            draftCosts = draftCosts.emptied();
         }
 
         /** Estimated cost of drafting k tokens; {@code perTokenPrior} per token until measured. */
         double draftCost(int k, double perTokenPrior) {
-            return draftCosts.isEmpty() ? k * perTokenPrior : draftCosts.cost(k);
+            return draftCosts.isUnknown() ? k * perTokenPrior : draftCosts.cost(k);
         }
 
         /** Estimated cost of drafting one token more. */
         double draftSlope(double perTokenPrior) {
-            return draftCosts.isEmpty() ? perTokenPrior : draftCosts.slope();
+            return draftCosts.isUnknown() ? perTokenPrior : draftCosts.slope();
         }
 
         double pooledAcceptance() {

@@ -5,19 +5,35 @@ import java.util.Arrays;
 /**
  * A measured cost as a function of a size n: a target call over n positions, or a draft of n tokens.
  *
- * <p>Each size keeps the {@link RecentMedian} of its last measurements. A straight line is fitted by least squares
- * over all sizes, each weighted by how many measurements it has (slope clamped at zero: costs do not fall with
- * size). A size's estimate is its median shrunk towards the line by {@value #SHRINK} pseudo-measurements, so a
- * size measured a few times long ago (during warm-up, say) cannot keep a scheduler away from it; sizes never
- * measured are read off the line. With a single size measured, other sizes are extrapolated with the prior shape
- * {@code fixedShare + (1 - fixedShare) * n}.
+ * <p>Each size keeps its last measurements ({@link RecentMedian}) and is represented by their lower quartile: noise
+ * on a shared machine, a collection pause or a cold first call only ever adds time, so a low quantile estimates the
+ * cost the work itself takes and follows a cost that falls (a warming JIT) within a few measurements.
+ *
+ * <p>Without a prior shape, a straight line is fitted by least squares over all sizes, each weighted by how many
+ * measurements it has (slope clamped at zero: costs do not fall with size). A size's estimate is its quartile shrunk
+ * towards the line by {@value #SHRINK} pseudo-measurements, so a size measured a few times long ago (during warm-up,
+ * say) cannot keep a scheduler away from it; sizes never measured are read off the line. With a single size measured,
+ * other sizes are extrapolated with the prior shape {@code fixedShare + (1 - fixedShare) * n}.
+ *
+ * <p>With a prior shape (a load-time calibration's costs), the line is that shape scaled to the online measurements
+ * (by the lower quartile of the last measurements' ratios to the shape, whatever their sizes; 1 before any): the
+ * calibration says how cost grows with size, the recent measurements the level. Each measured size corrects the
+ * shape by its measurements relative to the level when they were taken, so a size measured only while the process
+ * was cold is priced at today's level. A calibration taken while a fresh process still warms up (JIT threads
+ * compete for the cores) is 1.5-3x slower than the steady state, and its draft share is inflated too, so its
+ * absolute costs must not count as measurements.
  */
 final class CostCurve {
     private static final double SHRINK = 4;
+    /** The quantile of a size's recent measurements that represents it. */
+    static final double QUANTILE = 0.25;
 
     private final RecentMedian[] at;   // index n; index 0 unused
     private final double[] estimate;
     private final double fixedShare;
+    private final double[] prior;      // index n; null: no prior shape
+    private final RecentMedian ratios = new RecentMedian(); // recent measurements over the prior shape: the level
+    private final RecentMedian[] relative;                  // index n: measurements over the level at the time
     private double slope;
     private boolean dirty = true;
 
@@ -27,20 +43,51 @@ final class CostCurve {
      *                   measured (0: cost proportional to size)
      */
     CostCurve(int maxSize, double fixedShare) {
+        this(maxSize, fixedShare, null);
+    }
+
+    /**
+     * @param prior the prior shape, {@code prior[n]} for n in [1, maxSize] (index 0 unused), each finite and > 0;
+     *              null: none
+     */
+    CostCurve(int maxSize, double fixedShare, double[] prior) {
+        if (prior != null) {
+            if (prior.length != maxSize + 1) {
+                throw new IllegalArgumentException("prior shape needs " + (maxSize + 1) + " entries (index 0 unused), got "
+                        + prior.length);
+            }
+            for (int n = 1; n <= maxSize; n++) {
+                if (!(prior[n] > 0) || Double.isInfinite(prior[n])) {
+                    throw new IllegalArgumentException("prior cost of size " + n + " must be finite and > 0, got "
+                            + prior[n]);
+                }
+            }
+        }
+        this.prior = prior == null ? null : prior.clone();
         this.at = new RecentMedian[maxSize + 1];
+        this.relative = new RecentMedian[maxSize + 1];
         this.estimate = new double[maxSize + 1];
         this.fixedShare = fixedShare;
         for (int n = 0; n <= maxSize; n++) {
             at[n] = new RecentMedian();
+            relative[n] = new RecentMedian();
         }
     }
 
     /** A curve holding the last {@code keep} of each size's carried-over measurements ({@link #values()}). */
     static CostCurve restore(double[][] values, int maxSize, double fixedShare, int keep) {
-        CostCurve c = new CostCurve(maxSize, fixedShare);
+        return restore(values, maxSize, fixedShare, keep, null);
+    }
+
+    /** As {@link #restore(double[][], int, double, int)}, with a prior shape (may be null). */
+    static CostCurve restore(double[][] values, int maxSize, double fixedShare, int keep, double[] prior) {
+        CostCurve c = new CostCurve(maxSize, fixedShare, prior);
         if (values != null && values.length == maxSize + 1) {
             for (int n = 1; n <= maxSize; n++) {
-                c.at[n] = RecentMedian.of(values[n], keep);
+                double[] v = values[n];
+                for (int i = Math.max(0, v.length - keep); i < v.length; i++) {
+                    c.add(n, v[i]); // sizes one after the other: their order across sizes is not kept
+                }
             }
         }
         return c;
@@ -54,8 +101,22 @@ final class CostCurve {
     void add(int n, double cost) {
         if (n >= 1 && n < at.length) {
             at[n].add(cost);
+            if (prior != null) {
+                ratios.add(cost / prior[n]);
+                relative[n].add(cost / (ratios.quantile(QUANTILE) * prior[n]));
+            }
             dirty = true;
         }
+    }
+
+    /** A curve with this one's size and prior shape and no measurements. */
+    CostCurve emptied() {
+        return new CostCurve(maxSize(), fixedShare, prior);
+    }
+
+    /** Whether nothing is measured and there is no prior shape either: {@link #cost} is NaN. */
+    boolean isUnknown() {
+        return prior == null && isEmpty();
     }
 
     boolean isEmpty() {
@@ -67,13 +128,13 @@ final class CostCurve {
         return true;
     }
 
-    /** The estimated cost of size n in [1, maxSize]; NaN while nothing is measured. */
+    /** The estimated cost of size n in [1, maxSize]; NaN while nothing is measured and there is no prior shape. */
     double cost(int n) {
         refresh();
         return estimate[n];
     }
 
-    /** The estimated cost of one more unit of size; NaN while nothing is measured. */
+    /** The estimated cost of one more unit of size; NaN while nothing is measured and there is no prior shape. */
     double slope() {
         refresh();
         return slope;
@@ -93,7 +154,11 @@ final class CostCurve {
             return;
         }
         dirty = false;
-        // Least squares over every measurement, each size's represented by its median: sums weighted by counts.
+        if (prior != null) {
+            refreshScaled();
+            return;
+        }
+        // Least squares over every measurement, each size's represented by its quartile: sums weighted by counts.
         double sxx = 0;
         double sxy = 0;
         double weight = 0;
@@ -111,9 +176,9 @@ final class CostCurve {
                 anchor = n;
             }
             sxx += (double) count * n * n;
-            sxy += count * n * at[n].median();
+            sxy += count * n * at[n].quantile(QUANTILE);
             weight += count;
-            weightedSum += count * at[n].median();
+            weightedSum += count * at[n].quantile(QUANTILE);
             weightedSize += count * n;
         }
         if (sizes == 0) {
@@ -134,7 +199,24 @@ final class CostCurve {
         for (int n = 1; n < at.length; n++) {
             double line = Math.max(meanCost + slope * (n - meanSize), meanCost * 1e-3);
             int count = at[n].count();
-            estimate[n] = count == 0 ? line : (count * at[n].median() + SHRINK * line) / (count + SHRINK);
+            estimate[n] = count == 0 ? line : (count * at[n].quantile(QUANTILE) + SHRINK * line) / (count + SHRINK);
+        }
+    }
+
+    /**
+     * The prior shape scaled to the recent measurements (the lower quartile of their ratios to it, whatever their
+     * sizes: cold measurements age out of the window). A measured size keeps its own departure from the shape, as
+     * measured against the level of its time (so a size measured only while the process was cold is priced at
+     * today's level), shrunk towards the shape.
+     */
+    private void refreshScaled() {
+        double scale = ratios.isEmpty() ? 1 : ratios.quantile(QUANTILE);
+        int max = maxSize();
+        slope = max == 1 ? scale * prior[1] : scale * Math.max(0, prior[max] - prior[1]) / (max - 1);
+        for (int n = 1; n < at.length; n++) {
+            int count = relative[n].count();
+            double shape = count == 0 ? 1 : (count * relative[n].quantile(QUANTILE) + SHRINK) / (count + SHRINK);
+            estimate[n] = scale * prior[n] * shape;
         }
     }
 }

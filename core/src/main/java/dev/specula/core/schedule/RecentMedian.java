@@ -13,6 +13,7 @@ final class RecentMedian {
 
     private final DescriptiveStatistics window = new DescriptiveStatistics(WINDOW);
     private double median = Double.NaN;
+    private double[] sorted = new double[0];
 
     /** A window holding the last {@code keep} of {@code values} (a carried-over snapshot). */
     static RecentMedian of(double[] values, int keep) {
@@ -28,6 +29,7 @@ final class RecentMedian {
         // The window is tiny: sorting a copy beats Percentile, which allocates a pivot cache per call.
         double[] v = window.getValues();
         Arrays.sort(v);
+        sorted = v;
         int n = v.length;
         median = n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
     }
@@ -35,6 +37,17 @@ final class RecentMedian {
     /** The median of the window, NaN while empty. */
     double median() {
         return median;
+    }
+
+    /** The q-quantile of the window (linear between order statistics), NaN while empty. */
+    double quantile(double q) {
+        if (sorted.length == 0) {
+            return Double.NaN;
+        }
+        double pos = q * (sorted.length - 1);
+        int lo = (int) Math.floor(pos);
+        int hi = Math.min(sorted.length - 1, lo + 1);
+        return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
     }
 
     /** How many measurements the window holds. */

@@ -159,6 +159,112 @@ class SchedulerSimulationTest {
         assertEquals(0, Scheduling.adaptive(CostCalibrationTest.simulated(0.9)).start().plan().maxDraftTokens());
     }
 
+    /**
+     * One generation of {@code tokens} at i.i.d. acceptance a and draft cost c, scored at the true costs; the costs
+     * reported to the scheduler are {@code draftInflation} and {@code verifyInflation} times the true ones (a
+     * generation in a process still warming up: its clock reads slow). Returns tokens per simulated ns.
+     */
+    static double inflatedRun(DraftScheduler s, double a, double c, int tokens, double draftInflation,
+                              double verifyInflation, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        double time = 0;
+        int produced = 0;
+        while (produced < tokens) {
+            DraftPlan plan = s.plan();
+            int k = Math.min(plan.maxDraftTokens(), tokens - produced - 1);
+            int acc = 0;
+            while (acc < k && r.nextDouble() < a) {
+                acc++;
+            }
+            double draft = k * c * T;
+            double verify = T * verifyRatio(k + 1);
+            time += draft + verify;
+            produced += acc + 1;
+            s.feedback(new StepOutcome(plan, new Proposal(new int[k], null, null, k, "model:draft"),
+                    new Verdict(k, acc, 0), Math.round(draft * draftInflation), Math.round(verify * verifyInflation)));
+        }
+        s.finish();
+        return produced / time;
+    }
+
+    /** {@link CostCalibrationTest#simulated} as a fresh process measures it while loading: verify and draft slower. */
+    static CostCalibration coldCalibration(double c, double verifyInflation, double draftInflation) {
+        CostCalibration warm = CostCalibrationTest.simulated(c);
+        double[] verify = warm.verifyNanos();
+        for (int i = 0; i < verify.length; i++) {
+            verify[i] *= verifyInflation;
+        }
+        return new CostCalibration(warm.contextLength(), warm.positions(), verify, warm.draftStepNanos() * draftInflation,
+                0, Double.NaN, Double.NaN, 0, 0, 1);
+    }
+
+    @Test
+    void aCalibrationTakenWhileTheProcessWarmsUpDoesNotPinTheDraftAtOneToken() {
+        // As a fresh generate measured it: target calls 2.5x and draft steps 4x their steady cost. Only lengths that
+        // are drafted get measured online; the others must not keep the calibration's inflated prices (which made
+        // every draft longer than the one measured look too costly), so the first generation reaches the best length.
+        double a = 0.8;
+        double c = 0.15;
+        int bestK = CostCalibrationTest.simulated(c).bestFixedDraftLength(a, true, 16);
+        CostCalibration cold = coldCalibration(c, 2.5, 4);
+        double adaptive = 0;
+        double fixed = 0;
+        int seeds = 40;
+        for (long seed = 0; seed < seeds; seed++) {
+            adaptive += inflatedRun(Scheduling.adaptive(cold).start(), a, c, 128, 1, 1, seed) / seeds;
+            fixed += inflatedRun(new FixedScheduler(bestK), a, c, 128, 1, 1, seed) / seeds;
+        }
+        assertTrue(bestK >= 3, "the cell must favour drafts longer than one token, best k " + bestK);
+        assertTrue(adaptive >= 0.95 * fixed, "first generation after a cold calibration: " + adaptive / fixed
+                + " of the best fixed length " + bestK);
+    }
+
+    @Test
+    void aWarmUpGenerationMeasuredSlowDoesNotPinTheNextGenerationAtOneToken() {
+        // generate --compare: a cold calibration, then a 32-token warm-up generation whose clock reads the draft 3x
+        // and the target 1.6x slow (the JIT still compiling the drafter), then the timed generation at steady
+        // costs, which starts from what the warm-up learned.
+        double a = 0.8;
+        double c = 0.15;
+        int bestK = CostCalibrationTest.simulated(c).bestFixedDraftLength(a, true, 16);
+        double adaptive = 0;
+        double fixed = 0;
+        List<Double> meanK = new ArrayList<>();
+        int seeds = 40;
+        for (long seed = 0; seed < seeds; seed++) {
+            Scheduling policy = Scheduling.adaptive(coldCalibration(c, 2.5, 4));
+            inflatedRun(policy.start(), a, c, 32, 3, 1.6, seed + 1000);
+            List<Integer> ks = new ArrayList<>();
+            DraftScheduler timed = policy.start();
+            DraftScheduler recording = new DraftScheduler() {
+                @Override
+                public DraftPlan plan() {
+                    DraftPlan p = timed.plan();
+                    ks.add(p.maxDraftTokens());
+                    return p;
+                }
+
+                @Override
+                public void feedback(StepOutcome outcome) {
+                    timed.feedback(outcome);
+                }
+
+                @Override
+                public void finish() {
+                    timed.finish();
+                }
+            };
+            adaptive += inflatedRun(recording, a, c, 128, 1, 1, seed) / seeds;
+            fixed += inflatedRun(new FixedScheduler(bestK), a, c, 128, 1, 1, seed) / seeds;
+            meanK.add(ks.stream().mapToInt(Integer::intValue).average().orElse(0));
+        }
+        meanK.sort(null);
+        assertTrue(meanK.get(meanK.size() / 2) >= 2, "median over seeds of the timed generation's mean draft length "
+                + meanK.get(meanK.size() / 2) + ", best fixed length " + bestK);
+        assertTrue(adaptive >= 0.95 * fixed, "timed generation after a slow warm-up: " + adaptive / fixed
+                + " of the best fixed length " + bestK);
+    }
+
     /** Feeds {@code s} one step that drafted what it planned and kept {@code kept}, at draft cost c. */
     static void step(DraftScheduler s, DraftPlan plan, int kept, double c) {
         int k = plan.maxDraftTokens();
