@@ -221,12 +221,12 @@ class TraceReplayIT {
                         // 2.5x slow for the target and 4x for the draft, the warm-up generation's clock 1.6x and 3x.
                         Scheduling fresh = Scheduling.adaptive(coldCalibration(cc));
                         replay(fresh::start, List.of(traces.get(i).truncated(32)), cc, 3, 1.6);
-                        double cold = replay(fresh::start, List.of(timed), cc) / p;
+                        double freshRun = replay(fresh::start, List.of(timed), cc) / p;
                         System.out.printf(Locale.ROOT, "  %s, %d tokens: heuristic %.3f, adaptive first generation"
                                         + " %.3f (%.3f of the heuristic), after a warm-up %.3f (%.3f), fresh process"
                                         + " with cold costs %.3f (%.3f)%n",
                                 prompts.get(i).replace("\n", "\\n"), n, h, first, first / h, warmed, warmed / h,
-                                cold, cold / h);
+                                freshRun, freshRun / h);
                     }
                 }
             }
