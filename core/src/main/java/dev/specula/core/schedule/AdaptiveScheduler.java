@@ -129,6 +129,8 @@ public final class AdaptiveScheduler implements DraftScheduler {
      * does not see (the loop's bookkeeping, the drafter's), so a predicted gain of a percent or two is a loss.
      */
     private static final double MIN_GAIN = 0.03;
+    /** What one more draft token must promise over the best shorter length, relative. */
+    private static final double LONGER_DRAFT_GAIN = 0.01;
 
     private final Options o;
     private final CostCalibration calibration; // may be null
@@ -220,7 +222,10 @@ public final class AdaptiveScheduler implements DraftScheduler {
             double gain = rate(s, k) / plain;
             // A source's first few verdicts switch it off only if even an optimistic acceptance loses: against a
             // prior of strength 2, one rejected first draft would otherwise mean plain decoding until the next probe.
-            boolean on = gain > 1 + MIN_GAIN || s.verdicts < EARLY_VERDICTS && couldWin(s, plain);
+            // Hysteresis: switching on needs the margin for unmodeled work, staying on only a predicted gain, so a
+            // marginal source does not flip off with every dip of its noisy acceptance estimate.
+            boolean on = gain > 1 + (s.on ? 0 : MIN_GAIN) || s.verdicts < EARLY_VERDICTS && couldWin(s, plain);
+            s.on = on;
             DraftPlan p = new DraftPlan(on ? k : 0, stopThreshold(s, k));
             bySource.put(e.getKey(), p);
             longest = Math.max(longest, p.maxDraftTokens());
@@ -318,7 +323,9 @@ public final class AdaptiveScheduler implements DraftScheduler {
             reach *= s.acceptance(k);
             expected += reach;
             double r = expected / (s.draftCost(k, perToken) + verifyCost(k + 1));
-            if (r > bestRate) {
+            // A longer draft must promise a little more: each drafted token also costs work the model does not see
+            // (the drafter's bookkeeping), and a near tie is within the estimates' error anyway.
+            if (r > bestRate * (1 + LONGER_DRAFT_GAIN)) {
                 best = k;
                 bestRate = r;
             }
@@ -384,6 +391,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         private final boolean modelDraft;
         private CostCurve draftCosts;   // size n = tokens drafted in one proposal
         private int verdicts;           // drafts of this source verified, EARLY_VERDICTS if carried over
+        private boolean on;             // planned to draft at the last plan
 
         /** @param shape the prior shape of draft costs (null: none) */
         SourceStats(Options o, boolean modelDraft, double[] shape) {

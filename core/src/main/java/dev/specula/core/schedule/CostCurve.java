@@ -16,24 +16,27 @@ import java.util.Arrays;
  * other sizes are extrapolated with the prior shape {@code fixedShare + (1 - fixedShare) * n}.
  *
  * <p>With a prior shape (a load-time calibration's costs), the line is that shape scaled to the online measurements
- * (by the lower quartile of the last measurements' ratios to the shape, whatever their sizes; 1 before any): the
- * calibration says how cost grows with size, the recent measurements the level. Each measured size corrects the
- * shape by its measurements relative to the level when they were taken, so a size measured only while the process
- * was cold is priced at today's level. A calibration taken while a fresh process still warms up (JIT threads
- * compete for the cores) is 1.5-3x slower than the steady state, and its draft share is inflated too, so its
+ * (by the lower quartile of the last measurements' ratios to the shape, whatever their sizes, the prior's own level
+ * counting as {@value #PRIOR_WEIGHT} of them, and a fresh curve's first measurement left out): the calibration says how cost grows with size, the recent
+ * measurements the level, so a size measured only while the process was cold is priced at today's level. Sizes do not
+ * correct the shape one by one: a size's measurements taken as the level fell (a warming JIT) would read as a
+ * departure from the shape. What the calibration's shape misses (a draft's fixed cost per proposal) stays missed. A
+ * calibration taken while a fresh process still warms up (JIT threads compete for the cores) is 1.5-3x slower than the steady state, and its draft share is inflated too, so its
  * absolute costs must not count as measurements.
  */
 final class CostCurve {
     private static final double SHRINK = 4;
     /** The quantile of a size's recent measurements that represents it. */
     static final double QUANTILE = 0.25;
+    /** Measurements the prior shape's own level counts as (they leave the window as online ones arrive). */
+    static final int PRIOR_WEIGHT = 4;
 
     private final RecentMedian[] at;   // index n; index 0 unused
     private final double[] estimate;
     private final double fixedShare;
     private final double[] prior;      // index n; null: no prior shape
     private final RecentMedian ratios = new RecentMedian(); // recent measurements over the prior shape: the level
-    private final RecentMedian[] relative;                  // index n: measurements over the level at the time
+    private boolean skipFirst;                              // the level ignores the first measurement
     private double slope;
     private boolean dirty = true;
 
@@ -64,13 +67,19 @@ final class CostCurve {
             }
         }
         this.prior = prior == null ? null : prior.clone();
+        if (prior != null) {
+            // The prior's level counts as a few measurements: the lower quartile then ignores an isolated slow
+            // measurement and follows the online level once a few agree.
+            for (int i = 0; i < PRIOR_WEIGHT; i++) {
+                ratios.add(1);
+            }
+            skipFirst = true;
+        }
         this.at = new RecentMedian[maxSize + 1];
-        this.relative = new RecentMedian[maxSize + 1];
         this.estimate = new double[maxSize + 1];
         this.fixedShare = fixedShare;
         for (int n = 0; n <= maxSize; n++) {
             at[n] = new RecentMedian();
-            relative[n] = new RecentMedian();
         }
     }
 
@@ -83,6 +92,8 @@ final class CostCurve {
     static CostCurve restore(double[][] values, int maxSize, double fixedShare, int keep, double[] prior) {
         CostCurve c = new CostCurve(maxSize, fixedShare, prior);
         if (values != null && values.length == maxSize + 1) {
+            c.ratios.clear(); // carried-over measurements set the level, not the prior's
+            c.skipFirst = false;
             for (int n = 1; n <= maxSize; n++) {
                 double[] v = values[n];
                 for (int i = Math.max(0, v.length - keep); i < v.length; i++) {
@@ -101,9 +112,10 @@ final class CostCurve {
     void add(int n, double cost) {
         if (n >= 1 && n < at.length) {
             at[n].add(cost);
-            if (prior != null) {
+            if (prior != null && skipFirst) {
+                skipFirst = false; // a fresh process's first call of a kind pays one-time costs (tens of ms)
+            } else if (prior != null) {
                 ratios.add(cost / prior[n]);
-                relative[n].add(cost / (ratios.quantile(QUANTILE) * prior[n]));
             }
             dirty = true;
         }
@@ -204,19 +216,16 @@ final class CostCurve {
     }
 
     /**
-     * The prior shape scaled to the recent measurements (the lower quartile of their ratios to it, whatever their
-     * sizes: cold measurements age out of the window). A measured size keeps its own departure from the shape, as
-     * measured against the level of its time (so a size measured only while the process was cold is priced at
-     * today's level), shrunk towards the shape.
+     * The prior shape scaled to the recent measurements: the lower quartile of their ratios to it, whatever their
+     * sizes, so cold measurements age out of the window and a size measured only while the process was cold is
+     * priced at today's level.
      */
     private void refreshScaled() {
         double scale = ratios.isEmpty() ? 1 : ratios.quantile(QUANTILE);
         int max = maxSize();
         slope = max == 1 ? scale * prior[1] : scale * Math.max(0, prior[max] - prior[1]) / (max - 1);
         for (int n = 1; n < at.length; n++) {
-            int count = relative[n].count();
-            double shape = count == 0 ? 1 : (count * relative[n].quantile(QUANTILE) + SHRINK) / (count + SHRINK);
-            estimate[n] = scale * prior[n] * shape;
+            estimate[n] = scale * prior[n];
         }
     }
 }

@@ -34,6 +34,13 @@ final class RecentMedian {
         median = n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
     }
 
+    /** Empties the window. */
+    void clear() {
+        window.clear();
+        sorted = new double[0];
+        median = Double.NaN;
+    }
+
     /** The median of the window, NaN while empty. */
     double median() {
         return median;
