@@ -121,9 +121,16 @@ final class CostCurve {
         }
     }
 
-    /** A curve with this one's size and prior shape and no measurements. */
+    /**
+     * A curve with this one's size and prior shape and nothing measured, whose level the next measurement sets
+     * alone: for re-measuring a cost that went stale (a probe after plain steps), where neither the prior's level
+     * nor skipping that one measurement would let it count.
+     */
     CostCurve emptied() {
-        return new CostCurve(maxSize(), fixedShare, prior);
+        CostCurve c = new CostCurve(maxSize(), fixedShare, prior);
+        c.ratios.clear();
+        c.skipFirst = false;
+        return c;
     }
 
     /** Whether nothing is measured and there is no prior shape either: {@link #cost} is NaN. */
