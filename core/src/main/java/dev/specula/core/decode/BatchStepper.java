@@ -196,6 +196,7 @@ public final class BatchStepper implements AutoCloseable {
         for (int i = 0; i < n; i++) {
             ids[i] = rows[i].id;
         }
+        long planned = config.clock.getAsLong();
         DraftPlan[] plans = scheduler.plan(ids);
         Proposal[] proposals = new Proposal[n];
         boolean[] failed = new boolean[n];
@@ -280,7 +281,8 @@ public final class BatchStepper implements AutoCloseable {
         if (!fedBack.isEmpty()) {
             scheduler.feedback(fedBack.stream().mapToInt(Integer::intValue).toArray(),
                     outcomes.toArray(new StepOutcome[0]),
-                    new BatchStepCosts(drafting, draftCalls, t1 - t0, verifying, widest, positions, t2 - t1));
+                    new BatchStepCosts(drafting, draftCalls, t1 - t0, verifying, widest, positions, t2 - t1,
+                            Math.max(config.clock.getAsLong() - planned, t2 - t0)));
         }
         for (Row r : stepping) {
             if (r.g.reason != null && running.contains(r)) {
