@@ -1,5 +1,6 @@
 package dev.specula.draft;
 
+import dev.specula.core.StepOutcome;
 import dev.specula.core.decode.BatchDecoder;
 import dev.specula.core.decode.BatchEngine;
 import dev.specula.core.decode.BatchStepper;
@@ -11,7 +12,10 @@ import dev.specula.core.draft.Drafter;
 import dev.specula.core.model.NonFiniteLogitsException;
 import dev.specula.core.sampling.SamplingMode;
 import dev.specula.core.sampling.SamplingParams;
+import dev.specula.core.schedule.BatchScheduler;
 import dev.specula.core.schedule.BatchScheduling;
+import dev.specula.core.schedule.BatchStepCosts;
+import dev.specula.core.schedule.DraftPlan;
 import dev.specula.core.schedule.Scheduling;
 import dev.specula.core.testing.ReferenceModel;
 import dev.specula.verifier.ParallelVerifier;
@@ -160,6 +164,63 @@ class BatchDecodingTest {
         assertEquals(0, targetModel.openSequences());
         assertEquals(0, draftModel.openSequences());
         assertEquals(0, target.openBatches());
+        assertEquals(0, draft.openBatches());
+    }
+
+    /** Plans k = 0 for the first {@code plainSteps} steps, then {@code k} for every row. */
+    static BatchScheduling draftingAfter(int plainSteps, int k) {
+        return new BatchScheduling() {
+            @Override
+            public BatchScheduler start(int capacity) {
+                return new BatchScheduler() {
+                    int steps;
+
+                    @Override
+                    public void join(int row) {
+                    }
+
+                    @Override
+                    public DraftPlan[] plan(int[] rows) {
+                        DraftPlan[] plans = new DraftPlan[rows.length];
+                        Arrays.fill(plans, DraftPlan.of(++steps > plainSteps ? k : 0));
+                        return plans;
+                    }
+
+                    @Override
+                    public void feedback(int[] rows, StepOutcome[] outcomes, BatchStepCosts costs) {
+                    }
+
+                    @Override
+                    public void leave(int row, boolean completed) {
+                    }
+                };
+            }
+
+            @Override
+            public String name() {
+                return "drafting-after-" + plainSteps;
+            }
+        };
+    }
+
+    @Test
+    void rowsThatDidNotDraftForManyStepsCatchUpTogetherInOneDraftCall() {
+        List<int[]> short4 = List.of(new int[]{1, 2}, new int[]{3, 4}, new int[]{5, 6}, new int[]{7, 8});
+        List<SamplingParams> params = List.of(greedy(3), greedy(3), greedy(3), greedy(3));
+        draft.calls.clear();
+        List<GenerationResult> results = runAll(batched(new ModelDrafter(draft), draftingAfter(16, 3), 4).build(),
+                short4, params);
+        for (int i = 0; i < short4.size(); i++) {
+            assertArrayEquals(plain(short4.get(i), params.get(i)), results.get(i).tokens(), "prompt " + i);
+        }
+        // At step 17 every row misses 12 or more tokens: one call catches all four up (not one call per row, each
+        // running over the whole batch), then the shared drafting calls follow.
+        RecordingModel.Call first = draft.calls.get(0);
+        assertEquals(4, first.rows(), Arrays.toString(first.tokensPerRow()));
+        assertTrue(Arrays.stream(first.tokensPerRow()).allMatch(n -> n > 8), Arrays.toString(first.tokensPerRow()));
+        assertEquals(1, draft.calls.stream().filter(c -> Arrays.stream(c.tokensPerRow()).anyMatch(n -> n > 8)).count(),
+                "one catch-up call");
+        assertEquals(0, draftModel.openSequences());
         assertEquals(0, draft.openBatches());
     }
 

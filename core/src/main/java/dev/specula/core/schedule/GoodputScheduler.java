@@ -35,8 +35,10 @@ public final class GoodputScheduler implements BatchScheduler {
      * @param maxDraftLength the longest draft considered
      * @param forgetting     per-step decay of a row's acceptance evidence
      * @param priorAcceptance acceptance assumed before any evidence
+     * @param measuredSteps   whether measured whole steps may overrule the cost model's plan ({@link MeasuredGoodput});
+     *                        off only to compare against the cost model alone
      */
-    public record Options(int maxDraftLength, double forgetting, double priorAcceptance) {
+    public record Options(int maxDraftLength, double forgetting, double priorAcceptance, boolean measuredSteps) {
         public Options {
             if (maxDraftLength < 1 || maxDraftLength > FixedScheduler.MAX_DRAFT_LENGTH) {
                 throw new IllegalArgumentException("maxDraftLength must be in [1, " + FixedScheduler.MAX_DRAFT_LENGTH
@@ -51,7 +53,12 @@ public final class GoodputScheduler implements BatchScheduler {
         }
 
         public static Options defaults() {
-            return new Options(8, 0.95, 0.6);
+            return new Options(8, 0.95, 0.6, true);
+        }
+
+        /** These options with measured steps overruling the cost model on or off. */
+        public Options withMeasuredSteps(boolean on) {
+            return new Options(maxDraftLength, forgetting, priorAcceptance, on);
         }
     }
 
@@ -100,7 +107,7 @@ public final class GoodputScheduler implements BatchScheduler {
         if (drafting) {
             plainSteps = 0;
             probeInterval = 8;
-            if (!measured.speculate(n)) {
+            if (options.measuredSteps() && !measured.speculate(n)) {
                 Arrays.fill(k, 0); // measured steps at this batch size say plain decoding is faster
             }
         } else if (++plainSteps >= probeInterval) {

@@ -45,8 +45,8 @@ class MeasuredGoodputTest {
                 explored.add(i - 2 * MeasuredGoodput.MIN_STEPS);
             }
         }
-        // One speculative step after 4, 8, 16, then every 32 plain steps.
-        assertEquals(List.of(4, 13, 30, 63, 96), explored);
+        // One speculative step after 4, 8, 16, 32, then every 64 plain steps.
+        assertEquals(List.of(4, 13, 30, 63), explored);
         assertTrue(m.speedup(16) < 0.8, "measured: " + m.speedup(16));
         assertTrue(m.speedup(20) < 0.8, "20 rows share the bucket of 16: " + m.speedup(20));
         assertTrue(Double.isNaN(m.speedup(4)), "4 rows have their own evidence: " + m.speedup(4));
