@@ -372,6 +372,34 @@ class BatchDecodingTest {
     }
 
     @Test
+    void aBurstOfShortPromptsJoinsInOneStepWithinThePrefillBudget() {
+        // Prefill budget 5 tokens a step: prompts of 3 tokens prefill 2 each, so two join per step (the third's first
+        // token fits, the rest waits), and the outputs are each prompt's plain ones.
+        List<int[]> burst = List.of(new int[]{1, 2, 3}, new int[]{4, 5, 6}, new int[]{7, 8, 9}, new int[]{10, 11, 12});
+        BatchDecoder decoder = batched(new ModelDrafter(draft), BatchScheduling.perRow(Scheduling.fixed(2)), 4).build();
+        List<CompletableFuture<GenerationResult>> futures = new ArrayList<>();
+        try (BatchStepper stepper = decoder.stepper()) {
+            for (int[] p : burst) {
+                futures.add(stepper.add(p, greedy(1), TokenListener.NONE, () -> false));
+            }
+            stepper.step();
+            assertEquals(2, stepper.running(), "after the first step");
+            assertEquals(2, stepper.waiting(), "after the first step");
+            stepper.step();
+            assertEquals(4, stepper.running(), "after the second step: the third's last token, all of the fourth");
+            while (stepper.step()) {
+                // run to the end
+            }
+        }
+        for (int i = 0; i < burst.size(); i++) {
+            assertArrayEquals(plain(burst.get(i), greedy(1)), futures.get(i).join().tokens(), "prompt " + i);
+        }
+        assertEquals(2, futures.get(2).join().metrics().targetCalls() - futures.get(2).join().metrics().steps(),
+                "the third prompt's prefill took two chunks");
+        assertEquals(0, targetModel.openSequences());
+    }
+
+    @Test
     void nonFiniteLogitsFailTheirRowsAndLeaveNothingOpen() {
         ReferenceModel broken = ReferenceModel.builder(VOCAB, 5).build();
         ReferenceModel brokenDraft = ReferenceModel.draftOf(broken, 0.5, 1).build();

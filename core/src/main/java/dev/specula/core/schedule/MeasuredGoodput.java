@@ -9,8 +9,8 @@ package dev.specula.core.schedule;
  * sums decay by {@value #DECAY} per step of the same kind, so the last few steps decide.
  *
  * <p>Exploration: a bucket first measures {@value #MIN_STEPS} speculative steps, then {@value #MIN_STEPS} plain ones;
- * afterwards the losing kind runs one step after 4, 8, 16, 32, then every {@value #MAX_INTERVAL} steps of the winner (the
- * interval restarts at 4 when the winner changes), so a change in acceptance or load is noticed at a bounded cost.
+ * afterwards the losing kind runs one step after 4, 8, 16, 32, then every {@value #MAX_INTERVAL} steps of the
+ * winner (the interval restarts at 4 when the winner changes), so a change in acceptance or load is noticed at a bounded cost.
  *
  * <p>Not thread-safe: one engine's scheduler owns it.
  */
