@@ -9,8 +9,10 @@ package dev.specula.core.schedule;
  * sums decay by {@value #DECAY} per step of the same kind, so the last few steps decide.
  *
  * <p>Exploration: a bucket first measures {@value #MIN_STEPS} speculative steps, then {@value #MIN_STEPS} plain ones;
- * afterwards the losing kind runs one step after 4, 8, 16, 32, then every {@value #MAX_INTERVAL} steps of the
- * winner (the interval restarts at 4 when the winner changes), so a change in acceptance or load is noticed at a bounded cost.
+ * afterwards the losing kind runs after 4, 8, 16, 32, then every {@value #MAX_INTERVAL} steps of the winner (the
+ * interval restarts at 4 when the winner changes), so a change in acceptance or load is noticed at a bounded cost:
+ * plain decoding for one step, speculation for two. The first speculative step after plain ones is not measured: its
+ * drafter first catches up with the tokens the plain steps produced, a cost speculating steadily does not pay.
  *
  * <p>Not thread-safe: one engine's scheduler owns it.
  */
@@ -22,6 +24,7 @@ final class MeasuredGoodput {
     private static final int BUCKETS = 31;
 
     private final Bucket[] buckets = new Bucket[BUCKETS];
+    private boolean lastSpeculative;
 
     /** Decayed evidence of one kind of step in one bucket. */
     private static final class Rate {
@@ -45,6 +48,7 @@ final class MeasuredGoodput {
         final Rate speculative = new Rate();
         boolean speculationWon;
         int sinceExplored;
+        int exploring;
         int interval = FIRST_INTERVAL;
     }
 
@@ -73,10 +77,16 @@ final class MeasuredGoodput {
             b.speculationWon = won;
             b.interval = FIRST_INTERVAL;
             b.sinceExplored = 0;
+            b.exploring = 0;
+        }
+        if (b.exploring > 0) {
+            b.exploring--;
+            return !won;
         }
         if (++b.sinceExplored > b.interval) {
             b.sinceExplored = 0;
             b.interval = Math.min(2 * b.interval, MAX_INTERVAL);
+            b.exploring = won ? 0 : 1; // speculation is explored for two steps: the first one is not measured
             return !won;
         }
         return won;
@@ -92,8 +102,10 @@ final class MeasuredGoodput {
      * @param stepNanos        what the whole step took (planning, drafting, verification, handing out tokens)
      */
     void record(int rows, boolean speculative, int tokens, double plainStepNanos, double stepNanos) {
-        if (stepNanos <= 0 || tokens <= 0 || !(plainStepNanos > 0)) {
-            return;
+        boolean afterPlain = !lastSpeculative;
+        lastSpeculative = speculative;
+        if (stepNanos <= 0 || tokens <= 0 || !(plainStepNanos > 0) || speculative && afterPlain) {
+            return; // the first speculative step after plain ones also pays the drafter's catch-up: not measured
         }
         Bucket b = bucketOf(rows);
         (speculative ? b.speculative : b.plain).add(tokens * plainStepNanos / rows, stepNanos);

@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Test;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.function.IntBinaryOperator;
+import java.util.function.IntToDoubleFunction;
 import java.util.function.IntUnaryOperator;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -236,7 +237,7 @@ class GoodputSchedulerTest {
      * tokens) {@code other(R, positions of all rows)}; each drafted position is accepted with probability
      * {@code acceptance} (seeded). Measures the last {@code measured} steps.
      */
-    static Simulated simulate(GoodputScheduler s, int rows, int steps, int measured, double acceptance,
+    static Simulated simulate(GoodputScheduler s, int rows, int steps, int measured, IntToDoubleFunction acceptance,
                               IntBinaryOperator verify, IntUnaryOperator draft, IntBinaryOperator other, long seed) {
         SplittableRandom random = new SplittableRandom(seed);
         int[] ids = new int[rows];
@@ -255,7 +256,7 @@ class GoodputSchedulerTest {
             for (int i = 0; i < rows; i++) {
                 int k = plans[i].maxDraftTokens();
                 int accepted = 0;
-                while (accepted < k && random.nextDouble() < acceptance) {
+                while (accepted < k && random.nextDouble() < acceptance.applyAsDouble(step)) {
                     accepted++;
                 }
                 widest = Math.max(widest, k);
@@ -311,17 +312,17 @@ class GoodputSchedulerTest {
         assertTrue(Arrays.stream(new GoodputScheduler(options, calibrated.copy()).lengths(uniform(16, 0.7)))
                 .allMatch(k -> k > 0), "the calibration alone would draft at 16 rows");
 
-        Simulated sixteen = simulate(new GoodputScheduler(options, calibrated.copy()), 16, 300, 200, 0.7, verify,
+        Simulated sixteen = simulate(new GoodputScheduler(options, calibrated.copy()), 16, 300, 200, step -> 0.7, verify,
                 draft, none, 1);
         assertTrue(sixteen.speculativeShare() < 0.15, "16 rows mostly plain: " + sixteen);
         assertTrue(sixteen.speedup() >= 0.97, "16 rows at least 0.97x plain: " + sixteen);
 
-        Simulated sixtyFour = simulate(new GoodputScheduler(options, calibrated.copy()), 64, 300, 200, 0.7, verify,
+        Simulated sixtyFour = simulate(new GoodputScheduler(options, calibrated.copy()), 64, 300, 200, step -> 0.7, verify,
                 draft, none, 2);
         assertTrue(sixtyFour.speculativeShare() < 0.15, "64 rows mostly plain: " + sixtyFour);
         assertTrue(sixtyFour.speedup() >= 0.97, "64 rows at least 0.97x plain: " + sixtyFour);
 
-        Simulated two = simulate(new GoodputScheduler(options, calibrated.copy()), 2, 300, 200, 0.7, verify, draft, none, 3);
+        Simulated two = simulate(new GoodputScheduler(options, calibrated.copy()), 2, 300, 200, step -> 0.7, verify, draft, none, 3);
         assertTrue(two.speculativeShare() > 0.85, "2 rows keep drafting: " + two);
         assertTrue(two.speedup() > 1.3, "2 rows gain from drafting: " + two);
 
@@ -344,12 +345,12 @@ class GoodputSchedulerTest {
         assertTrue(Arrays.stream(new GoodputScheduler(options, costs.copy()).lengths(uniform(16, 0.7)))
                 .allMatch(k -> k > 1), "the cost model alone would draft at 16 rows");
 
-        Simulated sixteen = simulate(new GoodputScheduler(options, costs.copy()), 16, 300, 200, 0.7, verify, draft,
+        Simulated sixteen = simulate(new GoodputScheduler(options, costs.copy()), 16, 300, 200, step -> 0.7, verify, draft,
                 other, 4);
         assertTrue(sixteen.speculativeShare() < 0.15, "16 rows mostly plain: " + sixteen);
         assertTrue(sixteen.speedup() >= 0.97, "16 rows at least 0.97x plain: " + sixteen);
 
-        Simulated two = simulate(new GoodputScheduler(options, costs.copy()), 2, 300, 200, 0.7, verify, draft, other,
+        Simulated two = simulate(new GoodputScheduler(options, costs.copy()), 2, 300, 200, step -> 0.7, verify, draft, other,
                 5);
         assertTrue(two.speculativeShare() > 0.85, "2 rows keep drafting: " + two);
         assertTrue(two.speedup() > 1.2, "2 rows gain from drafting: " + two);
