@@ -11,8 +11,12 @@ package dev.specula.core.schedule;
  * <p>Exploration: a bucket first measures {@value #MIN_STEPS} speculative steps, then {@value #MIN_STEPS} plain ones;
  * afterwards the losing kind runs after 4, 8, 16, 32, then every {@value #MAX_INTERVAL} steps of the winner (the
  * interval restarts at 4 when the winner changes), so a change in acceptance or load is noticed at a bounded cost:
- * plain decoding for one step, speculation for two. The first speculative step after plain ones is not measured: its
- * drafter first catches up with the tokens the plain steps produced, a cost speculating steadily does not pay.
+ * plain decoding for one step, speculation for two; and the winner runs at least as long as that many of the last
+ * exploration's steps took (at 64 rows one speculative step can cost ten plain ones), so exploring takes about the
+ * same share of the time however costly the losing kind's steps are. The first speculative step after
+ * plain ones is not measured: its drafter first catches up with the tokens the plain steps produced, a cost
+ * speculating steadily does not pay. A bucket whose nearest smaller measured bucket found plain steps faster starts
+ * from plain decoding (a bigger batch is more compute-bound) and explores speculation on that schedule.
  *
  * <p>Not thread-safe: one engine's scheduler owns it.
  */
@@ -49,6 +53,10 @@ final class MeasuredGoodput {
         boolean speculationWon;
         int sinceExplored;
         int exploring;
+        boolean compared;
+        double winnerNanos;      // time of the winning kind's steps since the last exploration
+        double explorationNanos; // time of the last exploration's steps
+        int explorationSteps;
         int interval = FIRST_INTERVAL;
     }
 
@@ -66,13 +74,18 @@ final class MeasuredGoodput {
      */
     boolean speculate(int rows) {
         Bucket b = bucketOf(rows);
-        if (b.speculative.steps < MIN_STEPS) {
+        boolean won;
+        if (b.speculative.steps >= MIN_STEPS && b.plain.steps >= MIN_STEPS) {
+            won = b.speculative.rate() > b.plain.rate();
+        } else if (b.speculative.steps < MIN_STEPS && smallerBatchFoundPlainFaster(bucket(rows))) {
+            // Bigger batches are more compute-bound: start from plain decoding and explore speculation as scheduled.
+            won = b.speculative.steps > 0 && b.plain.steps > 0 && b.speculative.rate() > b.plain.rate();
+        } else if (b.speculative.steps < MIN_STEPS) {
             return true;
-        }
-        if (b.plain.steps < MIN_STEPS) {
+        } else {
             return false;
         }
-        boolean won = b.speculative.rate() > b.plain.rate();
+        b.compared = true;
         if (won != b.speculationWon) {
             b.speculationWon = won;
             b.interval = FIRST_INTERVAL;
@@ -83,13 +96,28 @@ final class MeasuredGoodput {
             b.exploring--;
             return !won;
         }
-        if (++b.sinceExplored > b.interval) {
+        double explorationStep = b.explorationSteps == 0 ? 0 : b.explorationNanos / b.explorationSteps;
+        if (++b.sinceExplored > b.interval && b.winnerNanos >= b.interval * explorationStep) {
             b.sinceExplored = 0;
             b.interval = Math.min(2 * b.interval, MAX_INTERVAL);
             b.exploring = won ? 0 : 1; // speculation is explored for two steps: the first one is not measured
+            b.winnerNanos = 0;
+            b.explorationNanos = 0;
+            b.explorationSteps = 0;
             return !won;
         }
         return won;
+    }
+
+    /** Whether the nearest smaller bucket that measured both kinds of step found plain steps faster. */
+    private boolean smallerBatchFoundPlainFaster(int bucket) {
+        for (int i = bucket - 1; i >= 0; i--) {
+            Bucket b = buckets[i];
+            if (b != null && b.speculative.steps > 0 && b.plain.steps > 0) {
+                return b.speculative.rate() < b.plain.rate();
+            }
+        }
+        return false;
     }
 
     /**
@@ -104,10 +132,18 @@ final class MeasuredGoodput {
     void record(int rows, boolean speculative, int tokens, double plainStepNanos, double stepNanos) {
         boolean afterPlain = !lastSpeculative;
         lastSpeculative = speculative;
+        Bucket b = bucketOf(rows);
+        if (b.compared && stepNanos > 0) {
+            if (speculative == b.speculationWon) {
+                b.winnerNanos += stepNanos;
+            } else {
+                b.explorationNanos += stepNanos;
+                b.explorationSteps++;
+            }
+        }
         if (stepNanos <= 0 || tokens <= 0 || !(plainStepNanos > 0) || speculative && afterPlain) {
             return; // the first speculative step after plain ones also pays the drafter's catch-up: not measured
         }
-        Bucket b = bucketOf(rows);
         (speculative ? b.speculative : b.plain).add(tokens * plainStepNanos / rows, stepNanos);
     }
 

@@ -49,8 +49,9 @@ class MeasuredGoodputTest {
                 explored.add(i - first - MeasuredGoodput.MIN_STEPS);
             }
         }
-        // Two speculative steps after 4, 8, 16, 32, then every 64 plain steps.
-        assertEquals(List.of(4, 5, 14, 15, 32, 33, 66, 67), explored);
+        // Two speculative steps after 4, 8, 16, 32, then every 64 plain steps, each interval also at least that many
+        // exploration steps' time (20 ms each: twice as many plain steps of 10 ms).
+        assertEquals(List.of(4, 5, 22, 23, 56, 57), explored);
         assertTrue(m.speedup(16) < 0.8, "measured: " + m.speedup(16));
         assertTrue(m.speedup(20) < 0.8, "20 rows share the bucket of 16: " + m.speedup(20));
         assertTrue(Double.isNaN(m.speedup(4)), "4 rows have their own evidence: " + m.speedup(4));
@@ -109,5 +110,50 @@ class MeasuredGoodputTest {
             m.record(30, true, 30, 18e6, 18e6);
         }
         assertEquals(1.0, m.speedup(16), 1e-9);
+    }
+
+    @Test
+    void explorationTakesABoundedShareOfTheTimeHoweverCostlySpeculationIs() {
+        // 64 rows: a plain step 80 ms; a speculative one 800 ms (say the draft catching up a whole batch).
+        MeasuredGoodput m = new MeasuredGoodput();
+        double plainNanos = 0;
+        double speculativeNanos = 0;
+        int speculativeSteps = 0;
+        for (int step = 0; step < 2000; step++) {
+            boolean s = m.speculate(64);
+            double nanos = s ? 800e6 : 80e6;
+            if (s && ++speculativeSteps > MeasuredGoodput.MIN_STEPS + 1) {
+                speculativeNanos += nanos; // explorations after the first measurement
+            } else if (!s) {
+                plainNanos += nanos;
+            }
+            m.record(64, s, s ? 80 : 64, 80e6, nanos);
+        }
+        assertTrue(speculativeNanos > 0, "speculation was explored again");
+        // Intervals of 4, 8, 16, 32, then 64 exploration steps' time: about 1/32 of the time in the long run.
+        assertTrue(speculativeNanos <= plainNanos / 12,
+                "exploring took " + speculativeNanos / 1e6 + " ms against " + plainNanos / 1e6 + " ms of plain steps");
+    }
+
+    @Test
+    void aBiggerBatchStartsPlainWhereASmallerOneFoundPlainFaster() {
+        MeasuredGoodput fresh = new MeasuredGoodput();
+        assertTrue(fresh.speculate(64), "no evidence anywhere: speculation is measured first");
+
+        MeasuredGoodput m = new MeasuredGoodput();
+        for (int step = 0; step < 30; step++) { // 16 rows: plain faster
+            boolean s = m.speculate(16);
+            m.record(16, s, s ? 20 : 16, 10e6, s ? 20e6 : 10e6);
+        }
+        assertFalse(m.speculate(64), "64 rows start from plain decoding");
+        assertFalse(m.speculate(40), "so do 40");
+        assertTrue(m.speculate(4), "4 rows have no evidence and a smaller bucket found nothing: measured first");
+
+        MeasuredGoodput faster = new MeasuredGoodput();
+        for (int step = 0; step < 30; step++) { // 16 rows: speculation faster
+            boolean s = faster.speculate(16);
+            faster.record(16, s, s ? 40 : 16, 10e6, s ? 20e6 : 10e6);
+        }
+        assertTrue(faster.speculate(64), "where the smaller batch gained, the bigger one measures speculation");
     }
 }
