@@ -242,7 +242,10 @@ public final class ModelDrafter implements Drafter {
      * up with the tokens its history gained). A row's tokens are exactly those its own {@link Proposer} would draft.
      */
     private final class BatchedProposer implements BatchProposer {
-        /** A row missing more tokens than this catches up in a call of its own, so it does not widen the shared one. */
+        /**
+         * Rows missing more tokens than this (e.g. after many steps without drafting) catch up together in one call
+         * before the shared one, so they do not widen it.
+         */
         private static final int SHARED_CATCH_UP = 8;
 
         private final SequenceBatch batch;
@@ -297,6 +300,8 @@ public final class ModelDrafter implements Drafter {
             RuntimeException[] failures = new RuntimeException[n];
             List<Integer> drafting = new ArrayList<>(n);
             List<int[]> catchUp = new ArrayList<>(n);
+            List<Integer> lagging = new ArrayList<>();
+            List<int[]> early = new ArrayList<>();
             for (int i = 0; i < n; i++) {
                 try {
                     Row row = row(handles[i]);
@@ -315,10 +320,11 @@ public final class ModelDrafter implements Drafter {
                     }
                     int missing = histories[i].size() - keep;
                     if (missing > SHARED_CATCH_UP) { // e.g. after many steps without drafting
-                        int[] early = histories[i].toArray(keep, histories[i].size() - 1);
-                        batch.append(new int[]{b}, List.of(early));
-                        row.record(keep, early, early.length);
-                        keep += early.length;
+                        int[] tokens = histories[i].toArray(keep, histories[i].size() - 1);
+                        row.record(keep, tokens, tokens.length);
+                        keep += tokens.length;
+                        lagging.add(i);
+                        early.add(tokens);
                     }
                     int[] gained = histories[i].toArray(keep, histories[i].size());
                     row.record(keep, gained, gained.length);
@@ -327,6 +333,27 @@ public final class ModelDrafter implements Drafter {
                     catchUp.add(gained);
                 } catch (RuntimeException e) {
                     failures[i] = e;
+                }
+            }
+            if (!lagging.isEmpty()) {
+                // Every lagging row catches up in ONE call of their own (each call runs over all rows of the batch,
+                // so a call per lagging row would cost rows x rows x missing positions).
+                int[] call = new int[lagging.size()];
+                for (int j = 0; j < call.length; j++) {
+                    call[j] = batchRows.get(handles[lagging.get(j)]);
+                }
+                try {
+                    batch.append(call, early);
+                } catch (RuntimeException e) {
+                    for (int i : lagging) {
+                        failures[i] = e;
+                    }
+                    for (int j = drafting.size() - 1; j >= 0; j--) {
+                        if (lagging.contains(drafting.get(j))) {
+                            drafting.remove(j);
+                            catchUp.remove(j);
+                        }
+                    }
                 }
             }
             List<int[]> inputs = catchUp;

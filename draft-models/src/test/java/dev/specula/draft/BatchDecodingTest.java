@@ -1,5 +1,6 @@
 package dev.specula.draft;
 
+import dev.specula.core.StepOutcome;
 import dev.specula.core.decode.BatchDecoder;
 import dev.specula.core.decode.BatchEngine;
 import dev.specula.core.decode.BatchStepper;
@@ -11,7 +12,10 @@ import dev.specula.core.draft.Drafter;
 import dev.specula.core.model.NonFiniteLogitsException;
 import dev.specula.core.sampling.SamplingMode;
 import dev.specula.core.sampling.SamplingParams;
+import dev.specula.core.schedule.BatchScheduler;
 import dev.specula.core.schedule.BatchScheduling;
+import dev.specula.core.schedule.BatchStepCosts;
+import dev.specula.core.schedule.DraftPlan;
 import dev.specula.core.schedule.Scheduling;
 import dev.specula.core.testing.ReferenceModel;
 import dev.specula.verifier.ParallelVerifier;
@@ -163,6 +167,63 @@ class BatchDecodingTest {
         assertEquals(0, draft.openBatches());
     }
 
+    /** Plans k = 0 for the first {@code plainSteps} steps, then {@code k} for every row. */
+    static BatchScheduling draftingAfter(int plainSteps, int k) {
+        return new BatchScheduling() {
+            @Override
+            public BatchScheduler start(int capacity) {
+                return new BatchScheduler() {
+                    int steps;
+
+                    @Override
+                    public void join(int row) {
+                    }
+
+                    @Override
+                    public DraftPlan[] plan(int[] rows) {
+                        DraftPlan[] plans = new DraftPlan[rows.length];
+                        Arrays.fill(plans, DraftPlan.of(++steps > plainSteps ? k : 0));
+                        return plans;
+                    }
+
+                    @Override
+                    public void feedback(int[] rows, StepOutcome[] outcomes, BatchStepCosts costs) {
+                    }
+
+                    @Override
+                    public void leave(int row, boolean completed) {
+                    }
+                };
+            }
+
+            @Override
+            public String name() {
+                return "drafting-after-" + plainSteps;
+            }
+        };
+    }
+
+    @Test
+    void rowsThatDidNotDraftForManyStepsCatchUpTogetherInOneDraftCall() {
+        List<int[]> short4 = List.of(new int[]{1, 2}, new int[]{3, 4}, new int[]{5, 6}, new int[]{7, 8});
+        List<SamplingParams> params = List.of(greedy(3), greedy(3), greedy(3), greedy(3));
+        draft.calls.clear();
+        List<GenerationResult> results = runAll(batched(new ModelDrafter(draft), draftingAfter(16, 3), 4).build(),
+                short4, params);
+        for (int i = 0; i < short4.size(); i++) {
+            assertArrayEquals(plain(short4.get(i), params.get(i)), results.get(i).tokens(), "prompt " + i);
+        }
+        // At step 17 every row misses 12 or more tokens: one call catches all four up (not one call per row, each
+        // running over the whole batch), then the shared drafting calls follow.
+        RecordingModel.Call first = draft.calls.get(0);
+        assertEquals(4, first.rows(), Arrays.toString(first.tokensPerRow()));
+        assertTrue(Arrays.stream(first.tokensPerRow()).allMatch(n -> n > 8), Arrays.toString(first.tokensPerRow()));
+        assertEquals(1, draft.calls.stream().filter(c -> Arrays.stream(c.tokensPerRow()).anyMatch(n -> n > 8)).count(),
+                "one catch-up call");
+        assertEquals(0, draftModel.openSequences());
+        assertEquals(0, draft.openBatches());
+    }
+
     /** Each row's steps were rows of batched target calls, no call held more than the batch, and many held several. */
     void assertStepsAreBatched(List<GenerationResult> results, int maxBatch) {
         int rowSteps = results.stream().mapToInt(r -> r.metrics().steps()).sum();
@@ -308,6 +369,34 @@ class BatchDecodingTest {
         assertArrayEquals(plain(prompts.get(2), SamplingParams.greedy(200)), runner.join().tokens());
         assertEquals(5, newcomer.join().metrics().targetCalls() - newcomer.join().metrics().steps(),
                 "five prefill chunks");
+    }
+
+    @Test
+    void aBurstOfShortPromptsJoinsInOneStepWithinThePrefillBudget() {
+        // Prefill budget 5 tokens a step: prompts of 3 tokens prefill 2 each, so two join per step (the third's first
+        // token fits, the rest waits), and the outputs are each prompt's plain ones.
+        List<int[]> burst = List.of(new int[]{1, 2, 3}, new int[]{4, 5, 6}, new int[]{7, 8, 9}, new int[]{10, 11, 12});
+        BatchDecoder decoder = batched(new ModelDrafter(draft), BatchScheduling.perRow(Scheduling.fixed(2)), 4).build();
+        List<CompletableFuture<GenerationResult>> futures = new ArrayList<>();
+        try (BatchStepper stepper = decoder.stepper()) {
+            for (int[] p : burst) {
+                futures.add(stepper.add(p, greedy(1), TokenListener.NONE, () -> false));
+            }
+            stepper.step();
+            assertEquals(2, stepper.running(), "after the first step");
+            assertEquals(2, stepper.waiting(), "after the first step");
+            stepper.step();
+            assertEquals(4, stepper.running(), "after the second step: the third's last token, all of the fourth");
+            while (stepper.step()) {
+                // run to the end
+            }
+        }
+        for (int i = 0; i < burst.size(); i++) {
+            assertArrayEquals(plain(burst.get(i), greedy(1)), futures.get(i).join().tokens(), "prompt " + i);
+        }
+        assertEquals(2, futures.get(2).join().metrics().targetCalls() - futures.get(2).join().metrics().steps(),
+                "the third prompt's prefill took two chunks");
+        assertEquals(0, targetModel.openSequences());
     }
 
     @Test

@@ -47,11 +47,17 @@ final class BenchCommand implements Callable<Integer> {
     List<String> workloads;
 
     @Option(names = "--configs", paramLabel = "REGEX",
-            description = "Only configurations whose name matches (plain decoding always runs), e.g. 'model/.*'.")
+            description = "Only configurations whose name matches (plain decoding always runs), e.g. 'model/.*'."
+                    + " With --workloads load: the serving modes whose label matches, e.g. 'batched' (also runs"
+                    + " 'batched, speculative (goodput, cost model only)', an A/B mode that runs only when named).")
     String configs;
 
     @Option(names = "--repeats", paramLabel = "N", defaultValue = "3", description = "Repeats. Default: ${DEFAULT-VALUE}.")
     int repeats;
+
+    @Option(names = "--streams", paramLabel = "LIST", split = ",",
+            description = "With --workloads load: the concurrency levels. Default: 1,4,16,64 (1,4 with --quick).")
+    List<Integer> streams;
 
     @Option(names = {"-n", "--max-new-tokens"}, paramLabel = "N", defaultValue = "0",
             description = "Override the workloads' token counts (0 = theirs). Default: ${DEFAULT-VALUE}.")

@@ -12,7 +12,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.List;
+import java.util.regex.Pattern;
 
 /**
  * {@code specula bench --workloads load}: the concurrent-streams benchmark ({@link LoadBench}) with the bench
@@ -34,14 +36,28 @@ final class LoadBenchCommand {
         OnnxModelOptions draftOptions = options.draftThreads != null ? OnnxModelOptions.cpu(options.draftThreads)
                 : OnnxModelOptions.defaults();
         List<String> prompts = Workload.load(List.of("code"), false, 0).get(0).prompts();
-        int[] levels = options.quick ? new int[]{1, 4} : new int[]{1, 4, 16, 64};
+        int[] levels = options.streams != null ? options.streams.stream().mapToInt(Integer::intValue).toArray()
+                : options.quick ? new int[]{1, 4} : new int[]{1, 4, 16, 64};
+        for (int level : levels) {
+            if (level < 1) {
+                throw new IllegalArgumentException("--streams must list levels >= 1, got " + options.streams);
+            }
+        }
+        Pattern filter = options.configs == null ? null : Pattern.compile(options.configs);
+        List<LoadBench.Mode> modes = Arrays.stream(LoadBench.Mode.values())
+                .filter(m -> filter == null ? m.standard() : filter.matcher(m.label()).find()).toList();
+        if (modes.isEmpty()) {
+            throw new IllegalArgumentException("--configs '" + options.configs + "' matches no load mode; modes: "
+                    + Arrays.stream(LoadBench.Mode.values()).map(LoadBench.Mode::label).toList());
+        }
+        int repeats = options.quick ? 1 : options.repeats;
         int tokens = options.maxNewTokens > 0 ? options.maxNewTokens : options.quick ? 24 : 64;
         int minPerLevel = options.quick ? 4 : 8;
         long start = System.nanoTime();
         List<LoadBench.Cell> cells;
         try {
             cells = new LoadBench(targetDir, draftDir, targetOptions, draftOptions)
-                    .run(prompts, levels, tokens, minPerLevel, System.err::println);
+                    .run(prompts, levels, tokens, minPerLevel, repeats, modes, System.err::println);
         } catch (IOException | RuntimeException e) {
             throw e;
         } catch (Exception e) {
@@ -52,8 +68,9 @@ final class LoadBenchCommand {
             md.println("## Concurrent streams (`specula bench --workloads load`)");
             md.println();
             md.printf("Greedy, %d new tokens per generation, the code workload's %d prompts cycled over the streams;"
-                    + " at least %d generations per level. %s, %d cores available, %s; %.0f s.%n%n", tokens,
-                    prompts.size(), minPerLevel, Instant.now(), Runtime.getRuntime().availableProcessors(),
+                    + " at least %d generations per level; %d repeat(s), the modes interleaved. %s, %d cores"
+                    + " available, %s; %.0f s.%n%n", tokens,
+                    prompts.size(), minPerLevel, repeats, Instant.now(), Runtime.getRuntime().availableProcessors(),
                     System.getProperty("java.vm.name") + " " + System.getProperty("java.version"),
                     (System.nanoTime() - start) / 1e9);
             LoadBench.printMarkdown(cells, md);

@@ -34,7 +34,7 @@ import java.util.function.LongSupplier;
  * }</pre>
  */
 public final class BatchDecoder {
-    /** Prompt tokens a newcomer prefills per step by default: running rows wait at most one such chunk. */
+    /** Prompt tokens newcomers prefill per step, in all, by default: running rows wait at most one such chunk. */
     public static final int DEFAULT_PREFILL_CHUNK = 256;
 
     final CausalLanguageModel target;
@@ -165,7 +165,10 @@ public final class BatchDecoder {
             return this;
         }
 
-        /** Prompt tokens a newcomer prefills per step (default {@value #DEFAULT_PREFILL_CHUNK}). */
+        /**
+         * Prompt tokens newcomers prefill per step, in all (default {@value #DEFAULT_PREFILL_CHUNK}): the oldest
+         * waiting prompts first, several short ones in one step.
+         */
         public Builder prefillChunk(int tokens) {
             this.prefillChunk = tokens;
             return this;

@@ -27,9 +27,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.function.BooleanSupplier;
 
 /**
- * The batched decoding loop, stepped by its caller: each {@link #step()} prefills one chunk of the oldest waiting
- * prompt (so running generations wait at most one chunk), then advances every running generation by one speculative
- * step: the scheduler plans each row's draft length; the drafter proposes for every drafting row (one draft-model
+ * The batched decoding loop, stepped by its caller: each {@link #step()} prefills up to one chunk of prompt tokens
+ * of the oldest waiting prompts (so running generations wait at most one chunk; a burst of short prompts joins at
+ * once), then advances every running generation by one speculative step: the scheduler plans each row's draft
+ * length; the drafter proposes for every drafting row (one draft-model
  * call per draft position for all of them); ONE target call verifies every row's k_i + 1 positions; each row keeps
  * its accepted prefix and the target's next token, rolls back, streams, and leaves when it ends. A generation that
  * fails (its listener or cancellation flag throws, its drafter misbehaves, its logits are not finite) ends alone,
@@ -112,7 +113,8 @@ public final class BatchStepper implements AutoCloseable {
     }
 
     /**
-     * One engine iteration: at most one prefill chunk of a newcomer, then one step of every running generation.
+     * One engine iteration: at most one prefill chunk of newcomers' prompt tokens, then one step of every running
+     * generation.
      *
      * @return false when there was nothing to do
      */
@@ -128,32 +130,41 @@ public final class BatchStepper implements AutoCloseable {
         return true;
     }
 
-    /** Prefills the next chunk of the oldest waiting prompt, and moves it into the batch when done. */
+    /**
+     * Prefills waiting prompts, oldest first, up to {@code prefillChunk} prompt tokens in all, and moves each into the
+     * batch when its prompt is done: a long prompt takes several steps, a burst of short ones joins at once (so a
+     * burst of requests steps as a full batch from its first step instead of one more row per step).
+     */
     private void prefillChunk() {
-        Row row = waiting.peek();
-        if (row == null || running.size() >= config.maxBatchSize) {
-            return;
-        }
-        long t0 = config.clock.getAsLong();
-        try {
-            if (row.isCancelled()) {
-                waiting.poll();
-                row.g.reason = FinishReason.CANCELLED;
-                finish(row, true);
+        int budget = config.prefillChunk;
+        while (budget > 0 && running.size() < config.maxBatchSize) {
+            Row row = waiting.peek();
+            if (row == null) {
                 return;
             }
-            if (row.sequence == null) {
-                row.start();
-            }
-            int[] prompt = row.g.prompt;
-            int total = prompt.length - 1;
-            int n = Math.min(config.prefillChunk, total - row.prefilled);
-            if (n > 0) {
-                row.sequence.prefill(prompt, row.prefilled, n);
-                row.prefilled += n;
-                row.prefillCalls++;
-            }
-            if (row.prefilled == total) {
+            long t0 = config.clock.getAsLong();
+            try {
+                if (row.isCancelled()) {
+                    waiting.poll();
+                    row.g.reason = FinishReason.CANCELLED;
+                    finish(row, true);
+                    continue;
+                }
+                if (row.sequence == null) {
+                    row.start();
+                }
+                int[] prompt = row.g.prompt;
+                int total = prompt.length - 1;
+                int n = Math.min(budget, total - row.prefilled);
+                if (n > 0) {
+                    row.sequence.prefill(prompt, row.prefilled, n);
+                    row.prefilled += n;
+                    row.prefillCalls++;
+                    budget -= n;
+                }
+                if (row.prefilled < total) {
+                    return; // the budget ran out inside this prompt: it goes on next step
+                }
                 waiting.poll();
                 if (row.drafts) {
                     row.draftRow = proposer.join(new DraftContext(row.g.params, row.noise, config.target.vocabSize(),
@@ -166,12 +177,12 @@ public final class BatchStepper implements AutoCloseable {
                 row.scheduled = true;
                 running.add(row);
                 peakRunning = Math.max(peakRunning, running.size());
+            } catch (RuntimeException e) {
+                waiting.remove(row);
+                fail(row, e);
+            } finally {
+                row.g.prefillNanos += config.clock.getAsLong() - t0;
             }
-        } catch (RuntimeException e) {
-            waiting.remove(row);
-            fail(row, e);
-        } finally {
-            row.g.prefillNanos += config.clock.getAsLong() - t0;
         }
     }
 
@@ -196,6 +207,7 @@ public final class BatchStepper implements AutoCloseable {
         for (int i = 0; i < n; i++) {
             ids[i] = rows[i].id;
         }
+        long planned = config.clock.getAsLong();
         DraftPlan[] plans = scheduler.plan(ids);
         Proposal[] proposals = new Proposal[n];
         boolean[] failed = new boolean[n];
@@ -280,7 +292,8 @@ public final class BatchStepper implements AutoCloseable {
         if (!fedBack.isEmpty()) {
             scheduler.feedback(fedBack.stream().mapToInt(Integer::intValue).toArray(),
                     outcomes.toArray(new StepOutcome[0]),
-                    new BatchStepCosts(drafting, draftCalls, t1 - t0, verifying, widest, positions, t2 - t1));
+                    new BatchStepCosts(drafting, draftCalls, t1 - t0, verifying, widest, positions, t2 - t1,
+                            Math.max(config.clock.getAsLong() - planned, t2 - t0)));
         }
         for (Row r : stepping) {
             if (r.g.reason != null && running.contains(r)) {

@@ -53,7 +53,7 @@ public interface BatchScheduling {
 
             @Override
             public String name() {
-                return "goodput";
+                return options.measuredSteps() ? "goodput" : "goodput-cost-model-only";
             }
 
             @Override
@@ -74,6 +74,11 @@ public interface BatchScheduling {
         return goodputOr(single, GoodputScheduler.Options.defaults(), null);
     }
 
+    /** {@link #goodputOr(Scheduling)} with these goodput options. */
+    static BatchScheduling goodputOr(Scheduling single, GoodputScheduler.Options options) {
+        return goodputOr(single, Objects.requireNonNull(options, "options"), null);
+    }
+
     private static BatchScheduling goodputOr(Scheduling single, GoodputScheduler.Options options,
                                              BatchCostModel calibrated) {
         Objects.requireNonNull(single, "single");
@@ -86,7 +91,7 @@ public interface BatchScheduling {
 
             @Override
             public String name() {
-                return single.name() + "-alone-goodput-batched";
+                return single.name() + "-alone-" + goodput.name() + "-batched";
             }
 
             @Override

@@ -17,6 +17,12 @@ import java.util.Map;
  * plain decoding) unless speculation wins by more than {@value #MARGIN}; as the batch grows and verification becomes
  * compute-bound, extra positions cost as much as they yield and it stops drafting.
  *
+ * <p>The cost model's fit can be wrong where it extrapolates (a few calibrated row counts, a linear shape where the
+ * hardware turns compute-bound), so its plan is checked against measured whole steps: {@link MeasuredGoodput}
+ * keeps the throughput of plain and of speculative steps per row-count bucket, and where plain steps were faster
+ * every row gets k = 0 (exploring the plan again now and then). Where speculation measured faster, each row keeps
+ * the length the search gave it.
+ *
  * <p>Acceptance per row: a Beta posterior with exponential forgetting, starting from the pooled acceptance of the
  * rows that came before (so a newcomer needs no warm-up). While nobody drafts it probes k = 1 for every row after
  * 8, 16, 32, ... plain steps, so a change in acceptance is noticed.
@@ -29,8 +35,10 @@ public final class GoodputScheduler implements BatchScheduler {
      * @param maxDraftLength the longest draft considered
      * @param forgetting     per-step decay of a row's acceptance evidence
      * @param priorAcceptance acceptance assumed before any evidence
+     * @param measuredSteps   whether measured whole steps may overrule the cost model's plan ({@link MeasuredGoodput});
+     *                        off only to compare against the cost model alone
      */
-    public record Options(int maxDraftLength, double forgetting, double priorAcceptance) {
+    public record Options(int maxDraftLength, double forgetting, double priorAcceptance, boolean measuredSteps) {
         public Options {
             if (maxDraftLength < 1 || maxDraftLength > FixedScheduler.MAX_DRAFT_LENGTH) {
                 throw new IllegalArgumentException("maxDraftLength must be in [1, " + FixedScheduler.MAX_DRAFT_LENGTH
@@ -45,13 +53,19 @@ public final class GoodputScheduler implements BatchScheduler {
         }
 
         public static Options defaults() {
-            return new Options(8, 0.95, 0.6);
+            return new Options(8, 0.95, 0.6, true);
+        }
+
+        /** These options with measured steps overruling the cost model on or off. */
+        public Options withMeasuredSteps(boolean on) {
+            return new Options(maxDraftLength, forgetting, priorAcceptance, on);
         }
     }
 
     private final Options options;
     private final BatchCostModel costs;
     private final Map<Integer, double[]> rows = new HashMap<>(); // row -> {accepted, tried} (decayed)
+    private final MeasuredGoodput measured = new MeasuredGoodput();
     private double pooledAccepted;
     private double pooledTried;
     private int plainSteps;
@@ -90,13 +104,16 @@ public final class GoodputScheduler implements BatchScheduler {
         }
         int[] k = lengths(a);
         boolean drafting = Arrays.stream(k).anyMatch(x -> x > 0);
-        if (!drafting && ++plainSteps >= probeInterval) {
+        if (drafting) {
+            plainSteps = 0;
+            probeInterval = 8;
+            if (options.measuredSteps() && !measured.speculate(n)) {
+                Arrays.fill(k, 0); // measured steps at this batch size say plain decoding is faster
+            }
+        } else if (++plainSteps >= probeInterval) {
             plainSteps = 0;
             probeInterval = Math.min(probeInterval * 2, 256);
             Arrays.fill(k, 1); // a probe: acceptance may have changed while nobody drafted
-        } else if (drafting) {
-            plainSteps = 0;
-            probeInterval = 8;
         }
         DraftPlan[] plans = new DraftPlan[n];
         for (int i = 0; i < n; i++) {
@@ -105,36 +122,71 @@ public final class GoodputScheduler implements BatchScheduler {
         return plans;
     }
 
-    /** The draft lengths maximizing expected tokens per second for rows of acceptance {@code a}. */
+    /**
+     * The draft lengths maximizing expected tokens per second for rows of acceptance {@code a}, by the cost model
+     * alone. O(K<sup>3</sup> n) for n rows and longest draft K: every candidate step is priced incrementally from the
+     * cost model's values for this row count, read once.
+     */
     public int[] lengths(double[] a) {
         int n = a.length;
         int[] zero = new int[n];
         if (n == 0) {
             return zero;
         }
-        double plain = goodput(a, zero);
-        double best = plain * (1 + MARGIN);
+        int maxK = options.maxDraftLength();
+        double[] verify = new double[maxK + 2]; // verify[L]: one target call, widest row L positions
+        for (int L = 1; L <= maxK + 1; L++) {
+            verify[L] = costs.verify(n, L);
+        }
+        double[] draft = new double[n + 1]; // draft[r]: one draft call over r rows
+        for (int r = 1; r <= n; r++) {
+            draft[r] = costs.draft(r);
+        }
+        double[][] e = new double[n][maxK + 1];
+        double plainTokens = 0;
+        for (int i = 0; i < n; i++) {
+            for (int c = 0; c <= maxK; c++) {
+                e[i][c] = expected(a[i], c);
+            }
+            plainTokens += e[i][0];
+        }
+        double best = plainTokens / verify[1] * (1 + MARGIN);
         int[] chosen = zero;
         Integer[] order = new Integer[n];
         for (int i = 0; i < n; i++) {
             order[i] = i;
         }
         Arrays.sort(order, (x, y) -> Double.compare(a[x], a[y])); // least promising rows first
-        for (int K = 1; K <= options.maxDraftLength(); K++) {
+        int[] drafting = new int[maxK + 1]; // drafting[j]: rows drafting a j-th token
+        for (int K = 1; K <= maxK; K++) {
             int[] k = new int[n];
             Arrays.fill(k, K);
-            double g = goodput(a, k);
+            Arrays.fill(drafting, 0);
+            double tokens = 0;
+            for (int i = 0; i < n; i++) {
+                tokens += e[i][K];
+            }
+            for (int j = 1; j <= K; j++) {
+                drafting[j] = n;
+            }
+            double g = tokens / time(drafting, K, -1, -1, verify, draft);
             for (int i : order) { // lower a row's length while that pays
-                int keep = k[i];
-                for (int c = keep - 1; c >= 0; c--) {
-                    k[i] = c;
-                    double t = goodput(a, k);
+                int current = k[i];
+                int keep = current;
+                for (int c = current - 1; c >= 0; c--) {
+                    double t = (tokens - e[i][current] + e[i][c]) / time(drafting, K, c, current, verify, draft);
                     if (t > g) {
                         g = t;
                         keep = c;
                     }
                 }
-                k[i] = keep;
+                if (keep != current) {
+                    tokens += e[i][keep] - e[i][current];
+                    for (int j = keep + 1; j <= current; j++) {
+                        drafting[j]--;
+                    }
+                    k[i] = keep;
+                }
             }
             if (g > best) {
                 best = g;
@@ -144,7 +196,25 @@ public final class GoodputScheduler implements BatchScheduler {
         return chosen;
     }
 
-    /** Expected tokens per nanosecond of a step with these lengths. */
+    /**
+     * Nanoseconds of a step whose rows draft {@code drafting[j]} j-th tokens (j up to {@code maxK}), with one row
+     * lowered from {@code from} to {@code to} tokens (none when {@code to} is negative): the draft calls, one per
+     * position still drafted by some row, and one target call padded to the widest row.
+     */
+    private static double time(int[] drafting, int maxK, int to, int from, double[] verify, double[] draft) {
+        double time = 0;
+        int widest = 0;
+        for (int j = 1; j <= maxK; j++) {
+            int r = drafting[j] - (to >= 0 && j > to && j <= from ? 1 : 0);
+            if (r > 0) {
+                time += draft[r];
+                widest = j;
+            }
+        }
+        return time + verify[widest + 1];
+    }
+
+    /** Expected tokens per nanosecond of a step with these lengths (the search's objective, priced directly). */
     double goodput(double[] a, int[] k) {
         int n = a.length;
         int widest = 0;
@@ -184,6 +254,14 @@ public final class GoodputScheduler implements BatchScheduler {
             pooledAccepted = pooledAccepted * options.forgetting() + accepted;
             pooledTried = pooledTried * options.forgetting() + tried;
         }
+        int tokens = 0;
+        boolean speculative = false;
+        for (StepOutcome o : outcomes) {
+            tokens += o.verdict().accepted() + 1;
+            speculative |= o.verdict().drafted() > 0;
+        }
+        measured.record(step.verifyRows(), speculative, tokens, costs.verify(step.verifyRows(), 1),
+                step.stepNanos());
         costs.addVerify(step.verifyRows(), step.verifyPositions(), step.verifyNanos());
         if (step.draftCalls() > 0) {
             costs.addDraft(step.draftRows(), (double) step.draftNanos() / step.draftCalls());

@@ -8,6 +8,10 @@ import dev.specula.core.testing.ReferenceModel;
 import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;
+import java.util.SplittableRandom;
+import java.util.function.IntBinaryOperator;
+import java.util.function.IntToDoubleFunction;
+import java.util.function.IntUnaryOperator;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -91,7 +95,8 @@ class GoodputSchedulerTest {
                 int accepted = i == 0 ? k : 0; // row 7 accepts everything, row 9 nothing
                 outcomes[i] = new StepOutcome(plans[i], p, new Verdict(k, accepted, 1), 0, 0);
             }
-            s.feedback(new int[]{7, 9}, outcomes, new BatchStepCosts(2, 1, (long) (1 * MS), 2, 2, 4, (long) (20 * MS)));
+            s.feedback(new int[]{7, 9}, outcomes, new BatchStepCosts(2, 1, (long) (1 * MS), 2, 2, 4, (long) (20 * MS),
+                    (long) (21 * MS)));
         }
         assertTrue(s.acceptance(7) > 0.9, "row 7: " + s.acceptance(7));
         assertTrue(s.acceptance(9) < 0.25, "row 9: " + s.acceptance(9));
@@ -161,5 +166,193 @@ class GoodputSchedulerTest {
         assertEquals(8 * (300_000 + 10_000), m.draft(8), 1);
         assertEquals(0, target.openSequences());
         assertEquals(0, draft.openSequences());
+    }
+
+    /** The search as first written: every candidate priced from scratch by {@link GoodputScheduler#goodput}. */
+    static int[] lengthsByDirectPricing(GoodputScheduler s, double[] a, int maxK) {
+        int n = a.length;
+        int[] chosen = new int[n];
+        double best = s.goodput(a, new int[n]) * 1.03;
+        Integer[] order = new Integer[n];
+        for (int i = 0; i < n; i++) {
+            order[i] = i;
+        }
+        Arrays.sort(order, (x, y) -> Double.compare(a[x], a[y]));
+        for (int K = 1; K <= maxK; K++) {
+            int[] k = new int[n];
+            Arrays.fill(k, K);
+            double g = s.goodput(a, k);
+            for (int i : order) {
+                int keep = k[i];
+                for (int c = keep - 1; c >= 0; c--) {
+                    k[i] = c;
+                    double t = s.goodput(a, k);
+                    if (t > g) {
+                        g = t;
+                        keep = c;
+                    }
+                }
+                k[i] = keep;
+            }
+            if (g > best) {
+                best = g;
+                chosen = k;
+            }
+        }
+        return chosen;
+    }
+
+    @Test
+    void theIncrementalSearchChoosesWhatPricingEveryCandidateFromScratchChooses() {
+        SplittableRandom random = new SplittableRandom(14);
+        BatchCostModel[] models = {
+                exact(20 * MS, 0, 0.05 * MS, 1 * MS, 0.02 * MS),
+                exact(20 * MS, 0, 0.05 * MS, 0.5 * MS, 0.5 * MS),
+                exact(0.2 * MS, 0, 1 * MS, 0.05 * MS, 0.02 * MS),
+                exact(3 * MS, 0.1 * MS, 0.3 * MS, 0.6 * MS, 0.05 * MS)};
+        int differentFromZero = 0;
+        for (BatchCostModel costs : models) {
+            GoodputScheduler s = new GoodputScheduler(GoodputScheduler.Options.defaults(), costs);
+            for (int trial = 0; trial < 40; trial++) {
+                double[] a = random.doubles(1 + random.nextInt(40), 0.01, 0.99).toArray();
+                int[] fast = s.lengths(a);
+                assertArrayEquals(lengthsByDirectPricing(s, a, 8), fast, Arrays.toString(a));
+                differentFromZero += Arrays.stream(fast).anyMatch(k -> k > 0) ? 1 : 0;
+            }
+        }
+        assertTrue(differentFromZero > 40 && differentFromZero < 160, "both outcomes were exercised: "
+                + differentFromZero + " of 160 plans drafted");
+    }
+
+    /** What a simulated run of the scheduler achieved. */
+    record Simulated(double tokensPerNanosecond, double plainTokensPerNanosecond, double speculativeShare) {
+        double speedup() {
+            return tokensPerNanosecond / plainTokensPerNanosecond;
+        }
+    }
+
+    /**
+     * Steps {@code rows} rows {@code steps} times through the scheduler, on a fake clock: a target call costs
+     * {@code verify(R, widest)}, a draft call {@code draft(R)}, and the rest of the step (sampling, handing out
+     * tokens) {@code other(R, positions of all rows)}; each drafted position is accepted with probability
+     * {@code acceptance} (seeded). Measures the last {@code measured} steps.
+     */
+    static Simulated simulate(GoodputScheduler s, int rows, int steps, int measured, IntToDoubleFunction acceptance,
+                              IntBinaryOperator verify, IntUnaryOperator draft, IntBinaryOperator other, long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        int[] ids = new int[rows];
+        for (int i = 0; i < rows; i++) {
+            ids[i] = 1000 + i;
+            s.join(ids[i]);
+        }
+        long tokens = 0;
+        long nanos = 0;
+        int speculativeSteps = 0;
+        for (int step = 0; step < steps; step++) {
+            DraftPlan[] plans = s.plan(ids);
+            StepOutcome[] outcomes = new StepOutcome[rows];
+            int widest = 0;
+            int produced = 0;
+            for (int i = 0; i < rows; i++) {
+                int k = plans[i].maxDraftTokens();
+                int accepted = 0;
+                while (accepted < k && random.nextDouble() < acceptance.applyAsDouble(step)) {
+                    accepted++;
+                }
+                widest = Math.max(widest, k);
+                produced += accepted + 1;
+                outcomes[i] = new StepOutcome(plans[i], Proposal.oneHot(new int[k]), new Verdict(k, accepted, 1), 0, 0);
+            }
+            long draftNanos = 0;
+            int draftRows = 0;
+            for (int j = 1; j <= widest; j++) {
+                int r = 0;
+                for (DraftPlan p : plans) {
+                    r += p.maxDraftTokens() >= j ? 1 : 0;
+                }
+                draftRows = j == 1 ? r : draftRows;
+                draftNanos += draft.applyAsInt(r);
+            }
+            long verifyNanos = verify.applyAsInt(rows, widest + 1);
+            int positions = rows + Arrays.stream(plans).mapToInt(DraftPlan::maxDraftTokens).sum();
+            long stepNanos = draftNanos + verifyNanos + other.applyAsInt(rows, positions);
+            s.feedback(ids, outcomes, new BatchStepCosts(draftRows, widest, draftNanos, rows, widest + 1, positions,
+                    verifyNanos, stepNanos));
+            if (step >= steps - measured) {
+                tokens += produced;
+                nanos += stepNanos;
+                speculativeSteps += widest > 0 ? 1 : 0;
+            }
+        }
+        for (int id : ids) {
+            s.leave(id, true);
+        }
+        return new Simulated((double) tokens / nanos,
+                (double) rows / (verify.applyAsInt(rows, 1) + other.applyAsInt(rows, rows)),
+                (double) speculativeSteps / measured);
+    }
+
+    @Test
+    void computeBoundBatchesStopDraftingAndSmallOnesKeepDraftingWhateverTheCalibrationSaid() {
+        // Roofline hardware: a target call reads the weights (4 ms) or computes 0.5 ms per row x position, whichever
+        // is longer; a draft call 0.5 ms + 0.01 ms per row. Acceptance 0.7. The cost model is seeded memory-bound
+        // (calibrated at 1 and 4 rows, where both look the same: a fixed 4 ms), so its fit extrapolates that drafting
+        // pays at 16 rows, where each verified position really costs 0.5 ms.
+        IntBinaryOperator verify = (rows, width) -> (int) Math.max(4 * MS, 0.5 * MS * rows * width);
+        IntUnaryOperator draft = rows -> (int) (0.5 * MS + 0.01 * MS * rows);
+        BatchCostModel calibrated = new BatchCostModel(new double[]{4 * MS, 0, 0}, new double[]{0.5 * MS, 0.01 * MS});
+        for (int rows : new int[]{1, 4}) {
+            for (int width : new int[]{1, 3, 6}) {
+                calibrated.addVerify(rows, width, 4 * MS);
+            }
+            calibrated.addDraft(rows, draft.applyAsInt(rows));
+        }
+        IntBinaryOperator none = (rows, positions) -> 0;
+        GoodputScheduler.Options options = GoodputScheduler.Options.defaults();
+        assertTrue(Arrays.stream(new GoodputScheduler(options, calibrated.copy()).lengths(uniform(16, 0.7)))
+                .allMatch(k -> k > 0), "the calibration alone would draft at 16 rows");
+
+        Simulated sixteen = simulate(new GoodputScheduler(options, calibrated.copy()), 16, 300, 200, step -> 0.7, verify,
+                draft, none, 1);
+        assertTrue(sixteen.speculativeShare() < 0.15, "16 rows mostly plain: " + sixteen);
+        assertTrue(sixteen.speedup() >= 0.97, "16 rows at least 0.97x plain: " + sixteen);
+
+        Simulated sixtyFour = simulate(new GoodputScheduler(options, calibrated.copy()), 64, 300, 200, step -> 0.7, verify,
+                draft, none, 2);
+        assertTrue(sixtyFour.speculativeShare() < 0.15, "64 rows mostly plain: " + sixtyFour);
+        assertTrue(sixtyFour.speedup() >= 0.97, "64 rows at least 0.97x plain: " + sixtyFour);
+
+        Simulated two = simulate(new GoodputScheduler(options, calibrated.copy()), 2, 300, 200, step -> 0.7, verify, draft, none, 3);
+        assertTrue(two.speculativeShare() > 0.85, "2 rows keep drafting: " + two);
+        assertTrue(two.speedup() > 1.3, "2 rows gain from drafting: " + two);
+
+        BatchScheduler alone = new SingleRowAwareScheduler(Scheduling.fixed(3),
+                new GoodputScheduler(options, calibrated.copy()));
+        alone.join(1);
+        assertEquals(3, alone.plan(new int[]{1})[0].maxDraftTokens(), "one row drafts as it would unbatched");
+    }
+
+    @Test
+    void workTheCostModelDoesNotSeeStopsDraftingWhereItMakesSpeculationLose() {
+        // Target calls are memory-bound (a fixed 4 ms up to 256 row-positions, as the cost model measures them), but
+        // every verified position also costs 0.4 ms outside the model calls (sampling, acceptance, streaming): the
+        // cost model prices drafting as nearly free at any batch size; whole steps show it is not at 16 rows.
+        IntBinaryOperator verify = (rows, width) -> (int) Math.max(4 * MS, 0.02 * MS * rows * width);
+        IntUnaryOperator draft = rows -> (int) (0.5 * MS + 0.01 * MS * rows);
+        IntBinaryOperator other = (rows, positions) -> (int) (0.4 * MS * positions);
+        GoodputScheduler.Options options = GoodputScheduler.Options.defaults();
+        BatchCostModel costs = exact(4 * MS, 0, 0, 0.5 * MS, 0.01 * MS);
+        assertTrue(Arrays.stream(new GoodputScheduler(options, costs.copy()).lengths(uniform(16, 0.7)))
+                .allMatch(k -> k > 1), "the cost model alone would draft at 16 rows");
+
+        Simulated sixteen = simulate(new GoodputScheduler(options, costs.copy()), 16, 300, 200, step -> 0.7, verify, draft,
+                other, 4);
+        assertTrue(sixteen.speculativeShare() < 0.15, "16 rows mostly plain: " + sixteen);
+        assertTrue(sixteen.speedup() >= 0.97, "16 rows at least 0.97x plain: " + sixteen);
+
+        Simulated two = simulate(new GoodputScheduler(options, costs.copy()), 2, 300, 200, step -> 0.7, verify, draft, other,
+                5);
+        assertTrue(two.speculativeShare() > 0.85, "2 rows keep drafting: " + two);
+        assertTrue(two.speedup() > 1.2, "2 rows gain from drafting: " + two);
     }
 }

@@ -4,13 +4,18 @@ import dev.specula.Completion;
 import dev.specula.GenerationRequest;
 import dev.specula.Specula;
 import dev.specula.core.sampling.SamplingParams;
+import dev.specula.core.schedule.BatchScheduling;
+import dev.specula.core.schedule.GoodputScheduler;
+import dev.specula.core.schedule.Scheduling;
 import dev.specula.onnx.OnnxModelOptions;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -33,16 +38,34 @@ public final class LoadBench {
         INDEPENDENT_PLAIN("independent, plain", false, false),
         INDEPENDENT_SPECULATIVE("independent, speculative (adaptive)", false, true),
         BATCHED_PLAIN("batched, plain", true, false),
-        BATCHED_SPECULATIVE("batched, speculative (goodput)", true, true);
+        BATCHED_SPECULATIVE("batched, speculative (goodput)", true, true),
+        /** Goodput scheduling by its cost model alone (measured steps never overrule it): an A/B comparison only. */
+        BATCHED_SPECULATIVE_COST_MODEL("batched, speculative (goodput, cost model only)", true, true, false);
 
         final String label;
         final boolean batched;
         final boolean speculative;
+        final boolean standard;
 
         Mode(String label, boolean batched, boolean speculative) {
+            this(label, batched, speculative, true);
+        }
+
+        Mode(String label, boolean batched, boolean speculative, boolean standard) {
             this.label = label;
             this.batched = batched;
             this.speculative = speculative;
+            this.standard = standard;
+        }
+
+        /** The mode's label in the table. */
+        public String label() {
+            return label;
+        }
+
+        /** Whether it runs by default (the others only when asked for by name). */
+        public boolean standard() {
+            return standard;
         }
     }
 
@@ -59,9 +82,21 @@ public final class LoadBench {
      * @param tpotP50          time per output token after the first, median, milliseconds
      * @param tpotP99          time per output token, 99th percentile, milliseconds
      * @param identical        whether every output equalled the independent plain output of its prompt
+     * @param repeats          how many times the level ran (tokens/s is the median of the repeats; the percentiles
+     *                         are over all their generations)
+     * @param vsBatchedPlain   the median over repeats of this cell's tokens/s over batched plain decoding's in the
+     *                         same repeat (NaN when batched plain did not run)
      */
     public record Cell(int streams, Mode mode, int generations, long tokens, double tokensPerSecond, double ttftP50,
-                       double ttftP99, double tpotP50, double tpotP99, boolean identical) {
+                       double ttftP99, double tpotP50, double tpotP99, boolean identical, int repeats,
+                       double vsBatchedPlain) {
+    }
+
+    /** One run of one mode at one level: per generation {ttft ms, tpot ms, tokens}, and the level's wall time. */
+    private record Run(List<double[]> generations, double seconds, boolean identical) {
+        double tokensPerSecond() {
+            return generations.stream().mapToDouble(x -> x[2]).sum() / seconds;
+        }
     }
 
     private final Path target;
@@ -83,24 +118,53 @@ public final class LoadBench {
      * @param levels      the concurrency levels
      * @param tokens      new tokens per generation (greedy)
      * @param minPerLevel generations per level at least (a level of N streams runs ceil(min / N) rounds)
+     * @param repeats     runs of every mode per level, interleaved (the order of the modes reversed every other
+     *                    repeat), so that ratios between modes compare runs made close together
+     * @param modes       the modes to run
      */
-    public List<Cell> run(List<String> prompts, int[] levels, int tokens, int minPerLevel, Consumer<String> log)
-            throws Exception {
+    public List<Cell> run(List<String> prompts, int[] levels, int tokens, int minPerLevel, int repeats,
+                          List<Mode> modes, Consumer<String> log) throws Exception {
+        if (repeats < 1) {
+            throw new IllegalArgumentException("repeats must be >= 1, got " + repeats);
+        }
+        if (modes.isEmpty()) {
+            throw new IllegalArgumentException("no modes to run; expected at least one of "
+                    + Arrays.toString(Mode.values()));
+        }
         int maxLevel = Arrays.stream(levels).max().orElse(1);
         List<Cell> cells = new ArrayList<>();
         Map<String, int[]> reference = new HashMap<>();
-        try (Specula independent = open(false, maxLevel); Specula batched = open(true, maxLevel)) {
+        boolean costModelOnly = modes.contains(Mode.BATCHED_SPECULATIVE_COST_MODEL);
+        try (Specula independent = open(false, maxLevel, null); Specula batched = open(true, maxLevel, null);
+             Specula costModel = costModelOnly ? open(true, maxLevel, BatchScheduling.goodputOr(Scheduling.adaptive(),
+                     GoodputScheduler.Options.defaults().withMeasuredSteps(false))) : null) {
             SamplingParams params = SamplingParams.greedy(tokens);
             for (String p : prompts) {
                 reference.put(p, independent.generate(GenerationRequest.builder(p).params(params).speculative(false)
                         .build()).tokenIds());
             }
             for (int n : levels) {
-                for (Mode mode : Mode.values()) {
-                    Specula s = mode.batched ? batched : independent;
-                    Cell c = level(s, mode, n, prompts, params, Math.max(1, (minPerLevel + n - 1) / n), reference);
-                    log.accept(String.format("load: %d streams, %s: %.1f tokens/s, TTFT p50 %.0f ms, TPOT p50 %.1f ms",
-                            n, mode.label, c.tokensPerSecond(), c.ttftP50(), c.tpotP50()));
+                Map<Mode, List<Run>> runs = new LinkedHashMap<>();
+                modes.forEach(m -> runs.put(m, new ArrayList<>()));
+                for (int r = 0; r < repeats; r++) {
+                    List<Mode> order = new ArrayList<>(modes);
+                    if (r % 2 == 1) {
+                        Collections.reverse(order);
+                    }
+                    for (Mode mode : order) {
+                        Specula s = mode == Mode.BATCHED_SPECULATIVE_COST_MODEL ? costModel
+                                : mode.batched ? batched : independent;
+                        Run run = level(s, mode, n, prompts, params, Math.max(1, (minPerLevel + n - 1) / n), reference);
+                        log.accept(String.format("load: %d streams, %s, repeat %d: %.1f tokens/s", n, mode.label,
+                                r + 1, run.tokensPerSecond()));
+                        runs.get(mode).add(run);
+                    }
+                }
+                for (Mode mode : modes) {
+                    Cell c = cell(n, mode, runs.get(mode), runs.get(Mode.BATCHED_PLAIN));
+                    log.accept(String.format("load: %d streams, %s: %.1f tokens/s (median of %d), %.2fx batched plain,"
+                                    + " TTFT p50 %.0f ms, TPOT p50 %.1f ms", n, mode.label, c.tokensPerSecond(),
+                            repeats, c.vsBatchedPlain(), c.ttftP50(), c.tpotP50()));
                     cells.add(c);
                 }
             }
@@ -108,17 +172,47 @@ public final class LoadBench {
         return cells;
     }
 
-    private Specula open(boolean batching, int maxBatch) {
+    private static Cell cell(int streams, Mode mode, List<Run> runs, List<Run> batchedPlain) {
+        double[] rates = runs.stream().mapToDouble(Run::tokensPerSecond).sorted().toArray();
+        double vsPlain = Double.NaN;
+        if (batchedPlain != null) {
+            double[] ratios = new double[runs.size()];
+            for (int i = 0; i < ratios.length; i++) {
+                ratios[i] = runs.get(i).tokensPerSecond() / batchedPlain.get(i).tokensPerSecond();
+            }
+            Arrays.sort(ratios);
+            vsPlain = median(ratios);
+        }
+        List<double[]> all = new ArrayList<>();
+        runs.forEach(r -> all.addAll(r.generations()));
+        long tokens = all.stream().mapToLong(x -> (long) x[2]).sum();
+        double[] ttft = all.stream().mapToDouble(x -> x[0]).sorted().toArray();
+        double[] tpot = all.stream().mapToDouble(x -> x[1]).filter(x -> !Double.isNaN(x)).sorted().toArray();
+        return new Cell(streams, mode, all.size(), tokens, median(rates), quantile(ttft, 0.5), quantile(ttft, 0.99),
+                quantile(tpot, 0.5), quantile(tpot, 0.99), runs.stream().allMatch(Run::identical), runs.size(),
+                vsPlain);
+    }
+
+    /** The median of sorted values. */
+    static double median(double[] sorted) {
+        int n = sorted.length;
+        return n == 0 ? Double.NaN : n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    }
+
+    private Specula open(boolean batching, int maxBatch, BatchScheduling scheduling) {
         Specula.Builder b = Specula.builder().target(target).targetOptions(targetOptions).draftOptions(draftOptions)
                 .batching(batching).maxBatchSize(maxBatch);
+        if (scheduling != null) {
+            b.batchScheduling(scheduling);
+        }
         if (draft != null) {
             b.draftModel(draft);
         }
         return b.build();
     }
 
-    private static Cell level(Specula specula, Mode mode, int streams, List<String> prompts, SamplingParams params,
-                              int rounds, Map<String, int[]> reference) throws Exception {
+    private static Run level(Specula specula, Mode mode, int streams, List<String> prompts, SamplingParams params,
+                             int rounds, Map<String, int[]> reference) throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(streams);
         try {
             CountDownLatch go = new CountDownLatch(1);
@@ -161,11 +255,7 @@ public final class LoadBench {
                 all.addAll(f.get());
             }
             double seconds = (System.nanoTime() - start) / 1e9;
-            long tokens = all.stream().mapToLong(x -> (long) x[2]).sum();
-            double[] ttft = all.stream().mapToDouble(x -> x[0]).sorted().toArray();
-            double[] tpot = all.stream().mapToDouble(x -> x[1]).filter(x -> !Double.isNaN(x)).sorted().toArray();
-            return new Cell(streams, mode, all.size(), tokens, tokens / seconds, quantile(ttft, 0.5),
-                    quantile(ttft, 0.99), quantile(tpot, 0.5), quantile(tpot, 0.99), identical[0]);
+            return new Run(all, seconds, identical[0]);
         } finally {
             pool.shutdownNow();
         }
@@ -180,18 +270,25 @@ public final class LoadBench {
         return sorted[Math.max(0, Math.min(sorted.length - 1, rank - 1))];
     }
 
-    /** The cells as a markdown table, with each cell's throughput against independent speculative decoding. */
+    /**
+     * The cells as a markdown table, with each cell's throughput against independent speculative decoding and against
+     * batched plain decoding (the median of the per-repeat ratios).
+     */
     public static void printMarkdown(List<Cell> cells, PrintStream out) {
-        out.println("| streams | serving | tokens/s | vs independent speculative | TTFT p50 (ms) | TTFT p99 (ms)"
-                + " | TPOT p50 (ms) | TPOT p99 (ms) | generations | identical to plain |");
-        out.println("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|");
+        out.println("| streams | serving | tokens/s | vs independent speculative | vs batched plain | TTFT p50 (ms)"
+                + " | TTFT p99 (ms) | TPOT p50 (ms) | TPOT p99 (ms) | generations | identical to plain |");
+        out.println("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
         for (Cell c : cells) {
             double base = cells.stream().filter(x -> x.streams() == c.streams()
                     && x.mode() == Mode.INDEPENDENT_SPECULATIVE).mapToDouble(Cell::tokensPerSecond).findFirst()
                     .orElse(Double.NaN);
-            out.printf("| %d | %s | %.1f | %.2fx | %.0f | %.0f | %.1f | %.1f | %d | %s |%n", c.streams(), c.mode().label,
-                    c.tokensPerSecond(), c.tokensPerSecond() / base, c.ttftP50(), c.ttftP99(), c.tpotP50(), c.tpotP99(),
-                    c.generations(), c.identical() ? "yes" : "NO");
+            out.printf("| %d | %s | %.1f | %s | %s | %.0f | %.0f | %.1f | %.1f | %d | %s |%n", c.streams(),
+                    c.mode().label, c.tokensPerSecond(), ratio(c.tokensPerSecond() / base), ratio(c.vsBatchedPlain()),
+                    c.ttftP50(), c.ttftP99(), c.tpotP50(), c.tpotP99(), c.generations(), c.identical() ? "yes" : "NO");
         }
+    }
+
+    private static String ratio(double r) {
+        return Double.isNaN(r) ? "-" : String.format("%.2fx", r);
     }
 }
