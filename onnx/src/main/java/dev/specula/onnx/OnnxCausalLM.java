@@ -108,6 +108,13 @@ public final class OnnxCausalLM implements CausalLanguageModel {
             so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
             so.setMemoryPatternOptimization(false); // shapes change every call
             so.addConfigEntry("session.intra_op.allow_spinning", options.spinning() ? "1" : "0");
+            // With one inter-op thread and sequential execution the inter-op pool is idle: never let it spin.
+            so.addConfigEntry("session.inter_op.allow_spinning", "0");
+            if (options.spinning()) {
+                // Spin only while a call runs (no futex wake per parallel section); block once it returns, so
+                // an idle pool does not burn the core the other model of a speculative pair is about to use.
+                so.addConfigEntry("session.force_spinning_stop", "1");
+            }
             if (options.provider() == OnnxModelOptions.ExecutionProvider.CUDA) {
                 if (!OrtEnvironment.getAvailableProviders().contains(OrtProvider.CUDA)) {
                     throw new SpeculaException("CUDA was requested for " + dir + " but the ONNX Runtime on the classpath"
