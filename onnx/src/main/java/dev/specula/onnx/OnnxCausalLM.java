@@ -449,7 +449,7 @@ public final class OnnxCausalLM implements CausalLanguageModel {
                 + signature.kvType() + " KV, " + signature.logitsType() + " logits; rollback " + rollback
                 + "; rowInvariant=" + rowInvariance.rowInvariant() + " (" + rowInvariance.reason() + ")"
                 + "; batches: " + batching() + "; prefill chunks of " + options.prefillChunkTokens() + " tokens; " + options.intraOpThreads()
-                + " thread(s); loaded in " + loadTime.toMillis() + " ms";
+                + " intra-op thread(s), spinning " + (options.spinning() ? "while a call runs" : "off") + "; loaded in " + loadTime.toMillis() + " ms";
     }
 
     @Override
