@@ -60,6 +60,10 @@ public class OnnxStepBenchmark {
     @Param({"2"})
     public int threads;
 
+    /** Whether intra-op threads spin while a call runs ({@code -p spinning=false,true} to compare). */
+    @Param({"false"})
+    public boolean spinning;
+
     private OnnxCausalLM lm;
     private ModelSequence seq;
     private int[] step;
@@ -71,7 +75,8 @@ public class OnnxStepBenchmark {
             case "draft" -> EmbeddedModels.draft();
             default -> Path.of(model);
         };
-        lm = OnnxCausalLM.load(dir, OnnxModelOptions.cpu(threads).withVariant(variant).withRollback(rollback));
+        lm = OnnxCausalLM.load(dir, OnnxModelOptions.cpu(threads).withSpinning(spinning).withVariant(variant)
+                .withRollback(rollback));
         seq = lm.newSequence();
         SplittableRandom r = new SplittableRandom(5);
         int vocab = lm.vocabSize();
