@@ -33,7 +33,8 @@ import java.util.Map;
  * </pre>
  *
  * A configuration is {@code NAME=key:value,...}: {@code draft} ({@code none}, {@code model}), {@code t} (target
- * intra-op threads), {@code dt} (draft threads), {@code spin} / {@code dspin} (1: spinning while a call runs).
+ * intra-op threads), {@code dt} (draft threads), {@code spin} / {@code dspin} (1: spinning while a call runs),
+ * {@code pin} (0: present KV allocated by ONNX Runtime per call, for target and draft; default 1).
  * Options: {@code --target DIR --draft DIR} (default: the embedded pair), {@code --tokens N} (128),
  * {@code --repeats N} (5), {@code --prompt-file FILE} (repeatable; default: three code prompts).
  */
@@ -43,7 +44,8 @@ public final class DecodeAB {
             "def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n",
             "class Stack:\n    def __init__(self):\n        self.items = []\n\n    def push(self, item):");
 
-    private record Config(String name, boolean draft, int threads, int draftThreads, boolean spin, boolean draftSpin) {
+    private record Config(String name, boolean draft, int threads, int draftThreads, boolean spin, boolean draftSpin,
+                          boolean pin) {
         static Config parse(String spec) {
             int eq = spec.indexOf('=');
             if (eq < 1) {
@@ -58,9 +60,9 @@ public final class DecodeAB {
                 kv.put(p[0], p[1]);
             }
             for (String key : kv.keySet()) {
-                if (!List.of("draft", "t", "dt", "spin", "dspin").contains(key)) {
+                if (!List.of("draft", "t", "dt", "spin", "dspin", "pin").contains(key)) {
                     throw new IllegalArgumentException("unknown key '" + key + "' in '" + spec
-                            + "', expected draft, t, dt, spin or dspin");
+                            + "', expected draft, t, dt, spin, dspin or pin");
                 }
             }
             String draft = kv.getOrDefault("draft", "none");
@@ -70,14 +72,15 @@ public final class DecodeAB {
             int t = Integer.parseInt(kv.getOrDefault("t", "2"));
             return new Config(spec.substring(0, eq), draft.equals("model"), t,
                     Integer.parseInt(kv.getOrDefault("dt", "1")), "1".equals(kv.get("spin")),
-                    "1".equals(kv.get("dspin")));
+                    "1".equals(kv.get("dspin")), !"0".equals(kv.get("pin")));
         }
 
         Specula open(Path target, Path draftDir) {
-            OnnxModelOptions to = OnnxModelOptions.cpu(threads).withSpinning(spin);
+            OnnxModelOptions to = OnnxModelOptions.cpu(threads).withSpinning(spin).withPinnedKv(pin);
             Specula.Builder b = Specula.builder().target(target).batching(false).targetOptions(to);
             if (draft) {
-                b.draftModel(draftDir).draftOptions(OnnxModelOptions.cpu(draftThreads).withSpinning(draftSpin));
+                b.draftModel(draftDir).draftOptions(OnnxModelOptions.cpu(draftThreads).withSpinning(draftSpin)
+                        .withPinnedKv(pin));
             }
             return b.build();
         }

@@ -64,6 +64,10 @@ public class OnnxStepBenchmark {
     @Param({"false"})
     public boolean spinning;
 
+    /** Whether the present KV goes into the sequence's own buffers ({@code -p pinnedKv=true,false} to compare). */
+    @Param({"true"})
+    public boolean pinnedKv;
+
     private OnnxCausalLM lm;
     private ModelSequence seq;
     private int[] step;
@@ -75,7 +79,7 @@ public class OnnxStepBenchmark {
             case "draft" -> EmbeddedModels.draft();
             default -> Path.of(model);
         };
-        lm = OnnxCausalLM.load(dir, OnnxModelOptions.cpu(threads).withSpinning(spinning).withVariant(variant)
+        lm = OnnxCausalLM.load(dir, OnnxModelOptions.cpu(threads).withSpinning(spinning).withPinnedKv(pinnedKv).withVariant(variant)
                 .withRollback(rollback));
         seq = lm.newSequence();
         SplittableRandom r = new SplittableRandom(5);

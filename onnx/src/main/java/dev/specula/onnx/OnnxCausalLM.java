@@ -142,7 +142,8 @@ public final class OnnxCausalLM implements CausalLanguageModel {
                         + " but config.json says num_hidden_layers " + config.numHiddenLayers());
             }
             model = new OnnxCausalLM(dir, files, config, options, env, so, session, signature, loadedFrom);
-            model.kvNotPinned = kvNotPinned(session, signature, config.maxPositionEmbeddings());
+            model.kvNotPinned = options.pinnedKv() ? kvNotPinned(session, signature, config.maxPositionEmbeddings())
+                    : "turned off in the options";
             model.rollback = RollbackProbe.decide(model);
             model.rowInvariance = RowInvarianceProbe.decide(model);
             model.loadTime = Duration.ofNanos(System.nanoTime() - start);

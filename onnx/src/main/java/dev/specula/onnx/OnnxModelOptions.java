@@ -27,10 +27,13 @@ import java.nio.file.Path;
  * @param rollback              how rolled-back tokens leave the KV cache (see {@link RollbackMode})
  * @param optimizedModelCache   a folder where the graph as optimized for this machine (pre-packed weights included)
  *                              is kept, so that a second load skips the optimization; {@code null} for none
+ * @param pinnedKv              whether sequences may write the present KV into two buffer sets of their own instead of
+ *                              tensors ONNX Runtime allocates per call (on by default; used only where both sets at the
+ *                              full context are small, see {@code OnnxCausalLM.description()})
  */
 public record OnnxModelOptions(int intraOpThreads, ExecutionProvider provider, int cudaDeviceId, boolean spinning,
                                String variant, int prefillChunkTokens, RollbackMode rollback,
-                               Path optimizedModelCache) {
+                               Path optimizedModelCache, boolean pinnedKv) {
 
     /** Default for {@link #prefillChunkTokens}: 256 rows of a 151,936-token vocabulary are 155 MB of logits. */
     public static final int DEFAULT_PREFILL_CHUNK = 256;
@@ -92,43 +95,49 @@ public record OnnxModelOptions(int intraOpThreads, ExecutionProvider provider, i
 
     public static OnnxModelOptions cpu(int threads) {
         return new OnnxModelOptions(threads, ExecutionProvider.CPU, 0, false, "", DEFAULT_PREFILL_CHUNK,
-                RollbackMode.AUTO, null);
+                RollbackMode.AUTO, null, true);
     }
 
     public static OnnxModelOptions cuda(int deviceId) {
         return new OnnxModelOptions(1, ExecutionProvider.CUDA, deviceId, false, "", DEFAULT_PREFILL_CHUNK,
-                RollbackMode.AUTO, null);
+                RollbackMode.AUTO, null, true);
     }
 
     public OnnxModelOptions withIntraOpThreads(int threads) {
         return new OnnxModelOptions(threads, provider, cudaDeviceId, spinning, variant, prefillChunkTokens, rollback,
-                optimizedModelCache);
+                optimizedModelCache, pinnedKv);
     }
 
     public OnnxModelOptions withSpinning(boolean spin) {
         return new OnnxModelOptions(intraOpThreads, provider, cudaDeviceId, spin, variant, prefillChunkTokens, rollback,
-                optimizedModelCache);
+                optimizedModelCache, pinnedKv);
     }
 
     /** Loads {@code model_<variant>.onnx} (e.g. "q4", "fp16", "quantized"); {@code ""} for {@code model.onnx}. */
     public OnnxModelOptions withVariant(String graphVariant) {
         return new OnnxModelOptions(intraOpThreads, provider, cudaDeviceId, spinning, graphVariant, prefillChunkTokens,
-                rollback, optimizedModelCache);
+                rollback, optimizedModelCache, pinnedKv);
     }
 
     public OnnxModelOptions withPrefillChunkTokens(int tokens) {
         return new OnnxModelOptions(intraOpThreads, provider, cudaDeviceId, spinning, variant, tokens, rollback,
-                optimizedModelCache);
+                optimizedModelCache, pinnedKv);
     }
 
     public OnnxModelOptions withRollback(RollbackMode mode) {
         return new OnnxModelOptions(intraOpThreads, provider, cudaDeviceId, spinning, variant, prefillChunkTokens, mode,
-                optimizedModelCache);
+                optimizedModelCache, pinnedKv);
     }
 
     /** Keeps optimized graphs under {@code folder} (one subfolder per model, runtime and provider); null: off. */
     public OnnxModelOptions withOptimizedModelCache(Path folder) {
         return new OnnxModelOptions(intraOpThreads, provider, cudaDeviceId, spinning, variant, prefillChunkTokens,
-                rollback, folder);
+                rollback, folder, pinnedKv);
+    }
+
+    /** Lets sequences of small models write the present KV into buffers of their own (true, the default) or not. */
+    public OnnxModelOptions withPinnedKv(boolean pin) {
+        return new OnnxModelOptions(intraOpThreads, provider, cudaDeviceId, spinning, variant, prefillChunkTokens,
+                rollback, optimizedModelCache, pin);
     }
 }

@@ -93,5 +93,9 @@ class PinnedKvTest {
         try (OnnxCausalLM draft = OnnxCausalLM.load(EmbeddedModels.draft(), OnnxModelOptions.cpu(1))) {
             assertNull(OnnxCausalLM.kvNotPinned(draft.session(), draft.signature(), draft.maxSequenceLength()));
         }
+        try (OnnxCausalLM off = OnnxCausalLM.load(EmbeddedModels.draft(), OnnxModelOptions.cpu(1).withPinnedKv(false))) {
+            assertTrue(!off.pinnedKv() && off.description().contains("present KV allocated per call (turned off in the"
+                    + " options)"), off.description());
+        }
     }
 }
