@@ -58,6 +58,8 @@ public final class OnnxCausalLM implements CausalLanguageModel {
     private final java.util.concurrent.ConcurrentLinkedDeque<SequenceBuffers> bufferPool =
             new java.util.concurrent.ConcurrentLinkedDeque<>();
     private static final int MAX_POOLED_BUFFERS = 64;
+    /** Pooled buffers beyond this many keep no pinned KV sets (at most 16 MiB each, see {@link #PINNED_KV_MAX_BYTES}). */
+    private static final int POOLED_KV_SETS = 8;
     private final LongAdder runNanos = new LongAdder();
     private final LongAdder runs = new LongAdder();
     private volatile boolean closed;
@@ -305,6 +307,9 @@ public final class OnnxCausalLM implements CausalLanguageModel {
         if (closed || bufferPool.size() >= MAX_POOLED_BUFFERS) {
             b.close();
             return;
+        }
+        if (bufferPool.size() >= POOLED_KV_SETS) {
+            b.dropKv(); // bounds the idle KV memory a burst of sequences leaves behind
         }
         bufferPool.offerFirst(b);
         if (closed && bufferPool.remove(b)) {

@@ -145,6 +145,12 @@ final class SequenceBuffers implements AutoCloseable {
         return b.duplicate().order(ByteOrder.nativeOrder()).position(0).limit(bytes);
     }
 
+    /** Lets the KV buffer sets go (the garbage collector frees them), e.g. before this set is pooled idle. */
+    void dropKv() {
+        kvSets[0] = null;
+        kvSets[1] = null;
+    }
+
     void ensureLongInputs(int count) {
         if (longIds.capacity() < count) {
             int n = Math.max(count, longIds.capacity() * 2);
