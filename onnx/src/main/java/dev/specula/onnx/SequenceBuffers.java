@@ -145,6 +145,11 @@ final class SequenceBuffers implements AutoCloseable {
         return b.duplicate().order(ByteOrder.nativeOrder()).position(0).limit(bytes);
     }
 
+    /** Whether this set holds pinned KV buffers (for tests of the pool's bound). */
+    boolean holdsKv() {
+        return kvSets[0] != null || kvSets[1] != null;
+    }
+
     /** Lets the KV buffer sets go (the garbage collector frees them), e.g. before this set is pooled idle. */
     void dropKv() {
         kvSets[0] = null;

@@ -98,4 +98,26 @@ class PinnedKvTest {
                     + " options)"), off.description());
         }
     }
+
+    @Test
+    void theBufferPoolKeepsKvSetsForAtMostEightIdleSequences() {
+        try (OnnxCausalLM model = OnnxCausalLM.load(EmbeddedModels.draft(), OnnxModelOptions.cpu(1))) {
+            List<OnnxSequence> open = new ArrayList<>();
+            for (int i = 0; i < 10; i++) {
+                OnnxSequence s = model.newSequence(true, true);
+                s.append(new int[]{1, 2, 3}, 0, 3);
+                open.add(s);
+            }
+            open.forEach(OnnxSequence::close);
+            List<SequenceBuffers> pooled = new ArrayList<>();
+            int withKv = 0;
+            for (int i = 0; i < 10; i++) {
+                SequenceBuffers b = model.borrowBuffers();
+                pooled.add(b);
+                withKv += b.holdsKv() ? 1 : 0;
+            }
+            pooled.forEach(model::returnBuffers);
+            assertEquals(8, withKv);
+        }
+    }
 }
