@@ -60,6 +60,14 @@ public class OnnxStepBenchmark {
     @Param({"2"})
     public int threads;
 
+    /** Whether intra-op threads spin while a call runs ({@code -p spinning=false,true} to compare). */
+    @Param({"false"})
+    public boolean spinning;
+
+    /** Whether the present KV goes into the sequence's own buffers ({@code -p pinnedKv=true,false} to compare). */
+    @Param({"true"})
+    public boolean pinnedKv;
+
     private OnnxCausalLM lm;
     private ModelSequence seq;
     private int[] step;
@@ -71,7 +79,8 @@ public class OnnxStepBenchmark {
             case "draft" -> EmbeddedModels.draft();
             default -> Path.of(model);
         };
-        lm = OnnxCausalLM.load(dir, OnnxModelOptions.cpu(threads).withVariant(variant).withRollback(rollback));
+        lm = OnnxCausalLM.load(dir, OnnxModelOptions.cpu(threads).withSpinning(spinning).withPinnedKv(pinnedKv).withVariant(variant)
+                .withRollback(rollback));
         seq = lm.newSequence();
         SplittableRandom r = new SplittableRandom(5);
         int vocab = lm.vocabSize();

@@ -43,6 +43,8 @@ public final class OnnxCausalLM implements CausalLanguageModel {
     private RollbackProbe.Decision rollback;
     /** Set once at load, after the rollback decision, before the model is handed out. */
     private RowInvarianceProbe.Decision rowInvariance;
+    /** Set once at load, before any sequence: null when sequences write present KV into their own buffers, else why not. */
+    private String kvNotPinned = "undecided";
     private final ModelConfig config;
     private final OnnxModelOptions options;
     private final OrtEnvironment env;
@@ -56,6 +58,8 @@ public final class OnnxCausalLM implements CausalLanguageModel {
     private final java.util.concurrent.ConcurrentLinkedDeque<SequenceBuffers> bufferPool =
             new java.util.concurrent.ConcurrentLinkedDeque<>();
     private static final int MAX_POOLED_BUFFERS = 64;
+    /** Pooled buffers beyond this many keep no pinned KV sets (at most 16 MiB each, see {@link #PINNED_KV_MAX_BYTES}). */
+    private static final int POOLED_KV_SETS = 8;
     private final LongAdder runNanos = new LongAdder();
     private final LongAdder runs = new LongAdder();
     private volatile boolean closed;
@@ -108,6 +112,13 @@ public final class OnnxCausalLM implements CausalLanguageModel {
             so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
             so.setMemoryPatternOptimization(false); // shapes change every call
             so.addConfigEntry("session.intra_op.allow_spinning", options.spinning() ? "1" : "0");
+            // With one inter-op thread and sequential execution the inter-op pool is idle: never let it spin.
+            so.addConfigEntry("session.inter_op.allow_spinning", "0");
+            if (options.spinning()) {
+                // Spin only while a call runs (no futex wake per parallel section); block once it returns, so
+                // an idle pool does not burn the core the other model of a speculative pair is about to use.
+                so.addConfigEntry("session.force_spinning_stop", "1");
+            }
             if (options.provider() == OnnxModelOptions.ExecutionProvider.CUDA) {
                 if (!OrtEnvironment.getAvailableProviders().contains(OrtProvider.CUDA)) {
                     throw new SpeculaException("CUDA was requested for " + dir + " but the ONNX Runtime on the classpath"
@@ -133,6 +144,8 @@ public final class OnnxCausalLM implements CausalLanguageModel {
                         + " but config.json says num_hidden_layers " + config.numHiddenLayers());
             }
             model = new OnnxCausalLM(dir, files, config, options, env, so, session, signature, loadedFrom);
+            model.kvNotPinned = options.pinnedKv() ? kvNotPinned(session, signature, config.maxPositionEmbeddings())
+                    : "turned off in the options";
             model.rollback = RollbackProbe.decide(model);
             model.rowInvariance = RowInvarianceProbe.decide(model);
             model.loadTime = Duration.ofNanos(System.nanoTime() - start);
@@ -144,6 +157,43 @@ public final class OnnxCausalLM implements CausalLanguageModel {
             closeQuietly(model, session, so);
             throw e;
         }
+    }
+
+    /**
+     * Why sequences of this model should not write the present KV into buffers of their own (null when they should):
+     * pinned only where every present output is [batch, kv_heads, total, head_dim] of the cache's type and both
+     * buffer sets at the full context fit {@link #PINNED_KV_MAX_BYTES}. Measured: a draft call's CPU time 0.91x,
+     * the 11M target's 1.00x (docs/benchmarks.md), so the budget keeps large models on ONNX Runtime's allocator.
+     */
+    static String kvNotPinned(OrtSession session, ModelSignature sig, int maxLength) throws OrtException {
+        long bytes = 2L * sig.presentNames().size() * sig.kvHeads() * sig.headDim() * kvElementBytes(sig)
+                * Math.max(1, maxLength);
+        if (bytes > PINNED_KV_MAX_BYTES) {
+            return "two buffer sets at the full context would take " + (bytes >> 20) + " MiB, more than "
+                    + (PINNED_KV_MAX_BYTES >> 20) + " MiB";
+        }
+        java.util.Map<String, ai.onnxruntime.NodeInfo> outputs = session.getOutputInfo();
+        for (String name : sig.presentNames()) {
+            ai.onnxruntime.ValueInfo info = outputs.get(name).getInfo();
+            if (!(info instanceof ai.onnxruntime.TensorInfo t) || t.type != sig.kvType() || t.getShape().length != 4
+                    || t.getShape()[1] != sig.kvHeads() || t.getShape()[3] != sig.headDim()) {
+                return "output '" + name + "' is " + info + ", not " + sig.kvType() + " [batch, " + sig.kvHeads()
+                        + ", total, " + sig.headDim() + "]";
+            }
+        }
+        return null;
+    }
+
+    /** Both pinned KV buffer sets of one sequence at the full context, at most (the embedded pair: 2 and 12 MiB). */
+    static final long PINNED_KV_MAX_BYTES = 16L << 20;
+
+    static int kvElementBytes(ModelSignature sig) {
+        return sig.kvType() == ai.onnxruntime.OnnxJavaType.FLOAT ? 4 : 2;
+    }
+
+    /** Whether sequences write the present KV into buffers they own (pinned outputs) instead of fresh ones. */
+    boolean pinnedKv() {
+        return kvNotPinned == null;
     }
 
     private static void closeQuietly(OnnxCausalLM model, OrtSession session, OrtSession.SessionOptions so) {
@@ -258,6 +308,9 @@ public final class OnnxCausalLM implements CausalLanguageModel {
             b.close();
             return;
         }
+        if (bufferPool.size() >= POOLED_KV_SETS) {
+            b.dropKv(); // bounds the idle KV memory a burst of sequences leaves behind
+        }
         bufferPool.offerFirst(b);
         if (closed && bufferPool.remove(b)) {
             b.close(); // the model closed meanwhile
@@ -357,12 +410,17 @@ public final class OnnxCausalLM implements CausalLanguageModel {
 
     /** A sequence whose rollback is masked or compacting, whatever the model decided (for the probe and tests). */
     OnnxSequence newSequence(boolean masked) {
+        return newSequence(masked, pinnedKv());
+    }
+
+    /** A sequence with rollback and KV pinning as given, whatever the model decided (for tests). */
+    OnnxSequence newSequence(boolean masked, boolean pinKv) {
         if (closed) {
             throw new IllegalStateException("model " + name + " is closed");
         }
         openSequences.incrementAndGet();
         try {
-            return new OnnxSequence(this, masked);
+            return new OnnxSequence(this, masked, pinKv);
         } catch (RuntimeException e) {
             openSequences.decrementAndGet();
             throw e;
@@ -442,7 +500,9 @@ public final class OnnxCausalLM implements CausalLanguageModel {
                 + signature.kvType() + " KV, " + signature.logitsType() + " logits; rollback " + rollback
                 + "; rowInvariant=" + rowInvariance.rowInvariant() + " (" + rowInvariance.reason() + ")"
                 + "; batches: " + batching() + "; prefill chunks of " + options.prefillChunkTokens() + " tokens; " + options.intraOpThreads()
-                + " thread(s); loaded in " + loadTime.toMillis() + " ms";
+                + " intra-op thread(s), spinning " + (options.spinning() ? "while a call runs" : "off") + "; present KV "
+                + (kvNotPinned == null ? "written into the sequence's own buffers" : "allocated per call (" + kvNotPinned
+                + ")") + "; loaded in " + loadTime.toMillis() + " ms";
     }
 
     @Override

@@ -14,8 +14,11 @@ import java.nio.file.Path;
  * @param intraOpThreads        threads one forward call may use (ONNX Runtime's intra-op pool); {@code >= 1}
  * @param provider              the execution provider
  * @param cudaDeviceId          the GPU for {@link ExecutionProvider#CUDA}
- * @param spinning              whether idle intra-op threads spin waiting for work (lower latency, burns a core);
- *                              off by default, since draft and target alternate on the same cores
+ * @param spinning              whether intra-op threads spin waiting for work while a forward call runs (no
+ *                              wake-up per parallel section; they block again when the call returns); off by default:
+ *                              on a machine whose cores are shared with other work, spinning threads lose their
+ *                              time slices (measured on 2 loaded cores: 2 threads with spinning decoded 0.43x as
+ *                              fast as without)
  * @param variant               which graph of a directory to load: {@code ""} for {@code model.onnx} /
  *                              {@code decoder_model_merged.onnx}, else e.g. {@code "q4"} for {@code onnx/model_q4.onnx}
  *                              (see {@link ModelFiles})
@@ -24,10 +27,13 @@ import java.nio.file.Path;
  * @param rollback              how rolled-back tokens leave the KV cache (see {@link RollbackMode})
  * @param optimizedModelCache   a folder where the graph as optimized for this machine (pre-packed weights included)
  *                              is kept, so that a second load skips the optimization; {@code null} for none
+ * @param pinnedKv              whether sequences may write the present KV into two buffer sets of their own instead of
+ *                              tensors ONNX Runtime allocates per call (on by default; used only where both sets at the
+ *                              full context are small, see {@code OnnxCausalLM.description()})
  */
 public record OnnxModelOptions(int intraOpThreads, ExecutionProvider provider, int cudaDeviceId, boolean spinning,
                                String variant, int prefillChunkTokens, RollbackMode rollback,
-                               Path optimizedModelCache) {
+                               Path optimizedModelCache, boolean pinnedKv) {
 
     /** Default for {@link #prefillChunkTokens}: 256 rows of a 151,936-token vocabulary are 155 MB of logits. */
     public static final int DEFAULT_PREFILL_CHUNK = 256;
@@ -89,43 +95,49 @@ public record OnnxModelOptions(int intraOpThreads, ExecutionProvider provider, i
 
     public static OnnxModelOptions cpu(int threads) {
         return new OnnxModelOptions(threads, ExecutionProvider.CPU, 0, false, "", DEFAULT_PREFILL_CHUNK,
-                RollbackMode.AUTO, null);
+                RollbackMode.AUTO, null, true);
     }
 
     public static OnnxModelOptions cuda(int deviceId) {
         return new OnnxModelOptions(1, ExecutionProvider.CUDA, deviceId, false, "", DEFAULT_PREFILL_CHUNK,
-                RollbackMode.AUTO, null);
+                RollbackMode.AUTO, null, true);
     }
 
     public OnnxModelOptions withIntraOpThreads(int threads) {
         return new OnnxModelOptions(threads, provider, cudaDeviceId, spinning, variant, prefillChunkTokens, rollback,
-                optimizedModelCache);
+                optimizedModelCache, pinnedKv);
     }
 
     public OnnxModelOptions withSpinning(boolean spin) {
         return new OnnxModelOptions(intraOpThreads, provider, cudaDeviceId, spin, variant, prefillChunkTokens, rollback,
-                optimizedModelCache);
+                optimizedModelCache, pinnedKv);
     }
 
     /** Loads {@code model_<variant>.onnx} (e.g. "q4", "fp16", "quantized"); {@code ""} for {@code model.onnx}. */
     public OnnxModelOptions withVariant(String graphVariant) {
         return new OnnxModelOptions(intraOpThreads, provider, cudaDeviceId, spinning, graphVariant, prefillChunkTokens,
-                rollback, optimizedModelCache);
+                rollback, optimizedModelCache, pinnedKv);
     }
 
     public OnnxModelOptions withPrefillChunkTokens(int tokens) {
         return new OnnxModelOptions(intraOpThreads, provider, cudaDeviceId, spinning, variant, tokens, rollback,
-                optimizedModelCache);
+                optimizedModelCache, pinnedKv);
     }
 
     public OnnxModelOptions withRollback(RollbackMode mode) {
         return new OnnxModelOptions(intraOpThreads, provider, cudaDeviceId, spinning, variant, prefillChunkTokens, mode,
-                optimizedModelCache);
+                optimizedModelCache, pinnedKv);
     }
 
     /** Keeps optimized graphs under {@code folder} (one subfolder per model, runtime and provider); null: off. */
     public OnnxModelOptions withOptimizedModelCache(Path folder) {
         return new OnnxModelOptions(intraOpThreads, provider, cudaDeviceId, spinning, variant, prefillChunkTokens,
-                rollback, folder);
+                rollback, folder, pinnedKv);
+    }
+
+    /** Lets sequences of small models write the present KV into buffers of their own (true, the default) or not. */
+    public OnnxModelOptions withPinnedKv(boolean pin) {
+        return new OnnxModelOptions(intraOpThreads, provider, cudaDeviceId, spinning, variant, prefillChunkTokens,
+                rollback, optimizedModelCache, pin);
     }
 }

@@ -35,7 +35,9 @@ import java.util.concurrent.locks.Lock;
  * A prefill runs in chunks of {@link OnnxModelOptions#prefillChunkTokens()} tokens and reads no logits;
  * {@link #appendLast} ends its chunks with a pinned call, so only the last row is read. The pinned buffer grows with
  * the widest pinned call a sequence makes (a prefill's last row, a verification's k + 1 rows). Input buffers are direct
- * and reused, so a step allocates only a few small tensor handles.
+ * and reused, so a step allocates only a few small tensor handles. For small models
+ * ({@link OnnxCausalLM#pinnedKv()}) the present KV is pinned too: written into one of two buffer sets owned here,
+ * alternately (the past lives in the other), instead of tensors ONNX Runtime allocates and wraps per call.
  */
 final class OnnxSequence implements ModelSequence {
     static final int PINNED_ROWS = SequenceBuffers.PINNED_ROWS;
@@ -51,6 +53,11 @@ final class OnnxSequence implements ModelSequence {
     private final int maxLength;
     private final Set<String> presentNames;
     private final Map<String, OnnxTensor> inputs = new HashMap<>();
+    /** Whether present KV is written into {@link #io}'s KV buffers (see {@link OnnxCausalLM#pinnedKv()}). */
+    private final boolean pinKv;
+    private final Map<String, OnnxTensor> pinnedOutputs = new HashMap<>();
+    /** The KV buffer set of {@link #io} that the cache tensors live in, or -1 when they live elsewhere. */
+    private int liveSet = -1;
 
     /** Borrowed from the model's pool, returned on close. */
     private final SequenceBuffers io;
@@ -72,6 +79,11 @@ final class OnnxSequence implements ModelSequence {
     private boolean open = true;
 
     OnnxSequence(OnnxCausalLM model, boolean masked) {
+        this(model, masked, model.pinnedKv());
+    }
+
+    /** A sequence that pins its present KV or not, whatever the model decided (for tests comparing the two). */
+    OnnxSequence(OnnxCausalLM model, boolean masked, boolean pinKv) {
         this.model = model;
         this.masked = masked;
         this.chunk = model.options().prefillChunkTokens();
@@ -82,6 +94,7 @@ final class OnnxSequence implements ModelSequence {
         this.presentNames = Set.copyOf(sig.presentNames());
         this.kv = new OnnxTensor[sig.pastNames().size()];
         this.nextKv = new OnnxTensor[kv.length];
+        this.pinKv = pinKv;
         this.io = model.borrowBuffers();
         try {
             emptyCache();
@@ -212,7 +225,9 @@ final class OnnxSequence implements ModelSequence {
                 inputs.put(sig.pastNames().get(i), kv[i]);
             }
             long t0 = System.nanoTime();
-            if (small) {
+            if (pinKv) {
+                result = runPinned(total, count, small, wantLogits);
+            } else if (small) {
                 result = model.session().run(inputs, presentNames, Map.of(ModelSignature.LOGITS, io.logitsTensor(count)));
             } else if (wantLogits) {
                 result = model.session().run(inputs);
@@ -230,21 +245,62 @@ final class OnnxSequence implements ModelSequence {
         try {
             logits = !wantLogits ? null : small ? io.pinnedRows(count) : copyLogits(result, count);
             OnnxTensor[] next = nextKv;
-            for (int i = 0; i < kv.length; i++) {
-                OnnxValue v = result.get(sig.presentNames().get(i))
-                        .orElseThrow(() -> new SpeculaException("model " + model.name() + " returned no present output"));
-                next[i] = (OnnxTensor) v;
+            if (!pinKv) {
+                for (int i = 0; i < kv.length; i++) {
+                    OnnxValue v = result.get(sig.presentNames().get(i))
+                            .orElseThrow(() -> new SpeculaException("model " + model.name() + " returned no present output"));
+                    next[i] = (OnnxTensor) v;
+                }
             }
             releaseCache();
             System.arraycopy(next, 0, kv, 0, kv.length);
             lastResult = result;
+            if (pinKv) {
+                ownedKv = true;
+                liveSet = pendingSet;
+            }
         } catch (RuntimeException e) {
             result.close();
+            if (pinKv) {
+                closeAll(nextKv);
+            }
             throw e;
         }
         physical = total;
         logical += count;
         return logits;
+    }
+
+    /** The KV set the last {@link #runPinned} wrote into (made live once the call's outputs are taken over). */
+    private int pendingSet;
+
+    /**
+     * One call whose present KV is written into the KV buffer set the cache does not live in, through tensors this
+     * sequence creates (left in {@link #nextKv}, owned by this sequence once the call returned).
+     */
+    private OrtSession.Result runPinned(int total, int count, boolean small, boolean wantLogits) throws OrtException {
+        int set = liveSet == 0 ? 1 : 0;
+        int bytes = sig.kvHeads() * total * sig.headDim() * OnnxCausalLM.kvElementBytes(sig);
+        long[] shape = {1, sig.kvHeads(), total, sig.headDim()};
+        pinnedOutputs.clear();
+        java.util.Arrays.fill(nextKv, null);
+        try {
+            for (int i = 0; i < kv.length; i++) {
+                nextKv[i] = OnnxTensor.createTensor(env, io.kvBuffer(set, i, kv.length, bytes), shape, sig.kvType());
+                pinnedOutputs.put(sig.presentNames().get(i), nextKv[i]);
+            }
+            if (small) {
+                pinnedOutputs.put(ModelSignature.LOGITS, io.logitsTensor(count));
+            }
+            Set<String> requested = !small && wantLogits ? Set.of(ModelSignature.LOGITS) : Set.of();
+            OrtSession.Result result = model.session().run(inputs, requested, pinnedOutputs);
+            pendingSet = set;
+            return result;
+        } catch (OrtException | RuntimeException e) {
+            closeAll(nextKv);
+            java.util.Arrays.fill(nextKv, null);
+            throw e;
+        }
     }
 
     /** A long call's logits, converted from float16/bfloat16 by ONNX Runtime when the model outputs those. */
@@ -378,6 +434,7 @@ final class OnnxSequence implements ModelSequence {
             closeAll(kv);
             ownedKv = false;
         }
+        liveSet = -1;
         java.util.Arrays.fill(kv, null);
     }
 

@@ -1,16 +1,12 @@
 package dev.specula.onnx;
 
-import dev.specula.core.SpeculaException;
 import dev.specula.core.model.Logits;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 
 /**
  * Decides at load whether a row of a multi-token call gets the same logits as that token fed alone: the premise of
@@ -22,7 +18,8 @@ import java.util.Locale;
  * call, so a row's rounding depends on the other rows (measured: 17.5% of the largest logit on a 1.5B-shaped
  * model), and greedy speculative output can differ from plain decoding. Two checks:
  * <ul>
- *   <li>static: the graph file names an operator that quantizes activations per call ({@link #PER_CALL_OPS});</li>
+ *   <li>static: a node of the graph (or of its subgraphs and functions) is an operator that quantizes activations
+ *       per call ({@link #PER_CALL_OPS});</li>
  *   <li>dynamic: after a shared prefix, {@value #ROWS} tokens appended in one call against the same tokens one per
  *       call, the largest difference relative to each row's largest |logit|.</li>
  * </ul>
@@ -117,55 +114,19 @@ public final class RowInvarianceProbe {
     }
 
     /**
-     * The per-call quantization operators whose names occur in the graph file (protobuf stores an op_type as its
-     * UTF-8 bytes, so a byte search finds every node of that type; a weight that spells one by chance would only
-     * make the model report row-variant).
+     * The per-call quantization operators among the graph's node types (its subgraphs and functions included), read
+     * from the protobuf structure with the weights skipped ({@link GraphOpTypes}): bounded by the graph's size,
+     * not the file's, and a weight whose bytes happen to spell an operator name does not count.
      */
     static List<String> perCallQuantization(Path graph) {
-        List<byte[]> needles = new ArrayList<>();
-        int longest = 0;
-        for (String op : PER_CALL_OPS) {
-            byte[] b = op.getBytes(StandardCharsets.UTF_8);
-            needles.add(b);
-            longest = Math.max(longest, b.length);
-        }
-        boolean[] found = new boolean[needles.size()];
-        byte[] buf = new byte[1 << 20];
-        int keep = longest - 1; // bytes carried over so that a name split across reads is found
-        try (InputStream in = Files.newInputStream(graph)) {
-            int filled = 0;
-            for (int n; (n = in.read(buf, filled, buf.length - filled)) > 0; ) {
-                int end = filled + n;
-                for (int i = 0; i < needles.size(); i++) {
-                    found[i] |= indexOf(buf, end, needles.get(i)) >= 0;
-                }
-                int carry = Math.min(keep, end);
-                System.arraycopy(buf, end - carry, buf, 0, carry);
-                filled = carry;
-            }
-        } catch (IOException e) {
-            throw new SpeculaException("cannot read graph " + graph + " to check its quantization: " + e.getMessage(), e);
-        }
+        Set<String> types = GraphOpTypes.read(graph);
         List<String> ops = new ArrayList<>();
-        for (int i = 0; i < found.length; i++) {
-            if (found[i]) {
-                ops.add(PER_CALL_OPS.get(i));
+        for (String op : PER_CALL_OPS) {
+            if (types.contains(op)) {
+                ops.add(op);
             }
         }
         return ops;
-    }
-
-    private static int indexOf(byte[] hay, int end, byte[] needle) {
-        outer:
-        for (int i = 0; i + needle.length <= end; i++) {
-            for (int j = 0; j < needle.length; j++) {
-                if (hay[i + j] != needle[j]) {
-                    continue outer;
-                }
-            }
-            return i;
-        }
-        return -1;
     }
 
     /** Deterministic ids spread over the vocabulary, so every load probes alike. */

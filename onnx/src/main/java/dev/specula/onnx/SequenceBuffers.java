@@ -48,6 +48,8 @@ final class SequenceBuffers implements AutoCloseable {
     private int pinnedCapacity;
     private final OnnxJavaType logitsType;
     private final OnnxTensor[] pinnedLogitTensors = new OnnxTensor[PINNED_ROWS + 1];
+    /** Two sets of buffers, one per KV tensor, that present outputs are written into alternately; grown on demand. */
+    private final ByteBuffer[][] kvSets = new ByteBuffer[2][];
 
     SequenceBuffers(OrtEnvironment env, int vocab, OnnxJavaType logitsType) {
         this.env = env;
@@ -124,6 +126,34 @@ final class SequenceBuffers implements AutoCloseable {
             }
         }
         return new Logits(pinnedLogits.duplicate().position(0).limit(count * vocab), count, vocab);
+    }
+
+    /**
+     * Buffer {@code index} of KV set {@code set} (of {@code tensors}), holding at least {@code bytes}: positioned at 0
+     * and limited to {@code bytes}. Growing replaces the buffer, so call it only for the set no live tensor uses.
+     */
+    ByteBuffer kvBuffer(int set, int index, int tensors, int bytes) {
+        if (kvSets[set] == null || kvSets[set].length != tensors) {
+            kvSets[set] = new ByteBuffer[tensors];
+        }
+        ByteBuffer b = kvSets[set][index];
+        if (b == null || b.capacity() < bytes) {
+            int capacity = b == null ? bytes : Math.max(bytes, (int) Math.min(Integer.MAX_VALUE, 2L * b.capacity()));
+            b = ByteBuffer.allocateDirect(capacity).order(ByteOrder.nativeOrder());
+            kvSets[set][index] = b;
+        }
+        return b.duplicate().order(ByteOrder.nativeOrder()).position(0).limit(bytes);
+    }
+
+    /** Whether this set holds pinned KV buffers (for tests of the pool's bound). */
+    boolean holdsKv() {
+        return kvSets[0] != null || kvSets[1] != null;
+    }
+
+    /** Lets the KV buffer sets go (the garbage collector frees them), e.g. before this set is pooled idle. */
+    void dropKv() {
+        kvSets[0] = null;
+        kvSets[1] = null;
     }
 
     void ensureLongInputs(int count) {

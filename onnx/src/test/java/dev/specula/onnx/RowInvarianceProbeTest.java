@@ -62,15 +62,110 @@ class RowInvarianceProbeTest {
     }
 
     @Test
-    void theStaticCheckFindsOperatorNamesAcrossReadBoundaries(@TempDir Path dir) throws IOException {
-        byte[] name = "DynamicQuantizeMatMul".getBytes(StandardCharsets.US_ASCII);
-        byte[] file = new byte[(1 << 20) + 64];
-        int at = (1 << 20) - 7; // split between the first and the second 1 MiB read
-        System.arraycopy(name, 0, file, at, name.length);
-        Path graph = dir.resolve("model.onnx");
-        Files.write(graph, file);
-        assertEquals(List.of("DynamicQuantizeMatMul"), RowInvarianceProbe.perCallQuantization(graph));
-        Files.write(graph, new byte[100]);
+    void theStaticCheckReadsNodeTypesOfTheGraphItsSubgraphsAndFunctionsButNotTheWeights(@TempDir Path dir)
+            throws IOException {
+        byte[] weightSpellingAnOp = Proto.bytes(5, Proto.concat(Proto.string(8, "w"),
+                Proto.bytes(9, "xxDynamicQuantizeLinearxx".getBytes(StandardCharsets.UTF_8)))); // initializer raw_data
+        Path graph = dir.resolve("weights.onnx");
+        Files.write(graph, Proto.model(Proto.concat(Proto.node("MatMul"), weightSpellingAnOp)));
         assertEquals(List.of(), RowInvarianceProbe.perCallQuantization(graph));
+
+        // an If node whose then_branch (attribute g) holds the per-call quantization, as in a merged decoder
+        byte[] branch = Proto.bytes(6, Proto.node("DynamicQuantizeMatMul"));
+        byte[] ifNode = Proto.bytes(1, Proto.concat(Proto.string(4, "If"), Proto.bytes(5, Proto.concat(
+                Proto.string(1, "then_branch"), branch))));
+        Files.write(graph, Proto.model(ifNode));
+        assertEquals(List.of("DynamicQuantizeMatMul"), RowInvarianceProbe.perCallQuantization(graph));
+        assertEquals(java.util.Set.of("DynamicQuantizeMatMul", "If"), GraphOpTypes.read(graph));
+
+        // a model-local function (ModelProto field 25, nodes in field 7)
+        byte[] function = Proto.bytes(25, Proto.concat(Proto.string(1, "f"),
+                Proto.bytes(7, Proto.string(4, "DynamicQuantizeLinear"))));
+        Files.write(graph, Proto.concat(Proto.model(Proto.node("Add")), function));
+        assertEquals(List.of("DynamicQuantizeLinear"), RowInvarianceProbe.perCallQuantization(graph));
+    }
+
+    @Test
+    void theStaticCheckSkipsLargeWeightsWithoutReadingThem(@TempDir Path dir) throws IOException {
+        long weightBytes = 1L << 30; // a sparse file: the initializer's bytes are never written
+        byte[] node = Proto.node("DynamicQuantizeLinear");
+        byte[] initHeader = Proto.concat(Proto.tag(5, 2), Proto.varint(weightBytes));
+        long graphLength = node.length + initHeader.length + weightBytes;
+        byte[] head = Proto.concat(Proto.tag(7, 2), Proto.varint(graphLength), node, initHeader);
+        Path graph = dir.resolve("big.onnx");
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(graph,
+                java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE,
+                java.nio.file.StandardOpenOption.SPARSE)) {
+            ch.write(java.nio.ByteBuffer.wrap(head));
+            ch.write(java.nio.ByteBuffer.wrap(Proto.node("Gather")), head.length + weightBytes); // after the weights
+        }
+        GraphOpTypes.Scan scan = GraphOpTypes.scan(graph);
+        assertEquals(java.util.Set.of("DynamicQuantizeLinear"), scan.opTypes()); // the trailing node is outside graph
+        assertTrue(scan.bytesRead() < (1 << 20), "read " + scan.bytesRead() + " bytes of a 1 GiB file");
+    }
+
+    @Test
+    void aFileThatIsNotAnOnnxModelIsReportedWithItsPath(@TempDir Path dir) throws IOException {
+        Path graph = dir.resolve("model.onnx");
+        byte[] truncated = Proto.model(Proto.node("MatMul"));
+        Files.write(graph, java.util.Arrays.copyOf(truncated, truncated.length - 3));
+        dev.specula.core.SpeculaException e = org.junit.jupiter.api.Assertions.assertThrows(
+                dev.specula.core.SpeculaException.class, () -> RowInvarianceProbe.perCallQuantization(graph));
+        assertTrue(e.getMessage().contains(graph.toString()) && e.getMessage().contains("not an ONNX model"),
+                e.getMessage());
+        Files.write(graph, new byte[]{(byte) 0x0b, 1}); // field 1, wire type 3 (groups are not in onnx.proto)
+        e = org.junit.jupiter.api.Assertions.assertThrows(dev.specula.core.SpeculaException.class,
+                () -> RowInvarianceProbe.perCallQuantization(graph));
+        assertTrue(e.getMessage().contains("wire type 3"), e.getMessage());
+    }
+
+    @Test
+    void theRealQuantizedGraphListsItsQuantizationOperators() {
+        java.util.Set<String> ops = GraphOpTypes.read(HF.resolve("tiny-qwen2-dynq8").resolve("model.onnx"));
+        assertTrue(ops.contains("DynamicQuantizeLinear") && ops.contains("MatMulInteger"), ops.toString());
+        assertFalse(GraphOpTypes.read(EmbeddedModels.target().resolve("model.onnx")).contains("DynamicQuantizeLinear"));
+    }
+
+    /** Protobuf wire format, just enough to write ONNX model files by field number. */
+    static final class Proto {
+        static byte[] varint(long v) {
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            while ((v & ~0x7fL) != 0) {
+                out.write((int) ((v & 0x7f) | 0x80));
+                v >>>= 7;
+            }
+            out.write((int) v);
+            return out.toByteArray();
+        }
+
+        static byte[] tag(int field, int wire) {
+            return varint(((long) field << 3) | wire);
+        }
+
+        static byte[] bytes(int field, byte[] value) {
+            return concat(tag(field, 2), varint(value.length), value);
+        }
+
+        static byte[] string(int field, String value) {
+            return bytes(field, value.getBytes(StandardCharsets.UTF_8));
+        }
+
+        /** A NodeProto as GraphProto field 1, with its op_type (field 4) and an input name. */
+        static byte[] node(String opType) {
+            return bytes(1, concat(string(1, "x"), string(4, opType)));
+        }
+
+        /** A ModelProto: ir_version (field 1), then the graph (field 7) holding {@code graphFields}. */
+        static byte[] model(byte[] graphFields) {
+            return concat(tag(1, 0), varint(8), bytes(7, graphFields));
+        }
+
+        static byte[] concat(byte[]... parts) {
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            for (byte[] p : parts) {
+                out.writeBytes(p);
+            }
+            return out.toByteArray();
+        }
     }
 }
