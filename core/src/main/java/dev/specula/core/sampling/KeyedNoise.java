@@ -82,7 +82,10 @@ public record KeyedNoise(long seed) {
 
     /** {@link #gumbelMax(Distribution, long)} with the noise of the given use. */
     public int gumbelMax(Distribution p, long position, Use use) {
-        float[] w = p.probabilities();
+        // p_i = w_i * scale in float, computed only where read: the same floats as the normalized array, and
+        // the block maximum times the scale is the maximum of the products (rounding is monotone).
+        float[] w = p.weights();
+        float scale = p.scale();
         long key = rowKey(position, use);
         long blockKey = mix(key ^ BLOCK_SALT);
         double best = Double.POSITIVE_INFINITY; // the smallest E_i / p_i so far
@@ -96,6 +99,7 @@ public record KeyedNoise(long seed) {
                     pMax = v;
                 }
             }
+            pMax *= scale;
             if (pMax == 0f) {
                 continue; // outside the support
             }
@@ -109,7 +113,7 @@ public record KeyedNoise(long seed) {
             double eMin = blockMinimum(u);
             int holder = start + (int) (bits & (BLOCK - 1));
             for (int i = start; i < end; i++) {
-                float pi = w[i];
+                float pi = w[i] * scale;
                 if (pi > 0) {
                     double bound = best * pi * SKIP_MARGIN;
                     if (eMin >= bound) {

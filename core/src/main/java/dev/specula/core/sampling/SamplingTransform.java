@@ -97,13 +97,13 @@ public final class SamplingTransform {
         if (minPCut > 0) {
             return minP(row, inv, out);
         }
-        float[] p = out.probabilities();
+        float[] p = out.weights();
         int best = exponentiate(row, inv, p);
         // The first token of weight 1 is the first best score unless a lower score before it also rounds to
         // weight 1 (scores within about 1e-7 of the best); the largest score before it tells, without a scan.
         float before = FastExp.expNonPositive(maxBefore[0] * inv - work[best] * inv);
         int argmax = before == 1f ? RowMath.indexOf(p, best + 1, 1f) : best;
-        if (!out.normalize(rowMass, argmax)) {
+        if (!out.normalizeLazily(rowMass, argmax)) {
             throw nothingLeft(row);
         }
         return out;
@@ -158,9 +158,9 @@ public final class SamplingTransform {
 
     /** Top-p (then min-p): the total mass needs every weight, so the row is exponentiated once. */
     private Distribution nucleus(int row, float inv, Distribution out) {
-        exponentiate(row, inv, out.probabilities());
+        float[] p = out.weights();
+        exponentiate(row, inv, p);
         double target = rowMass * params.topP();
-        float[] p = out.probabilities();
         // The nucleus is a prefix of the tokens by decreasing weight, so it lies within {w >= tau} as soon as that
         // set's mass reaches the target: collect that set for a tau guessed from the last row (lower it if the
         // mass falls short) and sort only it. Its running sum is then exactly the whole row's.
