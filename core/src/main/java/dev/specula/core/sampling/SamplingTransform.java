@@ -50,6 +50,8 @@ public final class SamplingTransform {
     private float nucleusTau = NUCLEUS_TAU_START;
     /** The sum of the weights {@link #exponentiate} wrote last (its second result). */
     private double rowMass;
+    /** The bounds {@link #bounds} hands out, over {@link #work}; made on first use. */
+    private RowBounds rowBounds;
 
     public SamplingTransform(SamplingParams params, int vocabSize) {
         if (vocabSize <= 0) {
@@ -107,6 +109,30 @@ public final class SamplingTransform {
             throw nothingLeft(row);
         }
         return out;
+    }
+
+    /**
+     * Bounds on one row's distribution from its block maxima, for decisions that need a few of its
+     * probabilities or one Gumbel-max draw: a copy of the row and a pass of compares instead of an exponential per
+     * token. Only for a temperature without cuts (where the distribution is dense and the full transform costs
+     * most); valid until this transform is used again.
+     *
+     * @return the bounds, or null when the parameters have cuts or are greedy, or the row holds a score the full
+     *         transform rejects (it then reports the row)
+     */
+    public RowBounds bounds(Logits logits, int row) {
+        if (params.isGreedy() || topK || params.topP() < 1 || minPCut > 0) {
+            return null;
+        }
+        if (logits.vocabSize() != vocabSize) {
+            throw new IllegalArgumentException("logits have vocabulary " + logits.vocabSize() + ", transform "
+                    + vocabSize);
+        }
+        if (rowBounds == null) {
+            rowBounds = new RowBounds(work, vocabSize);
+        }
+        logits.copyRow(row, work);
+        return rowBounds.load((float) (1.0 / params.temperature())) ? rowBounds : null;
     }
 
     /**
