@@ -36,7 +36,7 @@ public final class RowBounds {
     }
 
     /**
-     * Reads the row the transform copied into {@code scores}: block maxima (NaN-propagating), the row's
+     * Reads the row the transform copied into {@code scores}: block maxima, the row's
      * maximum, each block's best weight and the mass bounds.
      *
      * @return false if the row holds NaN or +Infinity, only -Infinity, or a score that overflows at this
@@ -46,16 +46,25 @@ public final class RowBounds {
         float[] x = scores;
         float[] bw = blockWeight;
         float rowMax = Float.NEGATIVE_INFINITY;
+        boolean nan = false;
         for (int b = 0, start = 0; start < vocabSize; b++, start += KeyedNoise.BLOCK) {
             int end = Math.min(start + KeyedNoise.BLOCK, vocabSize);
             float m = Float.NEGATIVE_INFINITY;
             for (int t = start; t < end; t++) {
-                m = Math.max(m, x[t]); // NaN wins: a block maximum of NaN marks the row
+                // A branch taken only for a new maximum or a NaN: no dependency chain through m (Math.max's
+                // NaN handling made this pass as slow as the exponentials).
+                float v = x[t];
+                if (!(v <= m)) {
+                    nan |= v != v;
+                    m = v;
+                }
             }
             bw[b] = m;
-            rowMax = Math.max(rowMax, m);
+            if (m > rowMax) {
+                rowMax = m;
+            }
         }
-        if (!(rowMax < Float.POSITIVE_INFINITY) || rowMax == Float.NEGATIVE_INFINITY) {
+        if (nan || !(rowMax < Float.POSITIVE_INFINITY) || rowMax == Float.NEGATIVE_INFINITY) {
             return false;
         }
         float scaledMax = rowMax * inv; // as the transform: the scaled best score is the scaled largest
