@@ -165,7 +165,15 @@ public record KeyedNoise(long seed) {
         double best = Double.POSITIVE_INFINITY; // the smallest E_i / w_i so far
         double second = Double.POSITIVE_INFINITY; // the smallest ratio of any other token examined
         int winner = -1;
-        for (int start = 0, block = 0; start < n; start += BLOCK, block++) {
+        // The block of the best score goes first: a low ratio from the start lets most blocks be skipped after
+        // one hash. The order cannot change the result: near-ties are left to the full distribution.
+        int top = row.topBlock();
+        for (int j = -1; j < row.blocks(); j++) {
+            int block = j < 0 ? top : j;
+            if (j == top) {
+                continue;
+            }
+            int start = block * BLOCK;
             float wMax = row.blockWeight(block);
             if (wMax == 0f) {
                 continue; // outside the support

@@ -28,6 +28,7 @@ public final class RowBounds {
     private float max;
     private double massLow;
     private double massHigh;
+    private int topBlock;
 
     RowBounds(float[] scores, int vocabSize) {
         this.scores = scores;
@@ -46,6 +47,7 @@ public final class RowBounds {
         float[] x = scores;
         float[] bw = blockWeight;
         float rowMax = Float.NEGATIVE_INFINITY;
+        int top = 0;
         boolean nan = false;
         for (int b = 0, start = 0; start < vocabSize; b++, start += KeyedNoise.BLOCK) {
             int end = Math.min(start + KeyedNoise.BLOCK, vocabSize);
@@ -62,6 +64,7 @@ public final class RowBounds {
             bw[b] = m;
             if (m > rowMax) {
                 rowMax = m;
+                top = b;
             }
         }
         if (nan || !(rowMax < Float.POSITIVE_INFINITY) || rowMax == Float.NEGATIVE_INFINITY) {
@@ -73,6 +76,7 @@ public final class RowBounds {
         }
         this.inv = inv;
         this.max = scaledMax;
+        this.topBlock = top;
         double low = 0;
         double high = 0;
         for (int b = 0, start = 0; start < vocabSize; b++, start += KeyedNoise.BLOCK) {
@@ -100,6 +104,16 @@ public final class RowBounds {
     /** The weight of the best token of block {@code block} (tokens [64 block, 64 block + 64)): an exact weight. */
     float blockWeight(int block) {
         return blockWeight[block];
+    }
+
+    /** The first block holding the row's best score (its best weight is 1). */
+    int topBlock() {
+        return topBlock;
+    }
+
+    /** The number of blocks. */
+    int blocks() {
+        return blockWeight.length;
     }
 
     /** A lower bound of the row's total weight (the normalizer of its probabilities). */
