@@ -20,6 +20,10 @@ public final class RowBounds {
     static final double WEIGHT_SLACK = 1e-5;
     /** Relative slack for the rounding of a probability: the float reciprocal of the sum and the product. */
     private static final double PROBABILITY_SLACK = 1e-6;
+    /** Most blocks whose weights are summed exactly for the mass bounds (64 blocks: 4,096 exponentials). */
+    private static final int EXACT_BLOCKS = 64;
+    /** A block is summed exactly when its bound (tokens times best weight) reaches this (the top token weighs 1). */
+    private static final double EXACT_CUT = 1e-3;
 
     private final float[] scores;
     private final int vocabSize;
@@ -77,18 +81,37 @@ public final class RowBounds {
         this.inv = inv;
         this.max = scaledMax;
         this.topBlock = top;
+        for (int b = 0; b < bw.length; b++) {
+            bw[b] = FastExp.expNonPositive(bw[b] * inv - scaledMax);
+        }
+        // Every weight of a block is at most its best one, a loose bound where the best is large: the blocks that
+        // could weigh 1/1000 of the best token (the top block always) are summed exactly instead, up to a budget.
+        double exact = 0;
         double low = 0;
         double high = 0;
-        for (int b = 0, start = 0; start < vocabSize; b++, start += KeyedNoise.BLOCK) {
-            float w = FastExp.expNonPositive(bw[b] * inv - scaledMax);
-            bw[b] = w;
-            low += w;
-            high += (double) w * (Math.min(start + KeyedNoise.BLOCK, vocabSize) - start);
+        int budget = EXACT_BLOCKS;
+        for (int j = -1; j < bw.length; j++) {
+            int b = j < 0 ? top : j;
+            if (j == top) {
+                continue;
+            }
+            int start = b * KeyedNoise.BLOCK;
+            int count = Math.min(start + KeyedNoise.BLOCK, vocabSize) - start;
+            float w = bw[b];
+            if (budget > 0 && (double) w * count >= EXACT_CUT) {
+                budget--;
+                for (int t = start; t < start + count; t++) {
+                    exact += weight(t);
+                }
+            } else {
+                low += w;
+                high += (double) w * count;
+            }
         }
-        // Low: the best weights are weights of distinct tokens; the row's sum (in double, over floats) is at
-        // least theirs up to its own rounding. High: every weight is at most its block's best, with slack.
-        this.massLow = low * (1 - 1e-9);
-        this.massHigh = high * (1 + WEIGHT_SLACK) * (1 + 1e-9);
+        // Low: exact sums, and best weights of distinct tokens; the row's sum (in double, over floats) is at least
+        // theirs up to its own rounding. High: exact sums, and every other weight at most its block's best.
+        this.massLow = (exact + low) * (1 - 1e-9);
+        this.massHigh = (exact + high * (1 + WEIGHT_SLACK)) * (1 + 1e-9);
         return true;
     }
 
