@@ -174,14 +174,17 @@ public record KeyedNoise(long seed) {
                 continue;
             }
             int start = block * BLOCK;
-            float wMax = row.blockWeight(block);
+            float wMax = row.blockBound(block); // the span's best weight first: no pass over the block yet
             if (wMax == 0f) {
                 continue; // outside the support
             }
-            double blockBound = best * wMax * skipMargin;
             long bits = mix(blockKey + (block + 1L) * GOLDEN);
             double u = unitOpen(bits);
-            if (u * (1.0 / BLOCK) >= blockBound) {
+            if (u * (1.0 / BLOCK) >= best * wMax * skipMargin) {
+                continue;
+            }
+            wMax = row.blockWeight(block);
+            if (wMax == 0f || u * (1.0 / BLOCK) >= best * wMax * skipMargin) {
                 continue;
             }
             double eMin = blockMinimum(u);

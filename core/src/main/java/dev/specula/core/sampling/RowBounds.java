@@ -2,9 +2,9 @@ package dev.specula.core.sampling;
 
 /**
  * What a decision can learn about one row of a temperature-only transform without exponentiating the row: the
- * exact weight of any token on demand, and, per block of {@value KeyedNoise#BLOCK} tokens, the weight of the
- * block's best token, which bounds every weight of the block. From those come bounds on the row's total mass,
- * hence on any token's probability, and the blocks a Gumbel-max draw can skip
+ * exact weight of any token on demand, and, per span of {@value #SPAN} tokens (and on demand per block of
+ * {@value KeyedNoise#BLOCK}), the weight of its best token, which bounds every weight in it. From those come bounds
+ * on the row's total mass, hence on any token's probability, and the blocks a Gumbel-max draw can skip
  * ({@link KeyedNoise#gumbelMax(RowBounds, long, KeyedNoise.Use)}). A decision that the bounds settle is the
  * decision the full distribution gives; one they leave open falls back to the distribution.
  *
@@ -20,14 +20,19 @@ public final class RowBounds {
     static final double WEIGHT_SLACK = 1e-5;
     /** Relative slack for the rounding of a probability: the float reciprocal of the sum and the product. */
     private static final double PROBABILITY_SLACK = 1e-6;
-    /** Most blocks whose weights are summed exactly for the mass bounds (64 blocks: 4,096 exponentials). */
-    private static final int EXACT_BLOCKS = 64;
-    /** A block is summed exactly when its bound (tokens times best weight) reaches this (the top token weighs 1). */
+    /** Tokens per span, the unit of the mass bounds: a multiple of {@value KeyedNoise#BLOCK}. */
+    static final int SPAN = 1024;
+    /** Most spans whose weights are summed exactly for the mass bounds (4,096 exponentials). */
+    private static final int EXACT_SPANS = 4;
+    /** A span is summed exactly when its bound (tokens times best weight) reaches this (the top token weighs 1). */
     private static final double EXACT_CUT = 1e-3;
 
     private final float[] scores;
     private final int vocabSize;
+    /** Best weights of blocks, NaN until a draw asks for one. */
     private final float[] blockWeight;
+    /** Best weights of spans. */
+    private final float[] spanWeight;
     private float inv;
     private float max;
     private double massLow;
@@ -38,37 +43,41 @@ public final class RowBounds {
         this.scores = scores;
         this.vocabSize = vocabSize;
         this.blockWeight = new float[(vocabSize + KeyedNoise.BLOCK - 1) / KeyedNoise.BLOCK];
+        this.spanWeight = new float[(vocabSize + SPAN - 1) / SPAN];
     }
 
     /**
-     * Reads the row the transform copied into {@code scores}: block maxima, the row's
-     * maximum, each block's best weight and the mass bounds.
+     * Reads the row the transform copied into {@code scores}: the maximum of each span of {@value #SPAN} tokens,
+     * the row's maximum, each span's best weight and the mass bounds. Block maxima are found later, only for the
+     * blocks a draw examines.
      *
      * @return false if the row holds NaN or +Infinity, only -Infinity, or a score that overflows at this
      *         temperature: the full transform then reports it
      */
     boolean load(float inv) {
         float[] x = scores;
-        float[] bw = blockWeight;
+        float[] sw = spanWeight;
         float rowMax = Float.NEGATIVE_INFINITY;
-        int top = 0;
+        int at = 0;
         boolean nan = false;
-        for (int b = 0, start = 0; start < vocabSize; b++, start += KeyedNoise.BLOCK) {
-            int end = Math.min(start + KeyedNoise.BLOCK, vocabSize);
+        for (int b = 0, start = 0; start < vocabSize; b++, start += SPAN) {
+            int end = Math.min(start + SPAN, vocabSize);
             float m = Float.NEGATIVE_INFINITY;
+            int where = start;
             for (int t = start; t < end; t++) {
-                // A branch taken only for a new maximum or a NaN: no dependency chain through m (Math.max's
-                // NaN handling made this pass as slow as the exponentials).
+                // A branch taken only for a new maximum or a NaN (about ln(SPAN) times per span): no dependency
+                // chain through m, few mispredictions (Math.max's NaN handling, or spans of 64, cost 2-3x more).
                 float v = x[t];
                 if (!(v <= m)) {
                     nan |= v != v;
                     m = v;
+                    where = t;
                 }
             }
-            bw[b] = m;
+            sw[b] = m;
             if (m > rowMax) {
                 rowMax = m;
-                top = b;
+                at = where;
             }
         }
         if (nan || !(rowMax < Float.POSITIVE_INFINITY) || rowMax == Float.NEGATIVE_INFINITY) {
@@ -80,24 +89,26 @@ public final class RowBounds {
         }
         this.inv = inv;
         this.max = scaledMax;
-        this.topBlock = top;
-        for (int b = 0; b < bw.length; b++) {
-            bw[b] = FastExp.expNonPositive(bw[b] * inv - scaledMax);
+        this.topBlock = at / KeyedNoise.BLOCK;
+        java.util.Arrays.fill(blockWeight, Float.NaN); // found on demand
+        for (int b = 0; b < sw.length; b++) {
+            sw[b] = FastExp.expNonPositive(sw[b] * inv - scaledMax);
         }
-        // Every weight of a block is at most its best one, a loose bound where the best is large: the blocks that
-        // could weigh 1/1000 of the best token (the top block always) are summed exactly instead, up to a budget.
+        // Every weight of a span is at most its best one, a loose bound where the best is large: the spans that
+        // could weigh 1/1000 of the best token (the top one first) are summed exactly instead, up to a budget.
+        int topSpan = at / SPAN;
         double exact = 0;
         double low = 0;
         double high = 0;
-        int budget = EXACT_BLOCKS;
-        for (int j = -1; j < bw.length; j++) {
-            int b = j < 0 ? top : j;
-            if (j == top) {
+        int budget = EXACT_SPANS;
+        for (int j = -1; j < sw.length; j++) {
+            int b = j < 0 ? topSpan : j;
+            if (j == topSpan) {
                 continue;
             }
-            int start = b * KeyedNoise.BLOCK;
-            int count = Math.min(start + KeyedNoise.BLOCK, vocabSize) - start;
-            float w = bw[b];
+            int start = b * SPAN;
+            int count = Math.min(start + SPAN, vocabSize) - start;
+            float w = sw[b];
             if (budget > 0 && (double) w * count >= EXACT_CUT) {
                 budget--;
                 for (int t = start; t < start + count; t++) {
@@ -109,7 +120,7 @@ public final class RowBounds {
             }
         }
         // Low: exact sums, and best weights of distinct tokens; the row's sum (in double, over floats) is at least
-        // theirs up to its own rounding. High: exact sums, and every other weight at most its block's best.
+        // theirs up to its own rounding. High: exact sums, and every other weight at most its span's best.
         this.massLow = (exact + low) * (1 - 1e-9);
         this.massHigh = (exact + high * (1 + WEIGHT_SLACK)) * (1 + 1e-9);
         return true;
@@ -126,7 +137,26 @@ public final class RowBounds {
 
     /** The weight of the best token of block {@code block} (tokens [64 block, 64 block + 64)): an exact weight. */
     float blockWeight(int block) {
-        return blockWeight[block];
+        float w = blockWeight[block];
+        if (w != w) {
+            int start = block * KeyedNoise.BLOCK;
+            int end = Math.min(start + KeyedNoise.BLOCK, vocabSize);
+            float m = Float.NEGATIVE_INFINITY;
+            for (int t = start; t < end; t++) {
+                float v = scores[t]; // no NaN here (load checked)
+                if (v > m) {
+                    m = v;
+                }
+            }
+            w = FastExp.expNonPositive(m * inv - max);
+            blockWeight[block] = w;
+        }
+        return w;
+    }
+
+    /** A bound of every weight of block {@code block}: the best weight of the span that holds it. */
+    float blockBound(int block) {
+        return spanWeight[block / (SPAN / KeyedNoise.BLOCK)];
     }
 
     /** The first block holding the row's best score (its best weight is 1). */
