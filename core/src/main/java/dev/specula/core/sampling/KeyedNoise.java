@@ -165,53 +165,52 @@ public record KeyedNoise(long seed) {
         double best = Double.POSITIVE_INFINITY; // the smallest E_i / w_i so far
         double second = Double.POSITIVE_INFINITY; // the smallest ratio of any other token examined
         int winner = -1;
-        // The block of the best score goes first: a low ratio from the start lets most blocks be skipped after
-        // one hash. The order cannot change the result: near-ties are left to the full distribution.
-        int top = row.topBlock();
-        for (int j = -1; j < row.blocks(); j++) {
-            int block = j < 0 ? top : j;
-            if (j == top) {
-                continue;
-            }
-            int start = block * BLOCK;
-            float wMax = row.blockBound(block); // the span's best weight first: no pass over the block yet
-            if (wMax == 0f) {
-                continue; // outside the support
-            }
-            long bits = mix(blockKey + (block + 1L) * GOLDEN);
-            double u = unitOpen(bits);
-            if (u * (1.0 / BLOCK) >= best * wMax * skipMargin) {
-                continue;
-            }
-            wMax = row.blockWeight(block);
-            if (wMax == 0f || u * (1.0 / BLOCK) >= best * wMax * skipMargin) {
-                continue;
-            }
-            double eMin = blockMinimum(u);
-            int holder = start + (int) (bits & (BLOCK - 1));
-            int end = Math.min(start + BLOCK, n);
-            for (int i = start; i < end; i++) {
-                float wi = row.weight(i);
-                if (wi > 0) {
-                    double bound = best * wi * skipMargin;
-                    if (eMin >= bound) {
-                        continue;
-                    }
-                    double e = eMin;
-                    if (i != holder) {
-                        double d = unitOpen(mix(key + (i + 1L) * GOLDEN));
-                        if (eMin + d >= bound) {
+        // Spans go by decreasing best weight: a low ratio early lets most blocks be skipped after one hash. The
+        // order cannot change the result: near-ties are left to the full distribution.
+        int blocksPerSpan = RowBounds.SPAN / BLOCK;
+        int blocks = (n + BLOCK - 1) / BLOCK;
+        for (int span : row.spansByWeight()) {
+            for (int block = span * blocksPerSpan; block < Math.min((span + 1) * blocksPerSpan, blocks); block++) {
+                int start = block * BLOCK;
+                float wMax = row.blockBound(block); // the span's best weight first: no pass over the block yet
+                if (wMax == 0f) {
+                    continue; // outside the support
+                }
+                long bits = mix(blockKey + (block + 1L) * GOLDEN);
+                double u = unitOpen(bits);
+                if (u * (1.0 / BLOCK) >= best * wMax * skipMargin) {
+                    continue;
+                }
+                wMax = row.blockWeight(block);
+                if (wMax == 0f || u * (1.0 / BLOCK) >= best * wMax * skipMargin) {
+                    continue;
+                }
+                double eMin = blockMinimum(u);
+                int holder = start + (int) (bits & (BLOCK - 1));
+                int end = Math.min(start + BLOCK, n);
+                for (int i = start; i < end; i++) {
+                    float wi = row.weight(i);
+                    if (wi > 0) {
+                        double bound = best * wi * skipMargin;
+                        if (eMin >= bound) {
                             continue;
                         }
-                        e = eMin + exponential(d);
-                    }
-                    double ratio = e / wi;
-                    if (ratio < best) {
-                        second = best;
-                        best = ratio;
-                        winner = i;
-                    } else if (ratio < second) {
-                        second = ratio;
+                        double e = eMin;
+                        if (i != holder) {
+                            double d = unitOpen(mix(key + (i + 1L) * GOLDEN));
+                            if (eMin + d >= bound) {
+                                continue;
+                            }
+                            e = eMin + exponential(d);
+                        }
+                        double ratio = e / wi;
+                        if (ratio < best) {
+                            second = best;
+                            best = ratio;
+                            winner = i;
+                        } else if (ratio < second) {
+                            second = ratio;
+                        }
                     }
                 }
             }

@@ -33,17 +33,20 @@ public final class RowBounds {
     private final float[] blockWeight;
     /** Best weights of spans. */
     private final float[] spanWeight;
+    private final long[] spanOrder;
+    private final int[] spanIndex;
     private float inv;
     private float max;
     private double massLow;
     private double massHigh;
-    private int topBlock;
 
     RowBounds(float[] scores, int vocabSize) {
         this.scores = scores;
         this.vocabSize = vocabSize;
         this.blockWeight = new float[(vocabSize + KeyedNoise.BLOCK - 1) / KeyedNoise.BLOCK];
         this.spanWeight = new float[(vocabSize + SPAN - 1) / SPAN];
+        this.spanOrder = new long[spanWeight.length];
+        this.spanIndex = new int[spanWeight.length];
     }
 
     /**
@@ -89,7 +92,6 @@ public final class RowBounds {
         }
         this.inv = inv;
         this.max = scaledMax;
-        this.topBlock = at / KeyedNoise.BLOCK;
         java.util.Arrays.fill(blockWeight, Float.NaN); // found on demand
         for (int b = 0; b < sw.length; b++) {
             sw[b] = FastExp.expNonPositive(sw[b] * inv - scaledMax);
@@ -159,14 +161,20 @@ public final class RowBounds {
         return spanWeight[block / (SPAN / KeyedNoise.BLOCK)];
     }
 
-    /** The first block holding the row's best score (its best weight is 1). */
-    int topBlock() {
-        return topBlock;
-    }
-
-    /** The number of blocks. */
-    int blocks() {
-        return blockWeight.length;
+    /**
+     * The spans by decreasing best weight (ties by index): the order in which a draw visits them, so that the
+     * ratio to beat falls fast and most blocks are skipped after one hash.
+     */
+    int[] spansByWeight() {
+        int n = spanWeight.length;
+        for (int b = 0; b < n; b++) { // non-negative floats order as their bits; ~b puts low indices first
+            spanOrder[b] = ((long) Float.floatToRawIntBits(spanWeight[b]) << 32) | (~b & 0xFFFFFFFFL);
+        }
+        java.util.Arrays.sort(spanOrder);
+        for (int i = 0; i < n; i++) {
+            spanIndex[i] = ~(int) spanOrder[n - 1 - i];
+        }
+        return spanIndex;
     }
 
     /** A lower bound of the row's total weight (the normalizer of its probabilities). */
