@@ -40,7 +40,7 @@ public final class RowCpuTime {
         }
         if (!which.equals("sampling")) {
             for (int vocab : VOCABS) {
-                for (String rule : new String[]{"greedy", "sampling", "one-hot"}) {
+                for (String rule : new String[]{"greedy", "sampling", "one-hot", "coupled"}) {
                     for (int k = 1; k <= 8; k++) {
                         AcceptanceBenchmark b = new AcceptanceBenchmark();
                         b.rule = rule;

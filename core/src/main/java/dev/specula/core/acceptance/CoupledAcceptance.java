@@ -24,11 +24,11 @@ public final class CoupledAcceptance implements AcceptanceRule {
         int[] tokens = proposal.tokens();
         int k = tokens.length;
         for (int i = 0; i < k; i++) {
-            int chosen = noise.gumbelMax(target.distribution(i), target.position(i));
+            int chosen = target.gumbelMax(i, noise, KeyedNoise.Use.TOKEN);
             if (tokens[i] != chosen) {
                 return new Verdict(k, i, chosen);
             }
         }
-        return new Verdict(k, k, noise.gumbelMax(target.distribution(k), target.position(k)));
+        return new Verdict(k, k, target.gumbelMax(k, noise, KeyedNoise.Use.TOKEN));
     }
 }

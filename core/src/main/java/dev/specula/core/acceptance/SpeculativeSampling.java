@@ -16,8 +16,8 @@ public final class SpeculativeSampling extends RejectionSampling {
     }
 
     @Override
-    double acceptanceProbability(Distribution p, Proposal proposal, int i) {
-        return acceptanceProbability(p, proposal.distributions()[i], proposal.tokens()[i]);
+    double acceptanceProbability(double px, Proposal proposal, int i) {
+        return acceptanceProbability(px, proposal.distributions()[i], proposal.tokens()[i]);
     }
 
     @Override
@@ -32,13 +32,18 @@ public final class SpeculativeSampling extends RejectionSampling {
      *                               distribution the draft sampled from
      */
     public static double acceptanceProbability(Distribution p, Distribution q, int x) {
+        return acceptanceProbability(p.prob(x), q, x);
+    }
+
+    /** min(1, px/q(x)) for the target's probability px of x; see {@link #acceptanceProbability(Distribution, Distribution, int)}. */
+    static double acceptanceProbability(double px, Distribution q, int x) {
         double qx = q.prob(x);
         if (!(qx > 0)) {
             throw new IllegalStateException("draft token " + x + " has probability " + qx
                     + " under the distribution the drafter reported; a model draft must report the exact"
                     + " distribution it sampled from");
         }
-        return Math.min(1.0, p.prob(x) / qx);
+        return Math.min(1.0, px / qx);
     }
 
     /**

@@ -2,6 +2,8 @@ package dev.specula.core.acceptance;
 
 import dev.specula.core.model.Logits;
 import dev.specula.core.sampling.Distribution;
+import dev.specula.core.sampling.KeyedNoise;
+import dev.specula.core.sampling.RowBounds;
 import dev.specula.core.sampling.SamplingTransform;
 
 /**
@@ -17,11 +19,24 @@ public final class TargetScores {
     private Distribution[] rows = new Distribution[0];
     private boolean[] ready = new boolean[0];
     private final Distribution workspace;
+    private final boolean bounded;
+    /** Rows whose full distribution was computed since construction (tests check what bounds saved). */
+    private long transformed;
     private Logits logits;
     private long firstPosition;
 
     public TargetScores(SamplingTransform transform) {
+        this(transform, true);
+    }
+
+    /**
+     * @param bounded whether decisions may be settled from a row's bounds ({@link SamplingTransform#bounds})
+     *                before its distribution is computed; false computes every distribution consulted (tests
+     *                compare the two)
+     */
+    TargetScores(SamplingTransform transform, boolean bounded) {
         this.transform = transform;
+        this.bounded = bounded;
         this.workspace = new Distribution(transform.vocabSize());
     }
 
@@ -74,8 +89,38 @@ public final class TargetScores {
         if (!ready[row]) {
             transform.apply(logits, row, rows[row]);
             ready[row] = true;
+            transformed++;
         }
         return rows[row];
+    }
+
+    /**
+     * Bounds on row {@code row}'s distribution, valid until the next call on these scores; null when the
+     * transform has cuts, the row's distribution is already computed, or the row must go through the full
+     * transform (which then reports a bad score). See {@link RowBounds}.
+     */
+    RowBounds bounds(int row) {
+        return bounded && !ready[row] ? transform.bounds(logits, row) : null;
+    }
+
+    /**
+     * The target's Gumbel-max token at a row ({@link KeyedNoise#gumbelMax(Distribution, long, KeyedNoise.Use)}
+     * of its distribution), from the row's bounds when they settle it.
+     */
+    int gumbelMax(int row, KeyedNoise noise, KeyedNoise.Use use) {
+        RowBounds b = bounds(row);
+        if (b != null) {
+            int token = noise.gumbelMax(b, position(row), use);
+            if (token >= 0) {
+                return token;
+            }
+        }
+        return noise.gumbelMax(distribution(row), position(row), use);
+    }
+
+    /** How many rows' full distributions these scores have computed since they were made. */
+    long transformed() {
+        return transformed;
     }
 
     /** A scratch distribution for residuals (overwritten by each rule call). */

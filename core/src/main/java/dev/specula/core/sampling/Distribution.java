@@ -9,6 +9,12 @@ import java.util.random.RandomGenerator;
  * hot path allocates nothing. Probabilities are stored as floats and sum to 1 up to rounding; every operation
  * that depends on the total (sampling) uses the actual sum, so rounding never biases a draw.
  *
+ * <p>A dense row may be held as weights with a pending scale (the float reciprocal of their sum): probability t is
+ * then {@code weights[t] * scale}, rounded to float, which is bit for bit what normalizing the array would store.
+ * Reading single probabilities ({@link #prob}) and Gumbel-max draws use the weights and the scale directly;
+ * {@link #probabilities()} and {@link #sample} write the products into the array first (one pass, done once).
+ * Decisions that read a few probabilities of a row therefore never pay for normalizing all of it.
+ *
  * <p>Mutable and not thread-safe; a holder that hands one out documents how long it stays valid.
  */
 public final class Distribution {
@@ -16,6 +22,10 @@ public final class Distribution {
     private int argmax;
     /** The actual sum of {@link #probs} (1 up to rounding), kept so a draw needs one partial pass. */
     private double total = 1;
+    /** True while {@link #probs} holds weights whose probabilities are {@code probs[t] * scale}. */
+    private boolean pending;
+    /** The factor of pending weights (1 once they are normalized in place). */
+    private float scale = 1f;
 
     public Distribution(int vocabSize) {
         if (vocabSize <= 0) {
@@ -49,7 +59,7 @@ public final class Distribution {
     }
 
     public float prob(int token) {
-        return probs[token];
+        return probs[token] * scale; // scale is exactly 1 unless weights are pending: the same bits either way
     }
 
     /** The most likely token (the lowest id among ties). */
@@ -59,11 +69,42 @@ public final class Distribution {
 
     /** The live probability array, for read-only use by acceptance math and tests. */
     public float[] probabilities() {
+        materialize();
         return probs;
+    }
+
+    /**
+     * The array as it is held: weights when {@link #scale()} is not 1, else probabilities. For readers that apply
+     * the scale themselves, and for the transform, which fills the array and then sets the state through
+     * {@link #normalizeLazily} or {@link #normalize(double, int)}.
+     */
+    float[] weights() {
+        return probs;
+    }
+
+    /** The factor that turns {@link #weights()} into probabilities, element by element in float (1 if none). */
+    float scale() {
+        return scale;
+    }
+
+    /** Writes pending probabilities into the array (a no-op when they are already there). */
+    private void materialize() {
+        if (pending) {
+            total = RowMath.scaleAndSum(probs, probs.length, scale);
+            pending = false;
+            scale = 1f;
+        }
+    }
+
+    /** Forgets a pending scale before the array is overwritten with new content. */
+    private void clearPending() {
+        pending = false;
+        scale = 1f;
     }
 
     /** Draws a token by inverse CDF over the actual total mass. */
     public int sample(RandomGenerator rng) {
+        materialize();
         double u = rng.nextDouble() * total;
         double acc = 0;
         int last = -1;
@@ -83,6 +124,7 @@ public final class Distribution {
     /** Sets the distribution to certainty on one token. */
     public void setOneHot(int token) {
         Objects.checkIndex(token, probs.length);
+        clearPending();
         Arrays.fill(probs, 0f);
         probs[token] = 1f;
         argmax = token;
@@ -97,6 +139,8 @@ public final class Distribution {
         System.arraycopy(other.probs, 0, probs, 0, probs.length);
         argmax = other.argmax;
         total = other.total;
+        pending = other.pending;
+        scale = other.scale;
     }
 
     /**
@@ -105,6 +149,7 @@ public final class Distribution {
      * @return false if all weights are zero (the distribution is left unchanged)
      */
     public boolean normalize() {
+        materialize();
         return normalize(RowMath.sum(probs, probs.length));
     }
 
@@ -118,7 +163,22 @@ public final class Distribution {
         if (!(sum > 0)) {
             return false;
         }
+        clearPending();
         total = RowMath.scaleAndSum(probs, probs.length, (float) (1.0 / sum));
+        argmax = mostLikely;
+        return true;
+    }
+
+    /**
+     * {@link #normalize(double, int)} without the pass over the row: the weights stay in the array with their
+     * scale pending, and the probabilities are the same floats whenever they are read.
+     */
+    boolean normalizeLazily(double sum, int mostLikely) {
+        if (!(sum > 0)) {
+            return false;
+        }
+        pending = true;
+        scale = (float) (1.0 / sum);
         argmax = mostLikely;
         return true;
     }
@@ -133,6 +193,7 @@ public final class Distribution {
         if (!(sum > 0)) {
             return false;
         }
+        clearPending();
         Arrays.fill(probs, 0f);
         float s = (float) (1.0 / sum);
         double actual = 0;
@@ -152,7 +213,7 @@ public final class Distribution {
         int shown = 0;
         for (int t = 0; t < probs.length && shown < 8; t++) {
             if (probs[t] > 0) {
-                sb.append(shown++ == 0 ? "" : ", ").append(t).append('=').append(probs[t]);
+                sb.append(shown++ == 0 ? "" : ", ").append(t).append('=').append(prob(t));
             }
         }
         return sb.append(shown == 8 ? ", ...}" : "}").toString();

@@ -61,6 +61,10 @@ public record KeyedNoise(long seed) {
     private static final long BLOCK_SALT = 0x6A09E667F3BCC909L;
     /** Safety margin of the skip test over the rounding of log1p (< 1 ulp) and of the division and product. */
     private static final double SKIP_MARGIN = 1 + 0x1.0p-40;
+    /** The relative gap by which a winner over unnormalized weights must beat the rest to stand over p. */
+    private static final double DECISIVE = 1e-5;
+    /** The least probability a winner over weights needs, well above float's underflow, to stand over p. */
+    private static final double MIN_DECISIVE_PROBABILITY = 0x1p-100;
 
     private static final class Entropy {
         static final SecureRandom SOURCE = new SecureRandom();
@@ -82,7 +86,10 @@ public record KeyedNoise(long seed) {
 
     /** {@link #gumbelMax(Distribution, long)} with the noise of the given use. */
     public int gumbelMax(Distribution p, long position, Use use) {
-        float[] w = p.probabilities();
+        // p_i = w_i * scale in float, computed only where read: the same floats as the normalized array, and
+        // the block maximum times the scale is the maximum of the products (rounding is monotone).
+        float[] w = p.weights();
+        float scale = p.scale();
         long key = rowKey(position, use);
         long blockKey = mix(key ^ BLOCK_SALT);
         double best = Double.POSITIVE_INFINITY; // the smallest E_i / p_i so far
@@ -96,6 +103,7 @@ public record KeyedNoise(long seed) {
                     pMax = v;
                 }
             }
+            pMax *= scale;
             if (pMax == 0f) {
                 continue; // outside the support
             }
@@ -109,7 +117,7 @@ public record KeyedNoise(long seed) {
             double eMin = blockMinimum(u);
             int holder = start + (int) (bits & (BLOCK - 1));
             for (int i = start; i < end; i++) {
-                float pi = w[i];
+                float pi = w[i] * scale;
                 if (pi > 0) {
                     double bound = best * pi * SKIP_MARGIN;
                     if (eMin >= bound) {
@@ -133,6 +141,83 @@ public record KeyedNoise(long seed) {
         }
         if (winner < 0) {
             throw new IllegalArgumentException("distribution has no token with positive probability: " + p);
+        }
+        return winner;
+    }
+
+    /**
+     * {@link #gumbelMax(Distribution, long, Use)} of the distribution a row's bounds describe, decided without
+     * that distribution where the bounds allow: the same construction over the unnormalized weights w_i (p_i is
+     * w_i / W rounded, and W is common to all tokens), each exponentiated only in blocks whose best weight could
+     * still win. Rounding p_i moves a ratio E_i / p_i by less than 2e-7 relative, so when the winner beats every
+     * other token by more than {@value #DECISIVE} relative it is the winner over p too; otherwise (near-ties, or a
+     * winner so unlikely its p_i could round to 0) the answer is left to the full distribution.
+     *
+     * @return the token {@code gumbelMax(p, position, use)} returns for the row's distribution p, or -1 when the
+     *         bounds do not settle it
+     */
+    public int gumbelMax(RowBounds row, long position, Use use) {
+        int n = row.vocabSize();
+        long key = rowKey(position, use);
+        long blockKey = mix(key ^ BLOCK_SALT);
+        // Skips need a margin over the decisive gap plus the slack of a block's best weight as a bound.
+        double skipMargin = (1 + DECISIVE) * (1 + RowBounds.WEIGHT_SLACK) * SKIP_MARGIN;
+        double best = Double.POSITIVE_INFINITY; // the smallest E_i / w_i so far
+        double second = Double.POSITIVE_INFINITY; // the smallest ratio of any other token examined
+        int winner = -1;
+        // Spans go by decreasing best weight: a low ratio early lets most blocks be skipped after one hash. The
+        // order cannot change the result: near-ties are left to the full distribution.
+        int blocksPerSpan = RowBounds.SPAN / BLOCK;
+        int blocks = (n + BLOCK - 1) / BLOCK;
+        for (int span : row.spansByWeight()) {
+            for (int block = span * blocksPerSpan; block < Math.min((span + 1) * blocksPerSpan, blocks); block++) {
+                int start = block * BLOCK;
+                float wMax = row.blockBound(block); // the span's best weight first: no pass over the block yet
+                if (wMax == 0f) {
+                    continue; // outside the support
+                }
+                long bits = mix(blockKey + (block + 1L) * GOLDEN);
+                double u = unitOpen(bits);
+                if (u * (1.0 / BLOCK) >= best * wMax * skipMargin) {
+                    continue;
+                }
+                wMax = row.blockWeight(block);
+                if (wMax == 0f || u * (1.0 / BLOCK) >= best * wMax * skipMargin) {
+                    continue;
+                }
+                double eMin = blockMinimum(u);
+                int holder = start + (int) (bits & (BLOCK - 1));
+                int end = Math.min(start + BLOCK, n);
+                for (int i = start; i < end; i++) {
+                    float wi = row.weight(i);
+                    if (wi > 0) {
+                        double bound = best * wi * skipMargin;
+                        if (eMin >= bound) {
+                            continue;
+                        }
+                        double e = eMin;
+                        if (i != holder) {
+                            double d = unitOpen(mix(key + (i + 1L) * GOLDEN));
+                            if (eMin + d >= bound) {
+                                continue;
+                            }
+                            e = eMin + exponential(d);
+                        }
+                        double ratio = e / wi;
+                        if (ratio < best) {
+                            second = best;
+                            best = ratio;
+                            winner = i;
+                        } else if (ratio < second) {
+                            second = ratio;
+                        }
+                    }
+                }
+            }
+        }
+        if (winner < 0 || !(second > best * (1 + DECISIVE))
+                || !(row.weight(winner) / row.massHigh() > MIN_DECISIVE_PROBABILITY)) {
+            return -1;
         }
         return winner;
     }

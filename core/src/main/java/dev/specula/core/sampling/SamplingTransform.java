@@ -50,6 +50,8 @@ public final class SamplingTransform {
     private float nucleusTau = NUCLEUS_TAU_START;
     /** The sum of the weights {@link #exponentiate} wrote last (its second result). */
     private double rowMass;
+    /** The bounds {@link #bounds} hands out, over {@link #work}; made on first use. */
+    private RowBounds rowBounds;
 
     public SamplingTransform(SamplingParams params, int vocabSize) {
         if (vocabSize <= 0) {
@@ -97,16 +99,40 @@ public final class SamplingTransform {
         if (minPCut > 0) {
             return minP(row, inv, out);
         }
-        float[] p = out.probabilities();
+        float[] p = out.weights();
         int best = exponentiate(row, inv, p);
         // The first token of weight 1 is the first best score unless a lower score before it also rounds to
         // weight 1 (scores within about 1e-7 of the best); the largest score before it tells, without a scan.
         float before = FastExp.expNonPositive(maxBefore[0] * inv - work[best] * inv);
         int argmax = before == 1f ? RowMath.indexOf(p, best + 1, 1f) : best;
-        if (!out.normalize(rowMass, argmax)) {
+        if (!out.normalizeLazily(rowMass, argmax)) {
             throw nothingLeft(row);
         }
         return out;
+    }
+
+    /**
+     * Bounds on one row's distribution from its block maxima, for decisions that need a few of its
+     * probabilities or one Gumbel-max draw: a copy of the row and a pass of compares instead of an exponential per
+     * token. Only for a temperature without cuts (where the distribution is dense and the full transform costs
+     * most); valid until this transform is used again.
+     *
+     * @return the bounds, or null when the parameters have cuts or are greedy, or the row holds a score the full
+     *         transform rejects (it then reports the row)
+     */
+    public RowBounds bounds(Logits logits, int row) {
+        if (params.isGreedy() || topK || params.topP() < 1 || minPCut > 0) {
+            return null;
+        }
+        if (logits.vocabSize() != vocabSize) {
+            throw new IllegalArgumentException("logits have vocabulary " + logits.vocabSize() + ", transform "
+                    + vocabSize);
+        }
+        if (rowBounds == null) {
+            rowBounds = new RowBounds(work, vocabSize);
+        }
+        logits.copyRow(row, work);
+        return rowBounds.load((float) (1.0 / params.temperature())) ? rowBounds : null;
     }
 
     /**
@@ -158,9 +184,9 @@ public final class SamplingTransform {
 
     /** Top-p (then min-p): the total mass needs every weight, so the row is exponentiated once. */
     private Distribution nucleus(int row, float inv, Distribution out) {
-        exponentiate(row, inv, out.probabilities());
+        float[] p = out.weights();
+        exponentiate(row, inv, p);
         double target = rowMass * params.topP();
-        float[] p = out.probabilities();
         // The nucleus is a prefix of the tokens by decreasing weight, so it lies within {w >= tau} as soon as that
         // set's mass reaches the target: collect that set for a tau guessed from the last row (lower it if the
         // mass falls short) and sort only it. Its running sum is then exactly the whole row's.
