@@ -18,6 +18,7 @@ import picocli.CommandLine.Option;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -133,7 +134,7 @@ final class BenchCommand implements Callable<Integer> {
              OnnxCausalLM t = OnnxCausalLM.load(targetDir, targetOptions);
              OnnxCausalLM d = draftDir == null ? null : OnnxCausalLM.load(draftDir, draftOptions())) {
             long start = System.nanoTime();
-            BenchRunner runner = new BenchRunner(t, d, tokenizer, java.time.Duration.ofSeconds(calibrationBudget));
+            BenchRunner runner = new BenchRunner(t, d, tokenizer, Duration.ofSeconds(calibrationBudget));
             BenchRunner.Results run = runner.run(ws, plan, reps, System.err::println);
             List<Measurement> ms = run.measurements();
             Map<Workload, List<ConfigSummary>> results = new LinkedHashMap<>();
