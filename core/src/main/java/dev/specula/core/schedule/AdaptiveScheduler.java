@@ -14,8 +14,9 @@ import java.util.function.Consumer;
  * Picks the draft length that maximizes expected tokens per second, from what it measures online.
  *
  * <p>The model. Let a<sub>i</sub> be the probability that draft position i is accepted given that positions
- * 1..i-1 were (estimated per position by a Beta posterior with exponential forgetting, shrunk towards the
- * pooled acceptance so that rarely reached positions borrow strength). A step that drafts k tokens yields
+ * 1..i-1 were (estimated per position by a Beta posterior with exponential forgetting; position 1 shrunk towards
+ * the pooled acceptance, each later position towards the estimate of the one before it, so that rarely reached
+ * positions borrow strength without being judged by position 1, which dominates the pooled mean). A step that drafts k tokens yields
  * E(k) = 1 + &Sigma;<sub>j=1..k</sub> &Pi;<sub>i&le;j</sub> a<sub>i</sub> tokens &mdash; Leviathan's
  * (1 - a<sup>k+1</sup>) / (1 - a) when every a<sub>i</sub> = a &mdash; and costs
  * T(k) = D(k) + V(k+1), where D(k) is the measured cost of drafting k tokens and V(n) the measured cost of one
@@ -23,12 +24,15 @@ import java.util.function.Consumer;
  * robust to a GC pause, shrunk towards a least-squares line over all lengths, which also extrapolates to unmeasured ones).
  * It plans k* = argmax E(k)/T(k) over 0..max; k* = 0 is plain decoding, chosen when speculation loses (or wins
  * by less than 3%, which unmodeled per-step work eats). Every few speculative steps it drafts one token more than
- * planned, without early stop, so the next length's cost and acceptance stay measured. A source's evidence fades
+ * planned, without early stop, so the next length's cost and acceptance stay measured; twice as often while the next
+ * position is barely measured and would pay at a high acceptance (drafts of k tokens never measure position k + 1,
+ * and acceptance usually rises with the position: without this a fresh generation could stay at one token). A source's evidence fades
  * with each of its drafts and while it is switched off; while at k = 0 it probes k &ge; 1 after 8, 16, 32, ...
  * (up to {@code maxProbeInterval}) steps, so regime changes are noticed and draft costs, which only drafting
  * measures, do not go stale.
  * A source's first {@value #EARLY_VERDICTS} verdicts switch it off only if its 90% upper credible acceptance loses
- * too, so one unlucky first draft does not mean plain decoding until the next probe.
+ * too, so one unlucky first draft does not mean plain decoding until the next probe; later, a drafting source stays
+ * on while its {@value #STAY_ON_QUANTILE} posterior quantile of acceptance still wins.
  *
  * <p>Per source. Acceptance and draft cost are tracked separately for each {@link Proposal#source() source}
  * (a composite drafter's prompt lookup and draft model behave very differently), and the plan carries a length
@@ -122,6 +126,12 @@ public final class AdaptiveScheduler implements DraftScheduler {
     private static final int BUCKETS = 10;
     private static final double CARRIED_EVIDENCE = 8;
     private static final int EXPLORE_INTERVAL = 12;
+    /** Acceptance a barely measured next position is hoped to have when deciding whether to measure it sooner. */
+    private static final double HOPEFUL_ACCEPTANCE = 0.9;
+    /** Evidence (decayed verdicts) below which a position counts as barely measured. */
+    private static final double BARELY_MEASURED = 3;
+    /** The posterior quantile of first-position acceptance that keeps a drafting source on. */
+    private static final double STAY_ON_QUANTILE = 0.7;
     /** Verdicts of a source first seen in this generation before its mean acceptance alone may switch it off. */
     static final int EARLY_VERDICTS = 8;
     /**
@@ -182,7 +192,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         }
         double[] shape = new double[o.maxDraftLength() + 1];
         for (int k = 1; k <= o.maxDraftLength(); k++) {
-            shape[k] = k * calibration.draftStepNanos();
+            shape[k] = calibration.draftNanos(k);
         }
         return shape;
     }
@@ -216,16 +226,20 @@ public final class AdaptiveScheduler implements DraftScheduler {
         int longest = 0;
         double bestGain = 0;
         DraftPlan best = null;
+        boolean unmeasured = false;
         for (Map.Entry<String, SourceStats> e : sources.entrySet()) {
             SourceStats s = e.getValue();
             int k = bestDraftLength(s);
             double gain = rate(s, k) / plain;
             // A source's first few verdicts switch it off only if even an optimistic acceptance loses: against a
             // prior of strength 2, one rejected first draft would otherwise mean plain decoding until the next probe.
-            // Hysteresis: switching on needs the margin for unmodeled work, staying on only a predicted gain, so a
-            // marginal source does not flip off with every dip of its noisy acceptance estimate.
-            boolean on = gain > 1 + (s.on ? 0 : MIN_GAIN) || s.verdicts < EARLY_VERDICTS && couldWin(s, plain);
+            // Hysteresis: switching on needs the margin for unmodeled work; a source stays on while a mildly
+            // optimistic acceptance still wins, so a marginal source does not flip off with every dip of its noisy
+            // estimate (a text's hard opening stretch, say), which only a probe could undo.
+            boolean on = gain > 1 + (s.on ? 0 : MIN_GAIN) || s.verdicts < EARLY_VERDICTS && couldWin(s, plain, 0.9)
+                    || s.on && couldWin(s, plain, STAY_ON_QUANTILE);
             s.on = on;
+            unmeasured |= on && worthMeasuring(s, k);
             DraftPlan p = new DraftPlan(on ? k : 0, stopThreshold(s, k));
             bySource.put(e.getKey(), p);
             longest = Math.max(longest, p.maxDraftTokens());
@@ -250,7 +264,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         }
         plainSteps = 0;
         probeInterval = o.minProbeInterval();
-        if (++sinceExplore >= EXPLORE_INTERVAL && !bySource.isEmpty()) {
+        if (++sinceExplore >= (unmeasured ? EXPLORE_INTERVAL / 2 : EXPLORE_INTERVAL) && !bySource.isEmpty()) {
             sinceExplore = 0;
             bySource.replaceAll((name, p) -> explore(p));
             longest = bySource.values().stream().mapToInt(DraftPlan::maxDraftTokens).max().orElse(longest);
@@ -270,14 +284,17 @@ public final class AdaptiveScheduler implements DraftScheduler {
         return k == 0 ? p : new DraftPlan(Math.min(k + 1, o.maxDraftLength()), 0);
     }
 
-    /** One speculative step while plain decoding wins: every source drafts its best positive length once. */
+    /**
+     * One speculative step while plain decoding wins: every source drafts its best positive length once, and the
+     * probe's draft cost is weighed against the costs measured before the source was switched off (see
+     * {@link SourceStats#observe}).
+     */
     private DraftPlan probePlan(Map<String, DraftPlan> plans) {
         Map<String, DraftPlan> probes = new HashMap<>();
         int longest = 1;
         for (Map.Entry<String, SourceStats> e : sources.entrySet()) {
             int k = bestDraftLength(e.getValue());
-            // Its draft costs were last measured before it was switched off: the probe measures them afresh.
-            e.getValue().forgetDraftCosts();
+            e.getValue().probed = true;
             probes.put(e.getKey(), new DraftPlan(k, plans.get(e.getKey()).minConfidence()));
             longest = Math.max(longest, k);
         }
@@ -319,8 +336,10 @@ public final class AdaptiveScheduler implements DraftScheduler {
         double bestRate = -1;
         double expected = 1;
         double reach = 1;
+        double a = s.pooledAcceptance();
         for (int k = 1; k <= o.maxDraftLength(); k++) {
-            reach *= s.acceptance(k);
+            a = s.acceptance(k, a);
+            reach *= a;
             expected += reach;
             double r = expected / (s.draftCost(k, perToken) + verifyCost(k + 1));
             // A longer draft must promise a little more: each drafted token also costs work the model does not see
@@ -333,6 +352,28 @@ public final class AdaptiveScheduler implements DraftScheduler {
         return best;
     }
 
+    /**
+     * Whether position k + 1 of {@code s} is barely measured while drafting it would pay if it were accepted
+     * {@value #HOPEFUL_ACCEPTANCE} of the time: drafting k tokens measures only positions 1..k, and a later position's
+     * estimate leans on the earlier ones, while acceptance usually rises with the position.
+     */
+    private boolean worthMeasuring(SourceStats s, int k) {
+        if (k >= o.maxDraftLength() || s.evidence(k + 1) >= BARELY_MEASURED) {
+            return false;
+        }
+        double perToken = draftTokenPrior();
+        double reach = 1;
+        double a = s.pooledAcceptance();
+        for (int i = 1; i <= k; i++) {
+            a = s.acceptance(i, a);
+            reach *= a;
+        }
+        double now = s.expectedTokens(k) / (s.draftCost(k, perToken) + verifyCost(k + 1));
+        double hope = (s.expectedTokens(k) + reach * HOPEFUL_ACCEPTANCE)
+                / (s.draftCost(k + 1, perToken) + verifyCost(k + 2));
+        return hope > now;
+    }
+
     /** Estimated wall time of one target call over n positions. */
     double verifyCost(int n) {
         return verify.cost(n);
@@ -343,9 +384,9 @@ public final class AdaptiveScheduler implements DraftScheduler {
         return 1 / (1 + o.verifySlopePrior());
     }
 
-    /** Whether drafting one token from {@code s} beats plain decoding at its 90% upper credible acceptance. */
-    private boolean couldWin(SourceStats s, double plain) {
-        double upper = s.upperAcceptance(0.9);
+    /** Whether drafting one token from {@code s} beats plain decoding at the given quantile of its acceptance. */
+    private boolean couldWin(SourceStats s, double plain, double quantile) {
+        double upper = s.upperAcceptance(quantile);
         double cost1 = s.draftCost(1, draftTokenPrior()) + verifyCost(2);
         return (1 + upper) / cost1 > plain;
     }
@@ -392,6 +433,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         private CostCurve draftCosts;   // size n = tokens drafted in one proposal
         private int verdicts;           // drafts of this source verified, EARLY_VERDICTS if carried over
         private boolean on;             // planned to draft at the last plan
+        private boolean probed;         // the next draft is a probe's (see observe)
 
         /** @param shape the prior shape of draft costs (null: none) */
         SourceStats(Options o, boolean modelDraft, double[] shape) {
@@ -445,10 +487,21 @@ public final class AdaptiveScheduler implements DraftScheduler {
             }
         }
 
+        /**
+         * Records a verified draft. A probe's draft that is cheaper than the costs measured before the source was
+         * switched off replaces them: those were measured slow (a cold process, a busy moment) and only drafting
+         * measures them again. A dearer one joins them: a probe's draft also feeds the draft model every token
+         * decoded while it was off, and noise only ever adds time.
+         */
         void observe(Proposal proposal, int kept, long draftNanos) {
             int drafted = proposal.size();
             verdicts++;
-            draftCosts.add(drafted, Math.max(1.0, draftNanos));
+            double cost = Math.max(1.0, draftNanos);
+            if (probed && !draftCosts.isUnknown() && cost < draftCosts.cost(drafted)) {
+                forgetDraftCosts();
+            }
+            probed = false;
+            draftCosts.add(drafted, cost);
             // Positions after the first rejection were never judged.
             for (int i = 0; i < Math.min(Math.min(drafted, kept + 1), accepted.length); i++) {
                 boolean ok = i < kept;
@@ -490,18 +543,39 @@ public final class AdaptiveScheduler implements DraftScheduler {
             return (pooledAccepted + s * o.priorAcceptance()) / (pooledAccepted + pooledRejected + s);
         }
 
-        /** Estimated acceptance of position {@code i} (1-based) given the previous ones were accepted. */
+        /**
+         * Estimated acceptance of position {@code i} (1-based) given the previous ones were accepted. Position 1 is
+         * shrunk towards the pooled acceptance, each later one towards the estimate of the position before it: the
+         * pooled mean is mostly position 1's evidence (every draft tests it), while acceptance usually rises with the
+         * position, so shrinking rarely drafted positions to it would keep judging long drafts by short ones.
+         */
         double acceptance(int i) {
+            double a = pooledAcceptance();
+            for (int j = 1; j <= i; j++) {
+                a = acceptance(j, a);
+            }
+            return a;
+        }
+
+        /** The acceptance of position {@code i} shrunk towards {@code previous}, the estimate of position i - 1. */
+        double acceptance(int i, double previous) {
             double s = o.priorStrength();
-            return (accepted[i - 1] + s * pooledAcceptance()) / (accepted[i - 1] + rejected[i - 1] + s);
+            return (accepted[i - 1] + s * previous) / (accepted[i - 1] + rejected[i - 1] + s);
+        }
+
+        /** The (decayed) verdicts on position {@code i}, 1-based. */
+        double evidence(int i) {
+            return accepted[i - 1] + rejected[i - 1];
         }
 
         /** Expected tokens per step when drafting k. */
         double expectedTokens(int k) {
             double e = 1;
             double reach = 1;
+            double a = pooledAcceptance();
             for (int j = 1; j <= k; j++) {
-                reach *= acceptance(j);
+                a = acceptance(j, a);
+                reach *= a;
                 e += reach;
             }
             return e;

@@ -12,11 +12,16 @@ import java.util.stream.IntStream;
 
 /**
  * Measures a model pair's costs ({@link CostCalibration}): the target's forward call over n positions (a
- * verification of n - 1 draft tokens) and the draft model's single-token step, at a given context length. After
- * one unrecorded pass (a fresh session's first calls are slow), every repeat measures every size once, in an order
- * rotated per repeat, each target call followed by a draft step, so slow drift of the machine spreads over all sizes
- * alike; costs are medians over repeats. The sequences are filled with seeded pseudo-random tokens (a call's cost
- * does not depend on which tokens it scores) and rolled back after each call, so every call sees the same context.
+ * verification of n - 1 draft tokens) and the draft model's single-token steps, at a given context length. After
+ * unrecorded warm-up passes (a fresh process's first calls are slow), every repeat measures every size once, in an order
+ * rotated per repeat, so slow drift of the machine spreads over all sizes alike. As in speculative decoding, each
+ * target call over n positions is followed by a draft of n - 1 tokens (at least 1, at most the plan's
+ * {@code draftRun}), one step per token: the first step after a target call and the steps after it are measured
+ * apart, because the first finds the draft's weights evicted from the CPU caches by the target. A cost is a quantile
+ * of its repeats (the plan's); the verify costs are then made non-decreasing in n (pooling adjacent values that
+ * violate it), since scoring more positions never costs less and a dip is noise. The sequences are filled with
+ * seeded pseudo-random tokens (a call's cost does not depend on which tokens it scores) and rolled back after each
+ * call, so every call sees the same context.
  *
  * <pre>{@code
  * CostCalibration quick = Calibrator.calibrate(target, draft, Calibrator.Plan.quick(64));       // at load time
@@ -34,9 +39,21 @@ public final class Calibrator {
      * @param positions      the numbers of positions per target call to measure, ascending, starting at 1
      * @param repeats        measurements per size
      * @param prefillLength  also measure prefilling this many tokens (at most the context), once per repeat; 0 not
+     * @param draftRun       the most draft steps measured after one target call (at least 2, so that a step after
+     *                       the first is measured)
+     * @param quantile       the quantile of a size's repeats that is its cost: the median for a benchmark's typical
+     *                       cost, a lower one where other work may share the cores (a fresh process compiling its
+     *                       code), since that only ever adds time
      */
-    public record Plan(int contextLength, int[] positions, int repeats, int prefillLength) {
+    public record Plan(int contextLength, int[] positions, int repeats, int prefillLength, int draftRun,
+                       double quantile) {
         public Plan {
+            if (!(quantile > 0 && quantile <= 0.5)) {
+                throw new IllegalArgumentException("quantile must be in (0, 0.5], got " + quantile);
+            }
+            if (draftRun < 2) {
+                throw new IllegalArgumentException("draftRun must be >= 2, got " + draftRun);
+            }
             if (contextLength < 1) {
                 throw new IllegalArgumentException("contextLength must be >= 1, got " + contextLength);
             }
@@ -63,19 +80,38 @@ public final class Calibrator {
             return positions.clone();
         }
 
-        /** Every size for drafts of 0..16 tokens, 9 repeats, and a prefill of {@code prefillLength}: for a benchmark. */
+        /**
+         * Every size for drafts of 0..16 tokens, each followed by a draft of as many tokens, 9 repeats, and a prefill
+         * of {@code prefillLength}: for a benchmark.
+         */
         public static Plan full(int contextLength, int prefillLength) {
-            return new Plan(contextLength, IntStream.rangeClosed(1, 17).toArray(), 9, prefillLength);
+            return new Plan(contextLength, IntStream.rangeClosed(1, 17).toArray(), 9, prefillLength, 16, 0.5);
         }
 
         /**
-         * Eight sizes for drafts of 0..16 tokens (the rest interpolated), 3 repeats, no prefill: for seeding a
-         * scheduler when models load (about 32 target calls).
+         * Eight sizes for drafts of 0..16 tokens (the rest interpolated), drafts of at most 3 steps, 5 repeats, no
+         * prefill, lower quartiles: for seeding a scheduler when models load (48 target calls and 120 draft steps).
+         * In a fresh command-line process the JIT compiles on the same cores meanwhile: single calls spread by up
+         * to 35%, and medians of 3 repeats put the first extra positions' cost 0-20% over a plain step on the
+         * embedded pair, where it is 0-5%, enough to switch speculation off at the acceptance a generation starts
+         * with.
          */
         public static Plan quick(int contextLength) {
-            return new Plan(contextLength, new int[]{1, 2, 3, 4, 6, 9, 13, 17}, 3, 0);
+            return new Plan(contextLength, new int[]{1, 2, 3, 4, 6, 9, 13, 17}, 5, 0, 3, 0.25);
+        }
+
+        /** The draft steps measured after a target call over {@code n} positions. */
+        public int draftSteps(int n) {
+            return Math.max(1, Math.min(n - 1, draftRun));
         }
     }
+
+    /**
+     * Warm-up passes run until this much time has passed (one pass at least). In a fresh process the first few
+     * hundred calls run partly interpreted while the JIT compiles on the same cores: after one pass, the quick plan
+     * priced a call over 2 positions 8-19% over a plain step on the embedded pair, where it costs 0-5% more.
+     */
+    static final long WARM_UP_NANOS = 300_000_000;
 
     private Calibrator() {
     }
@@ -90,19 +126,26 @@ public final class Calibrator {
                                             LongSupplier clock) {
         int[] sizes = plan.positions();
         int maxPositions = sizes[sizes.length - 1];
+        int reach = Math.max(maxPositions, draft == null ? 0 : plan.draftSteps(maxPositions));
         int room = Math.min(target.maxSequenceLength(), draft == null ? Integer.MAX_VALUE : draft.maxSequenceLength());
-        if (room < maxPositions + 1) {
+        if (room < reach + 1) {
             throw new IllegalArgumentException("models hold " + room + " tokens; calibrating " + maxPositions
-                    + " positions needs at least " + (maxPositions + 1));
+                    + " positions needs at least " + (reach + 1));
         }
-        int context = Math.min(plan.contextLength(), room - maxPositions);
+        int context = Math.min(plan.contextLength(), room - reach);
         int prefillLength = Math.min(plan.prefillLength(), context);
         int vocab = Math.min(target.vocabSize(), draft == null ? Integer.MAX_VALUE : draft.vocabSize());
         SplittableRandom random = new SplittableRandom(0x5EEDL);
-        int[] tokens = random.ints(context + maxPositions, 0, vocab).toArray();
+        int[] tokens = random.ints(context + reach, 0, vocab).toArray();
 
         double[][] verify = new double[sizes.length][plan.repeats()];
-        double[] draftSteps = new double[sizes.length * plan.repeats()];
+        double[] firstSteps = new double[sizes.length * plan.repeats()];
+        int further = 0;
+        for (int n : sizes) {
+            further += plan.draftSteps(n) - 1;
+        }
+        double[] nextSteps = new double[further * plan.repeats()];
+        int next = 0;
         double[] prefill = new double[plan.repeats()];
         double[] draftPrefill = new double[plan.repeats()];
         try (ModelSequence t = target.newSequence();
@@ -111,12 +154,16 @@ public final class Calibrator {
             if (d != null) {
                 d.prefill(tokens, 0, context);
             }
-            for (int n : sizes) { // warm-up pass, not recorded
-                time(t, tokens, context, n, clock);
-                if (d != null) {
-                    time(d, tokens, context, 1, clock);
+            double[] run = new double[plan.draftRun()];
+            long warmUpStart = clock.getAsLong();
+            do { // warm-up passes, not recorded
+                for (int n : sizes) {
+                    time(t, tokens, context, n, clock);
+                    if (d != null) {
+                        timeDraft(d, tokens, context, plan.draftSteps(n), run, clock);
+                    }
                 }
-            }
+            } while (clock.getAsLong() - warmUpStart < WARM_UP_NANOS);
             for (int r = 0; r < plan.repeats(); r++) {
                 if (prefillLength > 0) {
                     prefill[r] = timePrefill(t, tokens, prefillLength, context, clock);
@@ -128,7 +175,11 @@ public final class Calibrator {
                     int i = (j + r) % sizes.length;
                     verify[i][r] = time(t, tokens, context, sizes[i], clock);
                     if (d != null) {
-                        draftSteps[r * sizes.length + j] = time(d, tokens, context, 1, clock);
+                        int steps = plan.draftSteps(sizes[i]);
+                        timeDraft(d, tokens, context, steps, run, clock);
+                        firstSteps[r * sizes.length + j] = run[0];
+                        System.arraycopy(run, 1, nextSteps, next, steps - 1);
+                        next += steps - 1;
                     }
                 }
             }
@@ -136,15 +187,18 @@ public final class Calibrator {
         double[] medians = new double[sizes.length];
         List<double[]> samples = new ArrayList<>(Arrays.asList(verify));
         for (int i = 0; i < sizes.length; i++) {
-            medians[i] = Math.max(1, quantile(verify[i], 0.5));
+            medians[i] = Math.max(1, quantile(verify[i], plan.quantile()));
         }
+        medians = nonDecreasing(medians);
         if (draft != null) {
-            samples.add(draftSteps);
+            samples.add(firstSteps);
+            samples.add(nextSteps);
         }
         double[] spreads = samples.stream().mapToDouble(Calibrator::relativeIqr).toArray();
         double noise = quantile(samples.stream().mapToDouble(s -> 0.93 * relativeIqr(s) / Math.sqrt(s.length)).toArray(), 0.5);
-        return new CostCalibration(context, sizes, medians, draft == null ? Double.NaN : quantile(draftSteps, 0.5),
-                prefillLength,
+        return new CostCalibration(context, sizes, medians,
+                draft == null ? Double.NaN : quantile(firstSteps, plan.quantile()),
+                draft == null ? Double.NaN : quantile(nextSteps, plan.quantile()), prefillLength,
                 prefillLength > 0 ? quantile(prefill, 0.5) : Double.NaN,
                 prefillLength > 0 && draft != null ? quantile(draftPrefill, 0.5) : Double.NaN,
                 quantile(spreads, 0.5), noise, plan.repeats());
@@ -157,6 +211,48 @@ public final class Calibrator {
         long t1 = clock.getAsLong();
         s.rollback(context);
         return t1 - t0;
+    }
+
+    /**
+     * A draft of {@code steps} single-token forward steps after the context, each timed into {@code nanos}, then a
+     * rollback to the context.
+     */
+    private static void timeDraft(ModelSequence s, int[] tokens, int context, int steps, double[] nanos,
+                                  LongSupplier clock) {
+        for (int i = 0; i < steps; i++) {
+            long t0 = clock.getAsLong();
+            s.append(tokens, context + i, 1);
+            nanos[i] = clock.getAsLong() - t0;
+        }
+        s.rollback(context);
+    }
+
+    /**
+     * The closest non-decreasing sequence to {@code v} in least squares (pool adjacent violators, equal weights):
+     * each run of values that dips is replaced by its mean.
+     */
+    static double[] nonDecreasing(double[] v) {
+        double[] mean = new double[v.length];
+        int[] count = new int[v.length];
+        int blocks = 0;
+        for (double x : v) {
+            mean[blocks] = x;
+            count[blocks] = 1;
+            blocks++;
+            while (blocks > 1 && mean[blocks - 2] > mean[blocks - 1]) {
+                int n = count[blocks - 2] + count[blocks - 1];
+                mean[blocks - 2] = (mean[blocks - 2] * count[blocks - 2] + mean[blocks - 1] * count[blocks - 1]) / n;
+                count[blocks - 2] = n;
+                blocks--;
+            }
+        }
+        double[] out = new double[v.length];
+        for (int b = 0, i = 0; b < blocks; b++) {
+            for (int j = 0; j < count[b]; j++) {
+                out[i++] = mean[b];
+            }
+        }
+        return out;
     }
 
     /** Prefills {@code length} tokens into an emptied sequence, timed, then refills it up to the context. */

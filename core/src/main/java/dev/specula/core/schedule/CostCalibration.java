@@ -4,8 +4,8 @@ import java.util.Arrays;
 
 /**
  * Measured costs of a model pair at one context length, from a {@link Calibrator}: what one target call over n
- * positions costs (the verification of n - 1 draft tokens; n = 1 is a plain decoding step), what one forward step of
- * the draft model costs, and how noisy those measurements were. Schedulers seed their cost estimates from it
+ * positions costs (the verification of n - 1 draft tokens; n = 1 is a plain decoding step), what the forward steps of
+ * a draft cost, and how noisy those measurements were. Schedulers seed their cost estimates from it
  * ({@link Scheduling#adaptive(CostCalibration)}); the benchmark predicts speedups from it
  * ({@link #predictedSpeedup}).
  *
@@ -18,7 +18,10 @@ import java.util.Arrays;
  * @param contextLength     tokens in the sequences when measured
  * @param positions         the measured numbers of verified positions, ascending, starting at 1
  * @param verifyNanos       median wall time of one target call over {@code positions[i]} positions
- * @param draftStepNanos    median wall time of one single-token forward step of the draft model; NaN without one
+ * @param draftStepNanos    median wall time of the draft model's first single-token step after a target call; NaN
+ *                          without a draft model
+ * @param draftNextStepNanos median wall time of each further step of the same draft (cheaper: the draft's weights are
+ *                          back in the caches); NaN without a draft model
  * @param prefillLength     the prompt length whose prefill was measured; 0 if not measured
  * @param prefillNanos      median wall time of prefilling the target with that many tokens; NaN if not measured
  * @param draftPrefillNanos the same for the draft model; NaN if not measured or without a draft model
@@ -29,7 +32,7 @@ import java.util.Arrays;
  * @param repeats           measurements per size
  */
 public record CostCalibration(int contextLength, int[] positions, double[] verifyNanos, double draftStepNanos,
-                              int prefillLength, double prefillNanos, double draftPrefillNanos, double spread, double noise,
+                              double draftNextStepNanos, int prefillLength, double prefillNanos, double draftPrefillNanos, double spread, double noise,
                               int repeats) {
 
     public CostCalibration {
@@ -53,9 +56,11 @@ public record CostCalibration(int contextLength, int[] positions, double[] verif
                         + verifyNanos[i]);
             }
         }
-        if (!Double.isNaN(draftStepNanos) && !(draftStepNanos >= 0 && draftStepNanos < Double.POSITIVE_INFINITY)) {
-            throw new IllegalArgumentException("draftStepNanos must be finite and >= 0, or NaN without a draft model, got "
-                    + draftStepNanos);
+        if (Double.isNaN(draftStepNanos) != Double.isNaN(draftNextStepNanos)
+                || !Double.isNaN(draftStepNanos) && !(draftStepNanos >= 0 && draftStepNanos < Double.POSITIVE_INFINITY
+                && draftNextStepNanos >= 0 && draftNextStepNanos < Double.POSITIVE_INFINITY)) {
+            throw new IllegalArgumentException("draft step costs must both be finite and >= 0, or both NaN without a"
+                    + " draft model, got " + draftStepNanos + " and " + draftNextStepNanos);
         }
         if (!(spread >= 0) || !(noise >= 0)) {
             throw new IllegalArgumentException("spread and noise must be >= 0, got " + spread + ", " + noise);
@@ -124,15 +129,23 @@ public record CostCalibration(int contextLength, int[] positions, double[] verif
     }
 
     /**
+     * The calibrated cost of one draft of {@code draftModelSteps} consecutive draft model steps after a target call:
+     * the first step, then the cheaper further ones.
+     */
+    public double draftNanos(int draftModelSteps) {
+        if (draftModelSteps < 0 || draftModelSteps > 0 && !hasDraftModel()) {
+            throw new IllegalArgumentException("a draft of " + draftModelSteps + " draft model steps"
+                    + (draftModelSteps < 0 ? " (must be >= 0)" : ", but no draft model was calibrated"));
+        }
+        return draftModelSteps == 0 ? 0 : draftStepNanos + (draftModelSteps - 1) * draftNextStepNanos;
+    }
+
+    /**
      * The calibrated cost of one speculative step: {@code draftModelSteps} forward steps of the draft model (0 for a
      * lookup draft) and one target call over k + 1 positions.
      */
     public double stepNanos(int k, int draftModelSteps) {
-        if (draftModelSteps > 0 && !hasDraftModel()) {
-            throw new IllegalArgumentException("a step with " + draftModelSteps
-                    + " draft model steps, but no draft model was calibrated");
-        }
-        return (draftModelSteps == 0 ? 0 : draftModelSteps * draftStepNanos) + verifyNanos(k + 1);
+        return draftNanos(draftModelSteps) + verifyNanos(k + 1);
     }
 
     /**
@@ -179,6 +192,7 @@ public record CostCalibration(int contextLength, int[] positions, double[] verif
     public boolean equals(Object o) {
         return o instanceof CostCalibration c && contextLength == c.contextLength && Arrays.equals(positions, c.positions)
                 && Arrays.equals(verifyNanos, c.verifyNanos) && Double.compare(draftStepNanos, c.draftStepNanos) == 0
+                && Double.compare(draftNextStepNanos, c.draftNextStepNanos) == 0
                 && prefillLength == c.prefillLength && Double.compare(prefillNanos, c.prefillNanos) == 0
                 && Double.compare(draftPrefillNanos, c.draftPrefillNanos) == 0 && Double.compare(spread, c.spread) == 0
                 && Double.compare(noise, c.noise) == 0 && repeats == c.repeats;
@@ -195,8 +209,8 @@ public record CostCalibration(int contextLength, int[] positions, double[] verif
         for (int i = 0; i < positions.length; i++) {
             s.append(String.format(java.util.Locale.ROOT, " %d:%.3fms", positions[i], verifyNanos[i] / 1e6));
         }
-        s.append(String.format(java.util.Locale.ROOT, ", draft step %.3fms, spread %.1f%%, noise %.1f%%, %d repeats]",
-                draftStepNanos / 1e6, 100 * spread, 100 * noise, repeats));
+        s.append(String.format(java.util.Locale.ROOT, ", draft step %.3fms then %.3fms, spread %.1f%%, noise %.1f%%,"
+                + " %d repeats]", draftStepNanos / 1e6, draftNextStepNanos / 1e6, 100 * spread, 100 * noise, repeats));
         return s.toString();
     }
 }

@@ -7,6 +7,7 @@ import org.junit.jupiter.api.Test;
 import java.util.SplittableRandom;
 import java.util.function.LongSupplier;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -38,6 +39,7 @@ class CalibratorTest {
             assertEquals(TARGET_CALL + n * TARGET_TOKEN, c.verifyNanos(n), 1e-9, "verify of " + n + " positions");
         }
         assertEquals(DRAFT_CALL + DRAFT_TOKEN, c.draftStepNanos(), 1e-9);
+        assertEquals(DRAFT_CALL + DRAFT_TOKEN, c.draftNextStepNanos(), 1e-9, "a simulated draft has no caches to warm");
         assertEquals(30, c.prefillLength());
         assertEquals(TARGET_CALL + 30 * TARGET_TOKEN, c.prefillNanos(), 1e-9);
         assertEquals(DRAFT_CALL + 30 * DRAFT_TOKEN, c.draftPrefillNanos(), 1e-9);
@@ -59,6 +61,14 @@ class CalibratorTest {
         assertTrue(Double.isNaN(c.prefillNanos()), "the quick plan does not measure prefill");
         assertThrows(IllegalArgumentException.class, () -> c.stepNanos(3, 3));
         assertEquals(c.verifyNanos(4), c.stepNanos(3, 0));
+    }
+
+    @Test
+    void verifyCostsThatDipAreMadeNonDecreasingByPoolingTheDip() {
+        assertArrayEquals(new double[]{4.42, 4.42, 4.5, 5.71, 5.71, 5.88},
+                Calibrator.nonDecreasing(new double[]{4.46, 4.38, 4.5, 5.78, 5.64, 5.88}), 1e-12);
+        assertArrayEquals(new double[]{2, 2, 2, 3}, Calibrator.nonDecreasing(new double[]{3, 2, 1, 3}), 1e-12);
+        assertArrayEquals(new double[]{1, 2, 3}, Calibrator.nonDecreasing(new double[]{1, 2, 3}), 1e-12);
     }
 
     @Test

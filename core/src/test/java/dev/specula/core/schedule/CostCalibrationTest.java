@@ -17,7 +17,8 @@ class CostCalibrationTest {
             positions[n - 1] = n;
             verify[n - 1] = SchedulerSimulationTest.T * SchedulerSimulationTest.verifyRatio(n);
         }
-        return new CostCalibration(64, positions, verify, c * SchedulerSimulationTest.T, 0, Double.NaN, Double.NaN,
+        return new CostCalibration(64, positions, verify, c * SchedulerSimulationTest.T, c * SchedulerSimulationTest.T, 0,
+                Double.NaN, Double.NaN,
                 0, 0, 1);
     }
 
@@ -63,8 +64,21 @@ class CostCalibrationTest {
     }
 
     @Test
+    void aDraftCostsItsFirstStepThenTheCheaperFurtherOnes() {
+        CostCalibration c = new CostCalibration(10, new int[]{1, 2}, new double[]{10, 12}, 3, 1, 0, Double.NaN,
+                Double.NaN, 0, 0, 1);
+        assertEquals(0, c.draftNanos(0));
+        assertEquals(3, c.draftNanos(1));
+        assertEquals(3 + 4 * 1, c.draftNanos(5));
+        assertEquals(3 + 2 + 12, c.stepNanos(1, 3), 1e-12, "draft of 3 steps, then a call over 2 positions");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new CostCalibration(10,
+                new int[]{1}, new double[]{1}, Double.NaN, Double.NaN, 0, 0, 0, 0, 0, 1).draftNanos(2));
+        assertTrue(e.getMessage().contains("no draft model"), e.getMessage());
+    }
+
+    @Test
     void verifyCostsBetweenAndBeyondMeasuredSizesAreInterpolatedAndExtrapolated() {
-        CostCalibration c = new CostCalibration(10, new int[]{1, 3, 5}, new double[]{10, 20, 24}, 1, 0, Double.NaN,
+        CostCalibration c = new CostCalibration(10, new int[]{1, 3, 5}, new double[]{10, 20, 24}, 1, 1, 0, Double.NaN,
                 Double.NaN, 0, 0, 1);
         assertEquals(15, c.verifyNanos(2), 1e-12);
         assertEquals(22, c.verifyNanos(4), 1e-12);
@@ -75,14 +89,17 @@ class CostCalibrationTest {
     @Test
     void invalidCalibrationsAreRefusedWithTheBadValue() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new CostCalibration(10,
-                new int[]{2, 3}, new double[]{1, 2}, 1, 0, 0, 0, 0, 0, 1));
+                new int[]{2, 3}, new double[]{1, 2}, 1, 1, 0, 0, 0, 0, 0, 1));
         assertTrue(e.getMessage().contains("got 2"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> new CostCalibration(10, new int[]{1, 3}, new double[]{1, -2},
-                1, 0, 0, 0, 0, 0, 1));
+                1, 1, 0, 0, 0, 0, 0, 1));
         assertTrue(e.getMessage().contains("-2"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> new CostCalibration(10, new int[]{1, 1}, new double[]{1, 2},
-                1, 0, 0, 0, 0, 0, 1));
+                1, 1, 0, 0, 0, 0, 0, 1));
         assertThrows(IllegalArgumentException.class, () -> new CostCalibration(10, new int[]{1}, new double[]{1},
-                -1, 0, 0, 0, 0, 0, 1));
+                -1, -1, 0, 0, 0, 0, 0, 1));
+        e = assertThrows(IllegalArgumentException.class, () -> new CostCalibration(10, new int[]{1}, new double[]{1},
+                1, Double.NaN, 0, 0, 0, 0, 0, 1));
+        assertTrue(e.getMessage().contains("both"), e.getMessage());
     }
 }

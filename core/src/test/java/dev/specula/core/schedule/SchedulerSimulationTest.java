@@ -198,7 +198,7 @@ class SchedulerSimulationTest {
             verify[i] *= verifyInflation;
         }
         return new CostCalibration(warm.contextLength(), warm.positions(), verify, warm.draftStepNanos() * draftInflation,
-                0, Double.NaN, Double.NaN, 0, 0, 1);
+                warm.draftNextStepNanos() * draftInflation, 0, Double.NaN, Double.NaN, 0, 0, 1);
     }
 
     @Test

@@ -206,10 +206,11 @@ public final class BenchReport {
     private static String calibrationText(CostCalibration c) {
         StringBuilder s = new StringBuilder(String.format(Locale.ROOT, "Calibration at %d tokens of context, %d"
                         + " repeats: one call's spread (IQR / median) %.1f%%, relative standard error of a median"
-                        + " %.1f%% (median over sizes), so predictions are good to about %.1f%%. Draft model step %s; prefill of %d"
+                        + " %.1f%% (median over sizes), so predictions are good to about %.1f%%. Draft model %s; prefill of %d"
                         + " tokens %.2f ms (draft %s). Target call over k + 1 positions, ms:%n%n", c.contextLength(),
                 c.repeats(), 100 * c.spread(), 100 * c.noise(), 100 * tolerance(c),
-                c.hasDraftModel() ? String.format(Locale.ROOT, "%.3f ms", c.draftStepNanos() / 1e6) : "(none)",
+                c.hasDraftModel() ? String.format(Locale.ROOT, "step %.3f ms after a target call, %.3f ms each further step"
+                        + " of the same draft", c.draftStepNanos() / 1e6, c.draftNextStepNanos() / 1e6) : "(none)",
                 c.prefillLength(), c.prefillNanos() / 1e6,
                 Double.isNaN(c.draftPrefillNanos()) ? "-" : String.format(Locale.ROOT, "%.2f ms", c.draftPrefillNanos() / 1e6)));
         StringBuilder head = new StringBuilder("| k |");

@@ -9,7 +9,8 @@ import java.util.Map;
 /**
  * The speedup a configuration should reach, predicted from a {@link CostCalibration} and the run's step counts alone
  * (nothing from the run's clock): every step that drafted d tokens from a source with per-position acceptance a
- * yields Leviathan's (1 - a^(d+1)) / (1 - a) tokens in expectation and costs the calibrated draft steps it took plus
+ * yields Leviathan's (1 - a^(d+1)) / (1 - a) tokens in expectation and costs the calibrated draft steps it took (the
+ * first after a target call, then the cheaper further ones) plus
  * a target call over d + 1 positions; plain decoding makes the same tokens one calibrated step each. Both pay the
  * calibrated prefill once per generation (the draft model's too, for configurations that use it).
  */

@@ -10,7 +10,7 @@ import java.util.Locale;
 /**
  * Sizes a workload's calibration to a time budget, so that a 1B-parameter target (a step of 0.2-0.5 s on 2 cores)
  * calibrates in minutes, not the better part of an hour, while a small pair keeps the full plan. A pilot calibration
- * (one plain step, one 17-position call, one draft step and one prefill, measured once after a warm-up call of each)
+ * (one plain step, one 17-position call, a draft of two steps and one prefill, measured once after a warm-up call of each)
  * prices every candidate plan; the first that fits is chosen:
  * <ol>
  *     <li>{@link Calibrator.Plan#full}: every size for drafts of 0..16 tokens, 9 repeats;</li>
@@ -19,7 +19,7 @@ import java.util.Locale;
  *     <li>the sparse sizes with {@link #MIN_REPEATS} repeats even when they overrun: a median and a spread need
  *     that many.</li>
  * </ol>
- * Every candidate measures the same things (each verify size, the draft step, the prefill), so the calibrated
+ * Every candidate measures the same things (each verify size, the draft steps, the prefill), so the calibrated
  * bound means the same whichever is chosen; a smaller plan only has more noise, which the calibration reports.
  * Nothing here looks at a timed run: the pilot is a calibration of its own.
  */
@@ -30,6 +30,8 @@ public final class CalibrationPlanner {
     public static final int MIN_REPEATS = 3;
     /** The positions a pilot measures: the smallest and the largest call of every plan. */
     static final int[] PILOT_SIZES = {1, 17};
+    /** Draft steps after each target call of every plan: as many as the longest draft. */
+    static final int DRAFT_RUN = 16;
 
     private CalibrationPlanner() {
     }
@@ -40,7 +42,7 @@ public final class CalibrationPlanner {
 
     /** The pilot: one warm-up and one measured call of each {@link #PILOT_SIZES} size, one prefill. */
     public static Calibrator.Plan pilot(int contextLength, int prefillLength) {
-        return new Calibrator.Plan(contextLength, PILOT_SIZES.clone(), 1, prefillLength);
+        return new Calibrator.Plan(contextLength, PILOT_SIZES.clone(), 1, prefillLength, 2, 0.5);
     }
 
     /**
@@ -63,7 +65,7 @@ public final class CalibrationPlanner {
                     budgetSeconds));
         }
         for (int repeats = full.repeats(); repeats >= MIN_REPEATS; repeats--) {
-            Calibrator.Plan sparse = new Calibrator.Plan(contextLength, SPARSE, repeats, prefillLength);
+            Calibrator.Plan sparse = new Calibrator.Plan(contextLength, SPARSE, repeats, prefillLength, DRAFT_RUN, 0.5);
             double s = seconds(pilot, sparse);
             if (s <= budgetSeconds) {
                 return new Choice(sparse, s, String.format(Locale.ROOT, "sparse sizes %s, %d repeats: about %.0f s"
@@ -71,7 +73,7 @@ public final class CalibrationPlanner {
                         Arrays.toString(SPARSE), repeats, s, fullSeconds, budgetSeconds));
             }
         }
-        Calibrator.Plan least = new Calibrator.Plan(contextLength, SPARSE, MIN_REPEATS, prefillLength);
+        Calibrator.Plan least = new Calibrator.Plan(contextLength, SPARSE, MIN_REPEATS, prefillLength, DRAFT_RUN, 0.5);
         double s = seconds(pilot, least);
         return new Choice(least, s, String.format(Locale.ROOT, "sparse sizes %s, %d repeats: about %.0f s, over the"
                 + " %.0f s budget (no smaller plan gives a median and a spread)", Arrays.toString(SPARSE), MIN_REPEATS, s,
@@ -80,14 +82,14 @@ public final class CalibrationPlanner {
 
     /**
      * What {@code plan} costs at {@code pilot}'s prices: the prefill of the context into target and draft, a warm-up
-     * pass (each size once, each followed by a draft step), then per repeat each size with a draft step and one
-     * measured prefill of the prompt length into each model.
+     * pass (each size once, each followed by its draft), then per repeat each size with its draft and one measured
+     * prefill of the prompt length into each model.
      */
     static double seconds(CostCalibration pilot, Calibrator.Plan plan) {
         double draftStep = pilot.hasDraftModel() ? pilot.draftStepNanos() : 0;
         double pass = 0;
         for (int n : plan.positions()) {
-            pass += pilot.verifyNanos(n) + draftStep;
+            pass += pilot.verifyNanos(n) + (pilot.hasDraftModel() ? pilot.draftNanos(plan.draftSteps(n)) : 0);
         }
         double perToken = pilot.prefillLength() > 0 ? pilot.prefillNanos() / pilot.prefillLength() : pilot.verifyNanos(1);
         double draftPerToken = !pilot.hasDraftModel() ? 0 : pilot.prefillLength() > 0 && !Double.isNaN(pilot.draftPrefillNanos())

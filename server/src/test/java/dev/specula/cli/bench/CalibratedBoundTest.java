@@ -13,7 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class CalibratedBoundTest {
     // Target call: 10 ms + 1 ms per position; draft step 0.5 ms; prefill 20 ms (target) and 2 ms (draft).
     static final CostCalibration CAL = new CostCalibration(100, new int[]{1, 2, 3, 4, 5}, new double[]{11e6, 12e6, 13e6,
-            14e6, 15e6}, 0.5e6, 50, 20e6, 2e6, 0.01, 0.005, 9);
+            14e6, 15e6}, 0.5e6, 0.5e6, 50, 20e6, 2e6, 0.01, 0.005, 9);
 
     static StepLog.Step model(int drafted, int accepted) {
         return new StepLog.Step("model", drafted, accepted, drafted);

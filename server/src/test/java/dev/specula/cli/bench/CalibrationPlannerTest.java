@@ -13,20 +13,24 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Plan choice from pilot costs worked out by hand. */
 class CalibrationPlannerTest {
-    /** A pilot at the given plain-step cost: a 17-position call costs twice a step; draft step and prefill as given. */
+    /**
+     * A pilot at the given plain-step cost: a 17-position call costs twice a step; every draft step (first or further)
+     * and the prefill as given.
+     */
     static CostCalibration pilot(double stepMs, double draftMs, int prefillTokens, double prefillMs, double draftPrefillMs) {
         return new CostCalibration(100, new int[]{1, 17}, new double[]{stepMs * 1e6, 2 * stepMs * 1e6}, draftMs * 1e6,
-                prefillTokens, prefillMs * 1e6, draftPrefillMs * 1e6, 0.05, 0.02, 1);
+                draftMs * 1e6, prefillTokens, prefillMs * 1e6, draftPrefillMs * 1e6, 0.05, 0.02, 1);
     }
 
     @Test
     void theCostOfAPlanIsTheContextPrefillAWarmUpPassAndItsRepeats() {
         // Step 10 ms, 17 positions 20 ms: sizes 1..17 sum to 17 x 10 + (0 + 1 + ... + 16) x 10 / 16 = 255 ms;
-        // draft step 1 ms after each (17 ms): a pass is 272 ms. Prefill of 50 tokens: 100 ms + 10 ms (2.2 ms/token),
-        // so the context of 100 costs 220 ms and each repeat's prefill 110 ms.
+        // after each size n a draft of max(1, n - 1) steps at 1 ms (1 + 1 + 2 + ... + 16 = 137 ms): a pass is 392 ms.
+        // Prefill of 50 tokens: 100 ms + 10 ms (2.2 ms/token), so the context of 100 costs 220 ms and each repeat's
+        // prefill 110 ms.
         CostCalibration p = pilot(10, 1, 50, 100, 10);
         Calibrator.Plan full = Calibrator.Plan.full(100, 50);
-        assertEquals((220 + 272 + 9 * (272 + 110)) / 1e3, CalibrationPlanner.seconds(p, full), 1e-9);
+        assertEquals((220 + 392 + 9 * (392 + 110)) / 1e3, CalibrationPlanner.seconds(p, full), 1e-9);
     }
 
     @Test
@@ -52,15 +56,16 @@ class CalibrationPlannerTest {
     void aLargeModelGetsSparseSizesAndAsManyRepeatsAsFit() {
         // 1B-like: step 300 ms, 17 positions 600 ms, draft 40 ms, prefill 150 tokens 6 s (+0.6 s draft).
         CostCalibration p = pilot(300, 40, 150, 6000, 600);
-        // Full plan: context 166 x 44 ms + pass 8.33 s + 9 x (8.33 + 150 x 44 ms) = 150.0 s. Sparse pass: 10 x 300 ms
-        // + (0+1+2+3+4+5+6+8+12+16) x 18.75 ms + 10 x 40 ms = 4.469 s; a repeat 11.07 s: 4 fit in 60 s, not 5.
-        assertEquals(150.004, CalibrationPlanner.seconds(p, Calibrator.Plan.full(166, 150)), 1e-6);
-        CalibrationPlanner.Choice c = CalibrationPlanner.choose(p, 166, 150, Duration.ofSeconds(60));
+        // Full plan: context 166 x 44 ms + pass (7.65 s of target calls + 137 draft steps x 40 ms = 13.13 s)
+        // + 9 x (13.13 + 150 x 44 ms) = 198.0 s. Sparse pass: 10 x 300 ms + (0+1+2+3+4+5+6+8+12+16) x 18.75 ms
+        // + (1+1+2+3+4+5+6+8+12+16) x 40 ms = 6.389 s; a repeat 12.989 s: 4 fit in 75 s, not 5.
+        assertEquals(198.004, CalibrationPlanner.seconds(p, Calibrator.Plan.full(166, 150)), 1e-6);
+        CalibrationPlanner.Choice c = CalibrationPlanner.choose(p, 166, 150, Duration.ofSeconds(75));
         assertArrayEquals(CalibrationPlanner.SPARSE, c.plan().positions());
         assertEquals(4, c.plan().repeats());
-        assertEquals(7.304 + 4.46875 + 4 * 11.06875, c.estimatedSeconds(), 1e-9);
-        Calibrator.Plan oneMore = new Calibrator.Plan(166, CalibrationPlanner.SPARSE, 5, 150);
-        assertTrue(CalibrationPlanner.seconds(p, oneMore) > 60, "the most repeats that fit");
+        assertEquals(7.304 + 6.38875 + 4 * 12.98875, c.estimatedSeconds(), 1e-9);
+        Calibrator.Plan oneMore = new Calibrator.Plan(166, CalibrationPlanner.SPARSE, 5, 150, CalibrationPlanner.DRAFT_RUN, 0.5);
+        assertTrue(CalibrationPlanner.seconds(p, oneMore) > 75, "the most repeats that fit");
         assertEquals(CalibrationPlanner.seconds(p, c.plan()), c.estimatedSeconds(), 1e-9);
     }
 

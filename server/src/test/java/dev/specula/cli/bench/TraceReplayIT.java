@@ -147,7 +147,7 @@ class TraceReplayIT {
         for (int i = 0; i < v.length; i++) {
             v[i] *= 2.5;
         }
-        return new CostCalibration(c.contextLength(), c.positions(), v, c.draftStepNanos() * 4, 0, Double.NaN,
+        return new CostCalibration(c.contextLength(), c.positions(), v, c.draftStepNanos() * 4, c.draftNextStepNanos() * 4, 0, Double.NaN,
                 Double.NaN, c.spread(), c.noise(), c.repeats());
     }
 
@@ -169,7 +169,7 @@ class TraceReplayIT {
             // Also the committed JMH ratios' regime: the same curve with a draft step 3x and 0.5x as costly.
             for (double draftScale : new double[]{1, 0.5, 3}) {
                 CostCalibration cc = new CostCalibration(c.contextLength(), c.positions(), c.verifyNanos(),
-                        c.draftStepNanos() * draftScale, 0, Double.NaN, Double.NaN, c.spread(), c.noise(), c.repeats());
+                        c.draftStepNanos() * draftScale, c.draftNextStepNanos() * draftScale, 0, Double.NaN, Double.NaN, c.spread(), c.noise(), c.repeats());
                 double best = 0;
                 int bestK = 0;
                 for (int k = 0; k <= 16; k++) {
