@@ -66,9 +66,10 @@ public interface Scheduling {
 
     /**
      * This policy made ready for a loaded model pair ({@code draft} may be null): the uncalibrated adaptive policy
-     * measures the pair's costs ({@link Calibrator.Plan#quick}, tens of target calls) and returns
-     * {@link #adaptive(AdaptiveScheduler.Options, CostCalibration)}; every other policy returns itself. Call it once
-     * when the models load, not per generation.
+     * measures the pair's costs ({@link Calibrator.Plan#quick}, tens of target calls), runs its own code over
+     * simulated steps so that it is compiled before the first generation ({@link AdaptiveScheduler#exercise}), and
+     * returns {@link #adaptive(AdaptiveScheduler.Options, CostCalibration)}; every other policy returns itself. Call it
+     * once when the models load, not per generation.
      */
     default Scheduling forModels(CausalLanguageModel target, CausalLanguageModel draft) {
         return this;
@@ -120,7 +121,9 @@ public interface Scheduling {
                 if (calibration != null || room <= sizes[sizes.length - 1]) {
                     return this; // calibrated already, or the models cannot hold a calibration's calls
                 }
-                return adaptive(options, Calibrator.calibrate(target, draft, quick));
+                CostCalibration measured = Calibrator.calibrate(target, draft, quick);
+                AdaptiveScheduler.exercise(options, measured);
+                return adaptive(options, measured);
             }
         };
     }
