@@ -18,19 +18,20 @@ import java.util.function.Consumer;
  * <p>The model. Let a<sub>i</sub> be the probability that draft position i is accepted given that positions
  * 1..i-1 were (estimated per position by a Beta posterior with exponential forgetting; position 1 shrunk towards
  * the pooled acceptance, each later position towards the estimate of the one before it, so that rarely reached
- * positions borrow strength without being judged by position 1, which dominates the pooled mean). A step that drafts k tokens yields
- * E(k) = 1 + &Sigma;<sub>j=1..k</sub> &Pi;<sub>i&le;j</sub> a<sub>i</sub> tokens &mdash; Leviathan's
- * (1 - a<sup>k+1</sup>) / (1 - a) when every a<sub>i</sub> = a &mdash; and costs
+ * positions borrow strength without being judged by position 1, which dominates the pooled mean). A step that
+ * drafts k tokens yields E(k) = 1 + &Sigma;<sub>j=1..k</sub> &Pi;<sub>i&le;j</sub> a<sub>i</sub> tokens
+ * &mdash; Leviathan's (1 - a<sup>k+1</sup>) / (1 - a) when every a<sub>i</sub> = a &mdash; and costs
  * T(k) = D(k) + V(k+1), where D(k) is the measured cost of drafting k tokens and V(n) the measured cost of one
  * target call over n positions (each a {@link CostCurve}: per length the lower quartile of recent measurements,
- * robust to a GC pause, shrunk towards a least-squares line over all lengths, which also extrapolates to unmeasured ones).
+ * robust to a GC pause, shrunk towards a least-squares line over all lengths, which also extrapolates to unmeasured
+ * ones).
  * It plans k* = argmax E(k)/T(k) over 0..max; k* = 0 is plain decoding, chosen when speculation loses (or wins
  * by less than 3%, which unmodeled per-step work eats). Every few speculative steps it drafts one token more than
  * planned, without early stop, so the next length's cost and acceptance stay measured; twice as often while the next
  * position is barely measured and would pay at a high acceptance (drafts of k tokens never measure position k + 1,
- * and acceptance usually rises with the position: without this a fresh generation could stay at one token). A source's evidence fades
- * with each of its drafts and while it is switched off; while at k = 0 it probes k &ge; 1 after 8, 16, 32, ...
- * (up to {@code maxProbeInterval}) steps, so regime changes are noticed and draft costs, which only drafting
+ * and acceptance usually rises with the position: without this a fresh generation could stay at one token). A
+ * source's evidence fades with each of its drafts and while it is switched off; while at k = 0 it probes k &ge; 1
+ * after 8, 16, 32, ... (up to {@code maxProbeInterval}) steps, so regime changes are noticed and draft costs, which only drafting
  * measures, do not go stale.
  * A source's first {@value #EARLY_VERDICTS} verdicts switch it off only if its 90% upper credible acceptance loses
  * too, so one unlucky first draft does not mean plain decoding until the next probe; later, a drafting source stays
@@ -219,11 +220,10 @@ public final class AdaptiveScheduler implements DraftScheduler {
      * generations, at 40-250 us per step against 10-25 us after this, 2-4% of a step of the embedded pair.
      */
     public static void exercise(Options options, CostCalibration calibration) {
-        int steps = EXERCISE_STEPS;
         AdaptiveScheduler s = new AdaptiveScheduler(options, calibration, null, learned -> { });
         SplittableRandom random = new SplittableRandom(0x5EED);
         String source = calibration.hasDraftModel() ? "model" : "lookup";
-        for (int i = 0; i < steps; i++) {
+        for (int i = 0; i < EXERCISE_STEPS; i++) {
             DraftPlan plan = s.plan();
             int k = plan.maxDraftTokens();
             float[] confidences = new float[k];

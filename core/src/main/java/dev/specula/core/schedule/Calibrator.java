@@ -13,8 +13,8 @@ import java.util.stream.IntStream;
 /**
  * Measures a model pair's costs ({@link CostCalibration}): the target's forward call over n positions (a
  * verification of n - 1 draft tokens) and the draft model's single-token steps, at a given context length. After
- * unrecorded warm-up passes (a fresh process's first calls are slow), every repeat measures every size once, in an order
- * rotated per repeat, so slow drift of the machine spreads over all sizes alike. As in speculative decoding, each
+ * unrecorded warm-up passes (a fresh process's first calls are slow), every repeat measures every size once, in an
+ * order rotated per repeat, so slow drift of the machine spreads over all sizes alike. As in speculative decoding, each
  * target call over n positions is followed by a draft of n - 1 tokens (at least 1, at most the plan's
  * {@code draftRun}), one step per token: the first step after a target call and the steps after it are measured
  * apart, because the first finds the draft's weights evicted from the CPU caches by the target. A cost is a quantile
@@ -90,7 +90,8 @@ public final class Calibrator {
 
         /**
          * Eight sizes for drafts of 0..16 tokens (the rest interpolated), drafts of at most 3 steps, 5 repeats, no
-         * prefill, lower quartiles: for seeding a scheduler when models load (48 target calls and 120 draft steps).
+         * prefill, lower quartiles: for seeding a scheduler when models load (50 target calls and 95 draft steps
+         * after at least 300 ms of warm-up passes).
          * In a fresh command-line process the JIT compiles on the same cores meanwhile: single calls spread by up
          * to 35%, and medians of 3 repeats put the first extra positions' cost 0-20% over a plain step on the
          * embedded pair, where it is 0-5%, enough to switch speculation off at the acceptance a generation starts
@@ -114,8 +115,9 @@ public final class Calibrator {
     static final long WARM_UP_NANOS = 300_000_000;
     /**
      * A plain step is measured as the last of this many consecutive single-position calls, as plain decoding runs
-     * them: after a draft or a call of another size the same call measured 1.3-1.4x slower on the embedded pair
-     * (4.36 ms calibrated against 3.16 ms per token decoded), which overpriced plain decoding.
+     * them, not right after a draft or a call of another size. The calibrated plain step was above what plain
+     * decoding took per token in the same bench run (4.36 against 3.16 ms on the embedded pair; 3.45 against 2.89 ms
+     * in the next run, with this rule), which overpriced plain decoding in the predicted speedups.
      */
     static final int PLAIN_RUN = 3;
 
