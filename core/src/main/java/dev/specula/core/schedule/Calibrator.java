@@ -44,10 +44,15 @@ public final class Calibrator {
      * @param quantile       the quantile of a size's repeats that is its cost: the median for a benchmark's typical
      *                       cost, a lower one where other work may share the cores (a fresh process compiling its
      *                       code), since that only ever adds time
+     * @param budgetNanos    repeats after the {@value #MIN_REPEATS}th start only while the calibration has taken less
+     *                       than this (warm-up included); 0: every repeat runs
      */
     public record Plan(int contextLength, int[] positions, int repeats, int prefillLength, int draftRun,
-                       double quantile) {
+                       double quantile, long budgetNanos) {
         public Plan {
+            if (budgetNanos < 0) {
+                throw new IllegalArgumentException("budgetNanos must be >= 0 (0: no budget), got " + budgetNanos);
+            }
             if (!(quantile > 0 && quantile <= 0.5)) {
                 throw new IllegalArgumentException("quantile must be in (0, 0.5], got " + quantile);
             }
@@ -85,20 +90,21 @@ public final class Calibrator {
          * of {@code prefillLength}: for a benchmark.
          */
         public static Plan full(int contextLength, int prefillLength) {
-            return new Plan(contextLength, IntStream.rangeClosed(1, 17).toArray(), 9, prefillLength, 16, 0.5);
+            return new Plan(contextLength, IntStream.rangeClosed(1, 17).toArray(), 9, prefillLength, 16, 0.5, 0);
         }
 
         /**
-         * Eight sizes for drafts of 0..16 tokens (the rest interpolated), drafts of at most 3 steps, 5 repeats, no
-         * prefill, lower quartiles: for seeding a scheduler when models load (50 target calls and 95 draft steps
-         * after at least 300 ms of warm-up passes).
+         * Eight sizes for drafts of 0..16 tokens (the rest interpolated), drafts of at most 3 steps, 5 repeats (3
+         * once a second has passed: a 1B-parameter target's pass takes seconds), no prefill, lower quartiles: for
+         * seeding a scheduler when models load (50 target calls and 95 draft steps after at least 300 ms of warm-up
+         * passes).
          * In a fresh command-line process the JIT compiles on the same cores meanwhile: single calls spread by up
          * to 35%, and medians of 3 repeats put the first extra positions' cost 0-20% over a plain step on the
          * embedded pair, where it is 0-5%, enough to switch speculation off at the acceptance a generation starts
          * with.
          */
         public static Plan quick(int contextLength) {
-            return new Plan(contextLength, new int[]{1, 2, 3, 4, 6, 9, 13, 17}, 5, 0, 3, 0.25);
+            return new Plan(contextLength, new int[]{1, 2, 3, 4, 6, 9, 13, 17}, 5, 0, 3, 0.25, 1_000_000_000L);
         }
 
         /** The draft steps measured after a target call over {@code n} positions. */
@@ -113,6 +119,8 @@ public final class Calibrator {
      * priced a call over 2 positions 8-19% over a plain step on the embedded pair, where it costs 0-5% more.
      */
     static final long WARM_UP_NANOS = 300_000_000;
+    /** Repeats a plan runs whatever its budget: a median and an interquartile range need three. */
+    public static final int MIN_REPEATS = 3;
     /**
      * A plain step is measured as the last of this many consecutive single-position calls, as plain decoding runs
      * them, not right after a draft or a call of another size. The calibrated plain step was above what plain
@@ -156,6 +164,7 @@ public final class Calibrator {
         int next = 0;
         double[] prefill = new double[plan.repeats()];
         double[] draftPrefill = new double[plan.repeats()];
+        int repeats = 0;
         try (ModelSequence t = target.newSequence();
              ModelSequence d = draft == null ? null : draft.newSequence()) {
             t.prefill(tokens, 0, context);
@@ -164,6 +173,7 @@ public final class Calibrator {
             }
             double[] run = new double[plan.draftRun()];
             long warmUpStart = clock.getAsLong();
+            long budgetEnd = plan.budgetNanos() == 0 ? Long.MAX_VALUE : warmUpStart + plan.budgetNanos();
             do { // warm-up passes, not recorded
                 for (int n : sizes) {
                     time(t, tokens, context, n, clock);
@@ -173,6 +183,10 @@ public final class Calibrator {
                 }
             } while (clock.getAsLong() - warmUpStart < WARM_UP_NANOS);
             for (int r = 0; r < plan.repeats(); r++) {
+                if (r >= MIN_REPEATS && clock.getAsLong() - budgetEnd >= 0) {
+                    break;
+                }
+                repeats = r + 1;
                 if (prefillLength > 0) {
                     prefill[r] = timePrefill(t, tokens, prefillLength, context, clock);
                     if (d != null) {
@@ -195,6 +209,13 @@ public final class Calibrator {
                 }
             }
         }
+        for (int i = 0; i < sizes.length; i++) {
+            verify[i] = Arrays.copyOf(verify[i], repeats);
+        }
+        firstSteps = Arrays.copyOf(firstSteps, repeats * sizes.length);
+        nextSteps = Arrays.copyOf(nextSteps, next);
+        prefill = Arrays.copyOf(prefill, repeats);
+        draftPrefill = Arrays.copyOf(draftPrefill, repeats);
         double[] medians = new double[sizes.length];
         List<double[]> samples = new ArrayList<>(Arrays.asList(verify));
         for (int i = 0; i < sizes.length; i++) {
@@ -212,7 +233,7 @@ public final class Calibrator {
                 draft == null ? Double.NaN : quantile(nextSteps, plan.quantile()), prefillLength,
                 prefillLength > 0 ? quantile(prefill, 0.5) : Double.NaN,
                 prefillLength > 0 && draft != null ? quantile(draftPrefill, 0.5) : Double.NaN,
-                quantile(spreads, 0.5), noise, plan.repeats());
+                quantile(spreads, 0.5), noise, repeats);
     }
 
     /** One forward call over {@code n} positions after the context, then a rollback to it. */

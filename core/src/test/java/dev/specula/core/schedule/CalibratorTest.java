@@ -64,6 +64,22 @@ class CalibratorTest {
     }
 
     @Test
+    void theQuickPlanKeepsToItsBudgetWithASlowTargetButNeverTakesFewerThanThreeRepeats() {
+        FakeClock clock = new FakeClock();
+        assertEquals(5, Calibrator.calibrate(target(clock, 512), null, Calibrator.Plan.quick(64), clock).repeats());
+        // A 1B-like target: 250 ms per call, so one pass of the quick plan takes 2.5 s, past the 1 s budget.
+        ReferenceModel slow = ReferenceModel.builder(32, 1).maxLength(512).cost(clock, 250_000_000, TARGET_TOKEN).build();
+        long start = clock.getAsLong();
+        CostCalibration c = Calibrator.calibrate(slow, null, Calibrator.Plan.quick(64), clock);
+        assertEquals(Calibrator.MIN_REPEATS, c.repeats());
+        assertEquals(250_000_000 + TARGET_TOKEN, c.verifyNanos(1), 1e-6);
+        // the context's prefill, one warm-up pass of 8 sizes, three repeats of 8 sizes plus the plain step's two
+        // extra calls
+        assertEquals(1 + 8 + 3 * 10, Math.round((clock.getAsLong() - start) / 250e6), "calls made");
+        assertThrows(IllegalArgumentException.class, () -> new Calibrator.Plan(64, new int[]{1}, 3, 0, 2, 0.5, -1));
+    }
+
+    @Test
     void verifyCostsThatDipAreMadeNonDecreasingByPoolingTheDip() {
         assertArrayEquals(new double[]{4.42, 4.42, 4.5, 5.71, 5.71, 5.88},
                 Calibrator.nonDecreasing(new double[]{4.46, 4.38, 4.5, 5.78, 5.64, 5.88}), 1e-12);

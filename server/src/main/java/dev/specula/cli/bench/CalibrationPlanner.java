@@ -27,7 +27,7 @@ public final class CalibrationPlanner {
     /** Verify sizes of the sparse plan: dense where draft lengths usually end up, every fourth beyond. */
     public static final int[] SPARSE = {1, 2, 3, 4, 5, 6, 7, 9, 13, 17};
     /** Fewest repeats of a plan: a median of three and an interquartile range. */
-    public static final int MIN_REPEATS = 3;
+    public static final int MIN_REPEATS = Calibrator.MIN_REPEATS;
     /** The positions a pilot measures: the smallest and the largest call of every plan. */
     static final int[] PILOT_SIZES = {1, 17};
     /** Draft steps after each target call of every plan: as many as the longest draft. */
@@ -42,7 +42,7 @@ public final class CalibrationPlanner {
 
     /** The pilot: one warm-up and one measured call of each {@link #PILOT_SIZES} size, one prefill. */
     public static Calibrator.Plan pilot(int contextLength, int prefillLength) {
-        return new Calibrator.Plan(contextLength, PILOT_SIZES.clone(), 1, prefillLength, 2, 0.5);
+        return new Calibrator.Plan(contextLength, PILOT_SIZES.clone(), 1, prefillLength, 2, 0.5, 0);
     }
 
     /**
@@ -65,7 +65,7 @@ public final class CalibrationPlanner {
                     budgetSeconds));
         }
         for (int repeats = full.repeats(); repeats >= MIN_REPEATS; repeats--) {
-            Calibrator.Plan sparse = new Calibrator.Plan(contextLength, SPARSE, repeats, prefillLength, DRAFT_RUN, 0.5);
+            Calibrator.Plan sparse = new Calibrator.Plan(contextLength, SPARSE, repeats, prefillLength, DRAFT_RUN, 0.5, 0);
             double s = seconds(pilot, sparse);
             if (s <= budgetSeconds) {
                 return new Choice(sparse, s, String.format(Locale.ROOT, "sparse sizes %s, %d repeats: about %.0f s"
@@ -73,7 +73,7 @@ public final class CalibrationPlanner {
                         Arrays.toString(SPARSE), repeats, s, fullSeconds, budgetSeconds));
             }
         }
-        Calibrator.Plan least = new Calibrator.Plan(contextLength, SPARSE, MIN_REPEATS, prefillLength, DRAFT_RUN, 0.5);
+        Calibrator.Plan least = new Calibrator.Plan(contextLength, SPARSE, MIN_REPEATS, prefillLength, DRAFT_RUN, 0.5, 0);
         double s = seconds(pilot, least);
         return new Choice(least, s, String.format(Locale.ROOT, "sparse sizes %s, %d repeats: about %.0f s, over the"
                 + " %.0f s budget (no smaller plan gives a median and a spread)", Arrays.toString(SPARSE), MIN_REPEATS, s,

@@ -64,7 +64,7 @@ class CalibrationPlannerTest {
         assertArrayEquals(CalibrationPlanner.SPARSE, c.plan().positions());
         assertEquals(4, c.plan().repeats());
         assertEquals(7.304 + 6.38875 + 4 * 12.98875, c.estimatedSeconds(), 1e-9);
-        Calibrator.Plan oneMore = new Calibrator.Plan(166, CalibrationPlanner.SPARSE, 5, 150, CalibrationPlanner.DRAFT_RUN, 0.5);
+        Calibrator.Plan oneMore = new Calibrator.Plan(166, CalibrationPlanner.SPARSE, 5, 150, CalibrationPlanner.DRAFT_RUN, 0.5, 0);
         assertTrue(CalibrationPlanner.seconds(p, oneMore) > 75, "the most repeats that fit");
         assertEquals(CalibrationPlanner.seconds(p, c.plan()), c.estimatedSeconds(), 1e-9);
     }
