@@ -346,13 +346,14 @@ public final class AdaptiveScheduler implements DraftScheduler {
                 s.decay(o.forgetting());
             }
         });
-        if (drafted == 0) {
-            return;
+        if (drafted > 0) {
+            Proposal proposal = outcome.proposal();
+            SourceStats stats = sources.computeIfAbsent(proposal.source(), name -> newSource(proposal));
+            stats.decay(o.forgetting());
+            stats.observe(proposal, outcome.verdict().accepted(), outcome.draftNanos());
         }
-        Proposal proposal = outcome.proposal();
-        SourceStats stats = sources.computeIfAbsent(proposal.source(), name -> newSource(proposal));
-        stats.decay(o.forgetting());
-        stats.observe(proposal, outcome.verdict().accepted(), outcome.draftNanos());
+        // A probe lasts one step: a source that proposed nothing in it, or was not the one that drafted, was not measured.
+        sources.values().forEach(s -> s.probed = false);
     }
 
     /** Expected tokens per nanosecond when {@code s} drafts k (null: plain decoding, k = 0). */

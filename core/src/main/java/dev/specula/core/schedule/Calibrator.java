@@ -39,13 +39,13 @@ public final class Calibrator {
      * @param positions      the numbers of positions per target call to measure, ascending, starting at 1
      * @param repeats        measurements per size
      * @param prefillLength  also measure prefilling this many tokens (at most the context), once per repeat; 0 not
-     * @param draftRun       the most draft steps measured after one target call (at least 2, so that a step after
-     *                       the first is measured)
+     * @param draftRun       the most draft steps measured after one target call (at least 2; a step after the first
+     *                       is measured only after sizes of 3 positions and more, else it is priced as the first)
      * @param quantile       the quantile of a size's repeats that is its cost: the median for a benchmark's typical
      *                       cost, a lower one where other work may share the cores (a fresh process compiling its
      *                       code), since that only ever adds time
-     * @param budgetNanos    repeats after the {@value #MIN_REPEATS}th start only while the calibration has taken less
-     *                       than this (warm-up included); 0: every repeat runs
+     * @param budgetNanos    repeats after the {@value #MIN_REPEATS}th start only while less than this has passed
+     *                       since the warm-up began; 0: every repeat runs
      */
     public record Plan(int contextLength, int[] positions, int repeats, int prefillLength, int draftRun,
                        double quantile, long budgetNanos) {
@@ -94,8 +94,9 @@ public final class Calibrator {
         }
 
         /**
-         * Eight sizes for drafts of 0..16 tokens (the rest interpolated), drafts of at most 3 steps, 5 repeats (3
-         * once a second has passed: a 1B-parameter target's pass takes seconds), no prefill, lower quartiles: for
+         * Eight sizes for drafts of 0..16 tokens (the rest interpolated), drafts of at most 3 steps, 5 repeats (3 or 4
+         * once a second has passed since the warm-up began: a 1B-parameter target's pass takes seconds), no prefill,
+         * lower quartiles: for
          * seeding a scheduler when models load (50 target calls and 95 draft steps after at least 300 ms of warm-up
          * passes).
          * In a fresh command-line process the JIT compiles on the same cores meanwhile: single calls spread by up
@@ -118,7 +119,7 @@ public final class Calibrator {
      * hundred calls run partly interpreted while the JIT compiles on the same cores: after one pass, the quick plan
      * priced a call over 2 positions 8-19% over a plain step on the embedded pair, where it costs 0-5% more.
      */
-    static final long WARM_UP_NANOS = 300_000_000;
+    public static final long WARM_UP_NANOS = 300_000_000;
     /** Repeats a plan runs whatever its budget: a median and an interquartile range need three. */
     public static final int MIN_REPEATS = 3;
     /**
@@ -127,7 +128,7 @@ public final class Calibrator {
      * decoding took per token in the same bench run (4.36 against 3.16 ms on the embedded pair; 3.45 against 2.89 ms
      * in the next run, with this rule), which overpriced plain decoding in the predicted speedups.
      */
-    static final int PLAIN_RUN = 3;
+    public static final int PLAIN_RUN = 3;
 
     private Calibrator() {
     }
@@ -173,7 +174,6 @@ public final class Calibrator {
             }
             double[] run = new double[plan.draftRun()];
             long warmUpStart = clock.getAsLong();
-            long budgetEnd = plan.budgetNanos() == 0 ? Long.MAX_VALUE : warmUpStart + plan.budgetNanos();
             do { // warm-up passes, not recorded
                 for (int n : sizes) {
                     time(t, tokens, context, n, clock);
@@ -183,7 +183,7 @@ public final class Calibrator {
                 }
             } while (clock.getAsLong() - warmUpStart < WARM_UP_NANOS);
             for (int r = 0; r < plan.repeats(); r++) {
-                if (r >= MIN_REPEATS && clock.getAsLong() - budgetEnd >= 0) {
+                if (r >= MIN_REPEATS && plan.budgetNanos() > 0 && clock.getAsLong() - warmUpStart >= plan.budgetNanos()) {
                     break;
                 }
                 repeats = r + 1;
@@ -224,13 +224,15 @@ public final class Calibrator {
         medians = nonDecreasing(medians);
         if (draft != null) {
             samples.add(firstSteps);
-            samples.add(nextSteps);
+            if (next > 0) {
+                samples.add(nextSteps);
+            }
         }
         double[] spreads = samples.stream().mapToDouble(Calibrator::relativeIqr).toArray();
         double noise = quantile(samples.stream().mapToDouble(s -> 0.93 * relativeIqr(s) / Math.sqrt(s.length)).toArray(), 0.5);
         return new CostCalibration(context, sizes, medians,
                 draft == null ? Double.NaN : quantile(firstSteps, plan.quantile()),
-                draft == null ? Double.NaN : quantile(nextSteps, plan.quantile()), prefillLength,
+                draft == null ? Double.NaN : quantile(next > 0 ? nextSteps : firstSteps, plan.quantile()), prefillLength,
                 prefillLength > 0 ? quantile(prefill, 0.5) : Double.NaN,
                 prefillLength > 0 && draft != null ? quantile(draftPrefill, 0.5) : Double.NaN,
                 quantile(spreads, 0.5), noise, repeats);

@@ -17,11 +17,12 @@ import java.util.Arrays;
  *
  * @param contextLength     tokens in the sequences when measured
  * @param positions         the measured numbers of verified positions, ascending, starting at 1
- * @param verifyNanos       median wall time of one target call over {@code positions[i]} positions
- * @param draftStepNanos    median wall time of the draft model's first single-token step after a target call; NaN
- *                          without a draft model
- * @param draftNextStepNanos median wall time of each further step of the same draft (cheaper: the draft's weights are
- *                          back in the caches); NaN without a draft model
+ * @param verifyNanos       wall time of one target call over {@code positions[i]} positions (the calibration plan's
+ *                          quantile of its repeats, usually the median; non-decreasing in the positions)
+ * @param draftStepNanos    wall time of the draft model's first single-token step after a target call (the same
+ *                          quantile); NaN without a draft model
+ * @param draftNextStepNanos wall time of each further step of the same draft (cheaper: the draft's weights are back in
+ *                          the caches); NaN without a draft model
  * @param prefillLength     the prompt length whose prefill was measured; 0 if not measured
  * @param prefillNanos      median wall time of prefilling the target with that many tokens; NaN if not measured
  * @param draftPrefillNanos the same for the draft model; NaN if not measured or without a draft model

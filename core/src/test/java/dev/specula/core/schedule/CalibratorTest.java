@@ -80,6 +80,16 @@ class CalibratorTest {
     }
 
     @Test
+    void aPlanTooSmallToMeasureAFurtherDraftStepPricesItAsTheFirst() {
+        FakeClock clock = new FakeClock();
+        ReferenceModel t = target(clock, 512);
+        CostCalibration c = Calibrator.calibrate(t, draft(clock, t), new Calibrator.Plan(64, new int[]{1, 2}, 3, 0, 2,
+                0.5, 0), clock);
+        assertEquals(c.draftStepNanos(), c.draftNextStepNanos());
+        assertEquals(DRAFT_CALL + DRAFT_TOKEN, c.draftStepNanos(), 1e-9);
+    }
+
+    @Test
     void verifyCostsThatDipAreMadeNonDecreasingByPoolingTheDip() {
         assertArrayEquals(new double[]{4.42, 4.42, 4.5, 5.71, 5.71, 5.88},
                 Calibrator.nonDecreasing(new double[]{4.46, 4.38, 4.5, 5.78, 5.64, 5.88}), 1e-12);

@@ -32,7 +32,8 @@ class RecentMedianTest {
         assertTrue(m.isEmpty() && Double.isNaN(m.median()));
         for (int i = 0; i < 500; i++) {
             // repeated values and ties exercise the removal of the oldest among equal ones
-            double v = r.nextInt(4) == 0 ? 7.0 : r.nextInt(3) == 0 ? -0.0 : r.nextDouble(-5, 100);
+            int kind = r.nextInt(6);
+            double v = kind == 0 ? 7.0 : kind == 1 ? -0.0 : kind == 2 ? 0.0 : r.nextDouble(-5, 100);
             m.add(v);
             all.add(v);
             for (double q : new double[]{0, 0.25, 0.5, 0.9, 1}) {

@@ -40,7 +40,7 @@ public final class CalibrationPlanner {
     public record Choice(Calibrator.Plan plan, double estimatedSeconds, String reason) {
     }
 
-    /** The pilot: one warm-up and one measured call of each {@link #PILOT_SIZES} size, one prefill. */
+    /** The pilot: warm-up passes, then one measured call of each {@link #PILOT_SIZES} size, each with its draft, one prefill. */
     public static Calibrator.Plan pilot(int contextLength, int prefillLength) {
         return new Calibrator.Plan(contextLength, PILOT_SIZES.clone(), 1, prefillLength, 2, 0.5, 0);
     }
@@ -81,8 +81,9 @@ public final class CalibrationPlanner {
     }
 
     /**
-     * What {@code plan} costs at {@code pilot}'s prices: the prefill of the context into target and draft, a warm-up
-     * pass (each size once, each followed by its draft), then per repeat each size with its draft and one measured
+     * What {@code plan} costs at {@code pilot}'s prices: the prefill of the context into target and draft, warm-up
+     * passes (each size once, each followed by its draft) until {@link Calibrator#WARM_UP_NANOS} have passed, then per
+     * repeat each size with its draft, the plain step's extra calls ({@link Calibrator#PLAIN_RUN}) and one measured
      * prefill of the prompt length into each model.
      */
     static double seconds(CostCalibration pilot, Calibrator.Plan plan) {
@@ -91,11 +92,13 @@ public final class CalibrationPlanner {
         for (int n : plan.positions()) {
             pass += pilot.verifyNanos(n) + (pilot.hasDraftModel() ? pilot.draftNanos(plan.draftSteps(n)) : 0);
         }
+        double warmUp = Math.max(1, Math.ceil(Calibrator.WARM_UP_NANOS / pass)) * pass; // whole passes, >= 300 ms
+        double plainRun = (Calibrator.PLAIN_RUN - 1) * pilot.verifyNanos(1); // a repeat's extra plain calls
         double perToken = pilot.prefillLength() > 0 ? pilot.prefillNanos() / pilot.prefillLength() : pilot.verifyNanos(1);
         double draftPerToken = !pilot.hasDraftModel() ? 0 : pilot.prefillLength() > 0 && !Double.isNaN(pilot.draftPrefillNanos())
                 ? pilot.draftPrefillNanos() / pilot.prefillLength() : draftStep;
         double contextPrefill = plan.contextLength() * (perToken + draftPerToken);
         double prefill = plan.prefillLength() * (perToken + draftPerToken);
-        return (contextPrefill + pass + plan.repeats() * (pass + prefill)) / 1e9;
+        return (contextPrefill + warmUp + plan.repeats() * (pass + plainRun + prefill)) / 1e9;
     }
 }
