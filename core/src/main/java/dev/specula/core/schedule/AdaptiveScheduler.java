@@ -395,15 +395,16 @@ public final class AdaptiveScheduler implements DraftScheduler {
             return false;
         }
         double perToken = draftTokenPrior();
+        double expected = 1;
         double reach = 1;
         double a = s.pooledAcceptance();
         for (int i = 1; i <= k; i++) {
             a = s.acceptance(i, a);
             reach *= a;
+            expected += reach;
         }
-        double now = s.expectedTokens(k) / (s.draftCost(k, perToken) + verifyCost(k + 1));
-        double hope = (s.expectedTokens(k) + reach * HOPEFUL_ACCEPTANCE)
-                / (s.draftCost(k + 1, perToken) + verifyCost(k + 2));
+        double now = expected / (s.draftCost(k, perToken) + verifyCost(k + 1));
+        double hope = (expected + reach * HOPEFUL_ACCEPTANCE) / (s.draftCost(k + 1, perToken) + verifyCost(k + 2));
         return hope > now;
     }
 

@@ -275,14 +275,28 @@ class SchedulerSimulationTest {
 
     /** One generation of {@code tokens} at draft cost c whose acceptance depends on the step and the position. */
     static double positionalRun(DraftScheduler s, PositionAcceptance acceptance, double c, int tokens, long seed) {
-        SplittableRandom r = new SplittableRandom(seed);
+        return stepsUntil(s, (step, produced, position) -> acceptance.at(step, position), c, tokens, true,
+                new SplittableRandom(seed));
+    }
+
+    /** Acceptance of draft position {@code position} at decoding step {@code step}, {@code produced} tokens in. */
+    interface StepAcceptance {
+        double at(int step, int produced, int position);
+    }
+
+    /**
+     * Decodes until {@code tokens} are produced at draft cost c (a draft of k tokens costs k c T, a target call over n
+     * positions T verifyRatio(n)); with {@code capAtEnd} no draft runs past the last token. Returns tokens per ns.
+     */
+    static double stepsUntil(DraftScheduler s, StepAcceptance acceptance, double c, int tokens, boolean capAtEnd,
+                             SplittableRandom r) {
         double time = 0;
         int produced = 0;
         for (int step = 0; produced < tokens; step++) {
             DraftPlan plan = s.plan();
-            int k = Math.min(plan.maxDraftTokens(), tokens - produced - 1);
+            int k = capAtEnd ? Math.min(plan.maxDraftTokens(), tokens - produced - 1) : plan.maxDraftTokens();
             int acc = 0;
-            while (acc < k && r.nextDouble() < acceptance.at(step, acc + 1)) {
+            while (acc < k && r.nextDouble() < acceptance.at(step, produced, acc + 1)) {
                 acc++;
             }
             long draft = Math.round(k * c * T);
@@ -425,25 +439,8 @@ class SchedulerSimulationTest {
             e = text.nextDouble() < flip != e;
             isEasy[i] = e;
         }
-        SplittableRandom r = new SplittableRandom(seed * 31 + 7);
-        double time = 0;
-        int produced = 0;
-        while (produced < tokens) {
-            DraftPlan plan = s.plan();
-            int k = plan.maxDraftTokens();
-            int acc = 0;
-            while (acc < k && r.nextDouble() < (isEasy[produced + acc] ? easy : hard)) {
-                acc++;
-            }
-            long draft = Math.round(k * c * T);
-            long verify = Math.round(T * verifyRatio(k + 1));
-            time += draft + verify;
-            produced += acc + 1;
-            s.feedback(new StepOutcome(plan, new Proposal(new int[k], null, null, k, "model:draft"),
-                    new Verdict(k, acc, 0), draft, verify));
-        }
-        s.finish();
-        return produced / time;
+        return stepsUntil(s, (step, produced, position) -> isEasy[produced + position - 1] ? easy : hard, c, tokens,
+                false, new SplittableRandom(seed * 31 + 7));
     }
 
     @Test
