@@ -13,6 +13,7 @@ import io.javalin.util.JavalinBindException;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.handler.GracefulHandler;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,7 +28,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -60,6 +64,8 @@ public final class OpenAiServer {
     static final Duration IDLE_TIMEOUT = Duration.ofMinutes(10);
     /** Threads beyond the running and waiting generations, for cheap requests and for refusing the excess. */
     private static final int SPARE_THREADS = 16;
+    /** The least time stopping leaves requests in progress to finish their answers, whatever the grace left. */
+    private static final Duration MIN_DRAIN = Duration.ofSeconds(1);
     private static final Pattern CLIENT_REQUEST_ID = Pattern.compile("[A-Za-z0-9._:-]{1,64}");
     private static final Logger LOG = LoggerFactory.getLogger(OpenAiServer.class);
     private static final Logger ACCESS = LoggerFactory.getLogger("dev.specula.cli.serve.access");
@@ -168,6 +174,8 @@ public final class OpenAiServer {
     private final Map<String, Route> routes = new LinkedHashMap<>();
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final Javalin app;
+    /** Counts the requests in progress at Jetty's level, so that stopping can wait for their answers. */
+    private final GracefulHandler requests = new GracefulHandler();
     private volatile CompletionEngine engine;
 
     private OpenAiServer(Config config) {
@@ -201,6 +209,9 @@ public final class OpenAiServer {
             pool.setName("specula-serve");
             pool.setDaemon(true);
             c.jetty.threadPool = pool;
+            // Stopping lets requests in progress finish writing their answers (a waiting request's 503) before the
+            // connections close; Javalin puts its handlers inside this one.
+            c.jetty.modifyServer(server -> server.setHandler(requests));
             routes.forEach((path, route) -> c.routes.addHttpHandler(route.method(), path, ctx -> serve(ctx, route)));
             // Javalin answers an unmatched method or path with 404: ours says which, in OpenAI's shape.
             c.routes.error(404, "*", ctx -> {
@@ -357,11 +368,13 @@ public final class OpenAiServer {
 
     /**
      * Refuses new requests (503), cancels the generations in progress at their next step, waits up to
-     * {@code grace} for them to end, and stops the HTTP server. Idempotent.
+     * {@code grace} for them to end, and stops the HTTP server once the requests in progress have written their
+     * answers (within the grace left, and at least {@link #MIN_DRAIN}). Idempotent.
      *
      * @return whether every generation ended, so that the engine may be closed
      */
     public boolean stop(Duration grace) {
+        long deadline = System.nanoTime() + grace.toNanos();
         admission.stop();
         try {
             return admission.awaitIdle(grace);
@@ -369,8 +382,20 @@ public final class OpenAiServer {
             Thread.currentThread().interrupt();
             return false;
         } finally {
+            drain(Math.max(MIN_DRAIN.toNanos(), deadline - System.nanoTime()));
             app.stop();
             stopped.countDown();
+        }
+    }
+
+    /** Waits up to {@code nanos} for the requests in progress to write their answers; new ones get 503. */
+    private void drain(long nanos) {
+        try {
+            requests.shutdown().get(nanos, TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            LOG.warn("stopping with requests still in progress: {}", e.toString());
         }
     }
 
