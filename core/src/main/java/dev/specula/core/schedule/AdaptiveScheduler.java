@@ -369,7 +369,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         double bestRate = -1;
         double expected = 1;
         double reach = 1;
-        double a = s.pooledAcceptance();
+        double a = s.chainStart();
         for (int k = 1; k <= o.maxDraftLength(); k++) {
             a = s.acceptance(k, a);
             reach *= a;
@@ -397,7 +397,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         double perToken = draftTokenPrior();
         double expected = 1;
         double reach = 1;
-        double a = s.pooledAcceptance();
+        double a = s.chainStart();
         for (int i = 1; i <= k; i++) {
             a = s.acceptance(i, a);
             reach *= a;
@@ -578,13 +578,21 @@ public final class AdaptiveScheduler implements DraftScheduler {
         }
 
         /**
+         * What position 1 is shrunk towards: the prior. Not the pooled acceptance, which is mostly position 1's own
+         * evidence (every draft tests it): shrinking towards it would count each early verdict twice.
+         */
+        double chainStart() {
+            return o.priorAcceptance();
+        }
+
+        /**
          * Estimated acceptance of position {@code i} (1-based) given the previous ones were accepted. Position 1 is
-         * shrunk towards the pooled acceptance, each later one towards the estimate of the position before it: the
-         * pooled mean is mostly position 1's evidence (every draft tests it), while acceptance usually rises with the
-         * position, so shrinking rarely drafted positions to it would keep judging long drafts by short ones.
+         * shrunk towards the prior, each later one towards the estimate of the position before it: acceptance usually
+         * rises with the position, so shrinking rarely drafted positions to a pooled mean (mostly position 1's
+         * evidence) would keep judging long drafts by short ones.
          */
         double acceptance(int i) {
-            double a = pooledAcceptance();
+            double a = chainStart();
             for (int j = 1; j <= i; j++) {
                 a = acceptance(j, a);
             }
@@ -606,7 +614,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         double expectedTokens(int k) {
             double e = 1;
             double reach = 1;
-            double a = pooledAcceptance();
+            double a = chainStart();
             for (int j = 1; j <= k; j++) {
                 a = acceptance(j, a);
                 reach *= a;
@@ -615,7 +623,12 @@ public final class AdaptiveScheduler implements DraftScheduler {
             return e;
         }
 
-        /** The given quantile of the posterior acceptance of the first draft position. */
+        /**
+         * The given quantile of the posterior acceptance of the first draft position, shrunk towards the pooled
+         * acceptance rather than the prior: it counts position 1's verdicts twice, which makes the on/off hysteresis
+         * that uses it follow the evidence over the prior, so a source switched back on after its evidence faded
+         * leaves again after a few rejections.
+         */
         double upperAcceptance(double quantile) {
             double s = o.priorStrength();
             double pooled = pooledAcceptance();

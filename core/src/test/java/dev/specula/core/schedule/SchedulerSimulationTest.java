@@ -147,10 +147,10 @@ class SchedulerSimulationTest {
             worst = Math.min(worst, adaptive / fixed);
         }
         System.out.print("first generation / best fixed k, from a cold start:\n" + table);
-        // The a = 0.5, c = 0.2 cell (best k = 1, speculation's whole gain 9.5%) sits at 0.950-0.951 over 200 seeds both
-        // before and after costs were priced from the calibration's shape: its losses are the 10x cold steps and
-        // switching off on noisy acceptance, not the cost model. The bar allows that cell's 0.5% of seed noise.
-        assertTrue(worst >= 0.945, table.toString());
+        // The a = 0.5, c = 0.2 cell (best k = 1, speculation's whole gain 9.5%) is the worst: 0.963 with position 1
+        // shrunk towards the prior, 0.954 when it was shrunk towards the pooled mean (its own verdicts counted twice).
+        // Its losses are the 10x cold steps and switching off on noisy acceptance, not the cost model.
+        assertTrue(worst >= 0.955, table.toString());
     }
 
     @Test
@@ -339,23 +339,25 @@ class SchedulerSimulationTest {
         // As on the embedded pair's fibonacci prompt: the first draft position is accepted 45% of the time, a later
         // one 85% of the time once the ones before it were. Drafts of one token only ever measure position 1, so a
         // scheduler that judges later positions by it finds only slowly that longer drafts pay (one token: 0.92 of
-        // the best, k = 4). Measured over 256 tokens: 0.951 shrinking each position towards the one before it and
-        // exploring a barely measured next position sooner; 0.941 shrinking towards the pooled mean, every 12 steps.
+        // the best, k = 4). Measured over 256 tokens: 0.960 shrinking each position towards the one before it (position
+        // 1 towards the prior) and exploring a barely measured next position sooner; 0.951 with position 1 shrunk
+        // towards the pooled mean; 0.941 shrinking every position towards the pooled mean, exploring every 12 steps.
         StringBuilder why = new StringBuilder();
         double fraction = firstGenerationOverBestFixed((step, position) -> position == 1 ? 0.45 : 0.85, 0.15, 256, why);
         System.out.println("rising acceptance: " + why);
-        assertTrue(fraction >= 0.945, why.toString());
+        assertTrue(fraction >= 0.955, why.toString());
     }
 
     @Test
     void aHardOpeningDoesNotSwitchOffADraftThatPaysAfterIt() {
         // A text whose first 12 steps are hard for the draft (position 1 accepted 30% of the time, a marginal loss),
         // then easy (80%): whether it stays on through the opening or is switched off and probed back on, the first
-        // generation must find the easy part quickly (0.966 of the best fixed length, k = 3).
+        // generation must find the easy part quickly (0.980 of the best fixed length, k = 3; 0.966 while position 1
+        // was shrunk towards the pooled mean, which counts its own early rejections twice).
         StringBuilder why = new StringBuilder();
         double fraction = firstGenerationOverBestFixed((step, position) -> step < 12 ? 0.3 : 0.8, 0.15, 128, why);
         System.out.println("hard opening: " + why);
-        assertTrue(fraction >= 0.95, why.toString());
+        assertTrue(fraction >= 0.97, why.toString());
     }
 
     /** Feeds {@code s} one step that drafted what it planned and kept {@code kept}, at draft cost c. */
@@ -476,13 +478,19 @@ class SchedulerSimulationTest {
 
     @Test
     void adaptiveSettlesOnPlainDecodingWhereAcceptanceIsBelowTheCostRatio() {
+        // Mostly plain, and at most 2% slower than plain (issue 15's floor): a source switched off is judged by a
+        // prior again once its evidence has faded, so it is tried for a few steps every ~100.
         double[][] cells = {{0.3, 0.4}, {0.3, 0.6}, {0.4, 0.6}, {0.1, 0.2}};
         for (double[] cell : cells) {
             Run run = simulate(Scheduling.adaptive(), cell[0], cell[1], 5_000, 1);
+            Run plainRun = simulate(new FixedScheduler(0), cell[0], cell[1], 5_000, 1);
             List<Integer> late = run.ks().subList(run.ks().size() / 2, run.ks().size());
             long plain = late.stream().filter(k -> k == 0).count();
-            assertTrue(plain >= 0.95 * late.size(), "a=" + cell[0] + " c=" + cell[1] + ": only " + plain + " of "
-                    + late.size() + " late steps were plain");
+            String where = "a=" + cell[0] + " c=" + cell[1] + ": ";
+            assertTrue(plain >= 0.9 * late.size(), where + "only " + plain + " of " + late.size()
+                    + " late steps were plain");
+            assertTrue(run.rate() >= 0.98 * plainRun.rate(), where + "adaptive " + run.rate() + " against plain "
+                    + plainRun.rate());
         }
     }
 
