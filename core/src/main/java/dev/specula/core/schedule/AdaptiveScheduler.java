@@ -17,8 +17,8 @@ import java.util.function.Consumer;
  *
  * <p>The model. Let a<sub>i</sub> be the probability that draft position i is accepted given that positions
  * 1..i-1 were (estimated per position by a Beta posterior with exponential forgetting; position 1 shrunk towards
- * the pooled acceptance, each later position towards the estimate of the one before it, so that rarely reached
- * positions borrow strength without being judged by position 1, which dominates the pooled mean). A step that
+ * the prior, each later position towards the estimate of the one before it, so that rarely reached positions
+ * borrow strength without being judged by position 1 alone). A step that
  * drafts k tokens yields E(k) = 1 + &Sigma;<sub>j=1..k</sub> &Pi;<sub>i&le;j</sub> a<sub>i</sub> tokens
  * &mdash; Leviathan's (1 - a<sup>k+1</sup>) / (1 - a) when every a<sub>i</sub> = a &mdash; and costs
  * T(k) = D(k) + V(k+1), where D(k) is the measured cost of drafting k tokens and V(n) the measured cost of one
@@ -61,7 +61,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
      * @param maxDraftLength     the longest draft considered
      * @param forgetting         per-step decay of acceptance evidence (0.98 remembers ~50 steps)
      * @param priorAcceptance    prior mean acceptance before any evidence
-     * @param priorStrength      pseudo-observations behind priors and behind the shrinkage to the pooled mean
+     * @param priorStrength      pseudo-observations behind priors and behind each position's shrinkage
      * @param initialDraftLength draft length before any cost is measured
      * @param verifySlopePrior   relative cost of one more verified position, used until two lengths are measured
      * @param draftCostPrior     cost of a draft token relative to one target call, until measured
