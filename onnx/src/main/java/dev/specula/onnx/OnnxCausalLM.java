@@ -45,6 +45,7 @@ public final class OnnxCausalLM implements CausalLanguageModel {
     private RowInvarianceProbe.Decision rowInvariance;
     /** Set once at load, before any sequence: null when sequences write present KV into their own buffers, else why not. */
     private String kvNotPinned = "undecided";
+    private String spinning = "undecided"; // "while a call runs ..." or "off ...", with the reason
     private final ModelConfig config;
     private final OnnxModelOptions options;
     private final OrtEnvironment env;
@@ -111,10 +112,12 @@ public final class OnnxCausalLM implements CausalLanguageModel {
             so.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
             so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
             so.setMemoryPatternOptimization(false); // shapes change every call
-            so.addConfigEntry("session.intra_op.allow_spinning", options.spinning() ? "1" : "0");
+            String spinning = spinning(options);
+            boolean spin = spinning.startsWith("while");
+            so.addConfigEntry("session.intra_op.allow_spinning", spin ? "1" : "0");
             // With one inter-op thread and sequential execution the inter-op pool is idle: never let it spin.
             so.addConfigEntry("session.inter_op.allow_spinning", "0");
-            if (options.spinning()) {
+            if (spin) {
                 // Spin only while a call runs (no futex wake per parallel section); block once it returns, so
                 // an idle pool does not burn the core the other model of a speculative pair is about to use.
                 so.addConfigEntry("session.force_spinning_stop", "1");
@@ -144,6 +147,7 @@ public final class OnnxCausalLM implements CausalLanguageModel {
                         + " but config.json says num_hidden_layers " + config.numHiddenLayers());
             }
             model = new OnnxCausalLM(dir, files, config, options, env, so, session, signature, loadedFrom);
+            model.spinning = spinning;
             model.kvNotPinned = options.pinnedKv() ? kvNotPinned(session, signature, config.maxPositionEmbeddings())
                     : "turned off in the options";
             model.rollback = RollbackProbe.decide(model);
@@ -267,6 +271,11 @@ public final class OnnxCausalLM implements CausalLanguageModel {
 
     public OnnxModelOptions options() {
         return options;
+    }
+
+    /** Whether its intra-op threads spin, as decided at load, with the reason (e.g. "off (auto: one thread)"). */
+    public String spinning() {
+        return spinning;
     }
 
     ModelSignature signature() {
@@ -490,6 +499,26 @@ public final class OnnxCausalLM implements CausalLanguageModel {
     }
 
     /**
+     * Whether the intra-op threads spin, with the reason: "while a call runs ..." or "off ...". {@code AUTO} samples
+     * other processes' CPU use ({@link CpuContention}); one thread never spins.
+     */
+    private static String spinning(OnnxModelOptions options) {
+        switch (options.spinning()) {
+            case ON:
+                return "while a call runs (on in the options)";
+            case OFF:
+                return "off (off in the options)";
+            default:
+                if (options.intraOpThreads() == 1) {
+                    return "off (auto: one thread)";
+                }
+                CpuContention c = CpuContention.sample(CpuContention.SAMPLE);
+                return (c.spinningPays(options.intraOpThreads()) ? "while a call runs" : "off") + " (auto: "
+                        + c.describe() + " at load)";
+        }
+    }
+
+    /**
      * What was loaded and how it runs, for {@code --verbose} and reports: the graph, shapes, KV and logits types,
      * the rollback decision with its reason, the prefill chunk and the load time.
      */
@@ -500,7 +529,7 @@ public final class OnnxCausalLM implements CausalLanguageModel {
                 + signature.kvType() + " KV, " + signature.logitsType() + " logits; rollback " + rollback
                 + "; rowInvariant=" + rowInvariance.rowInvariant() + " (" + rowInvariance.reason() + ")"
                 + "; batches: " + batching() + "; prefill chunks of " + options.prefillChunkTokens() + " tokens; " + options.intraOpThreads()
-                + " intra-op thread(s), spinning " + (options.spinning() ? "while a call runs" : "off") + "; present KV "
+                + " intra-op thread(s), spinning " + spinning + "; present KV "
                 + (kvNotPinned == null ? "written into the sequence's own buffers" : "allocated per call (" + kvNotPinned
                 + ")") + "; loaded in " + loadTime.toMillis() + " ms";
     }

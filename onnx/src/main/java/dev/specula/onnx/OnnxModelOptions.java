@@ -14,11 +14,8 @@ import java.nio.file.Path;
  * @param intraOpThreads        threads one forward call may use (ONNX Runtime's intra-op pool); {@code >= 1}
  * @param provider              the execution provider
  * @param cudaDeviceId          the GPU for {@link ExecutionProvider#CUDA}
- * @param spinning              whether intra-op threads spin waiting for work while a forward call runs (no
- *                              wake-up per parallel section; they block again when the call returns); off by default:
- *                              on a machine whose cores are shared with other work, spinning threads lose their
- *                              time slices (measured on 2 loaded cores: 2 threads with spinning decoded 0.43x as
- *                              fast as without)
+ * @param spinning              whether intra-op threads spin waiting for work while a forward call runs, or block
+ *                              (see {@link Spinning}; {@link Spinning#AUTO} by default)
  * @param variant               which graph of a directory to load: {@code ""} for {@code model.onnx} /
  *                              {@code decoder_model_merged.onnx}, else e.g. {@code "q4"} for {@code onnx/model_q4.onnx}
  *                              (see {@link ModelFiles})
@@ -31,7 +28,7 @@ import java.nio.file.Path;
  *                              tensors ONNX Runtime allocates per call (on by default; used only where both sets at the
  *                              full context are small, see {@code OnnxCausalLM.description()})
  */
-public record OnnxModelOptions(int intraOpThreads, ExecutionProvider provider, int cudaDeviceId, boolean spinning,
+public record OnnxModelOptions(int intraOpThreads, ExecutionProvider provider, int cudaDeviceId, Spinning spinning,
                                String variant, int prefillChunkTokens, RollbackMode rollback,
                                Path optimizedModelCache, boolean pinnedKv) {
 
@@ -48,6 +45,25 @@ public record OnnxModelOptions(int intraOpThreads, ExecutionProvider provider, i
          * otherwise.
          */
         CUDA
+    }
+
+    /**
+     * Whether the intra-op threads spin while a forward call runs. Spinning saves a wake-up per parallel section (a
+     * decode step of a small model has hundreds): on an otherwise idle 2-core VM, 2 threads decoded the embedded
+     * target 1.37x as fast spinning, speculation 1.15x. Spinning threads that share their cores with other busy
+     * processes lose their time slices instead: with two busy processes on those 2 cores, 0.59x and 0.88x. Either
+     * way the threads block once the call returns, so an idle pool never takes the core that the other model of a
+     * speculative pair needs next.
+     */
+    public enum Spinning {
+        /**
+         * Decide at load: spin when, over a 100 ms sample, other processes left idle at least the cores the threads
+         * need (less half a core); one thread never spins (it is the calling thread). The decision and the sample
+         * are in {@code OnnxCausalLM.description()}; it is not revisited if the load changes later.
+         */
+        AUTO,
+        ON,
+        OFF
     }
 
     /** How a sequence forgets rolled-back tokens. */
@@ -86,6 +102,9 @@ public record OnnxModelOptions(int intraOpThreads, ExecutionProvider provider, i
         if (rollback == null) {
             throw new IllegalArgumentException("rollback must not be null (AUTO, MASKED or COMPACT)");
         }
+        if (spinning == null) {
+            throw new IllegalArgumentException("spinning must not be null (AUTO, ON or OFF)");
+        }
     }
 
     /** CPU with one intra-op thread per available core (at most 8). */
@@ -94,12 +113,12 @@ public record OnnxModelOptions(int intraOpThreads, ExecutionProvider provider, i
     }
 
     public static OnnxModelOptions cpu(int threads) {
-        return new OnnxModelOptions(threads, ExecutionProvider.CPU, 0, false, "", DEFAULT_PREFILL_CHUNK,
+        return new OnnxModelOptions(threads, ExecutionProvider.CPU, 0, Spinning.AUTO, "", DEFAULT_PREFILL_CHUNK,
                 RollbackMode.AUTO, null, true);
     }
 
     public static OnnxModelOptions cuda(int deviceId) {
-        return new OnnxModelOptions(1, ExecutionProvider.CUDA, deviceId, false, "", DEFAULT_PREFILL_CHUNK,
+        return new OnnxModelOptions(1, ExecutionProvider.CUDA, deviceId, Spinning.AUTO, "", DEFAULT_PREFILL_CHUNK,
                 RollbackMode.AUTO, null, true);
     }
 
@@ -108,7 +127,12 @@ public record OnnxModelOptions(int intraOpThreads, ExecutionProvider provider, i
                 optimizedModelCache, pinnedKv);
     }
 
+    /** Spinning on or off, instead of deciding at load. */
     public OnnxModelOptions withSpinning(boolean spin) {
+        return withSpinning(spin ? Spinning.ON : Spinning.OFF);
+    }
+
+    public OnnxModelOptions withSpinning(Spinning spin) {
         return new OnnxModelOptions(intraOpThreads, provider, cudaDeviceId, spin, variant, prefillChunkTokens, rollback,
                 optimizedModelCache, pinnedKv);
     }

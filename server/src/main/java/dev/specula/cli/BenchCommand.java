@@ -87,6 +87,11 @@ final class BenchCommand implements Callable<Integer> {
             description = "Intra-op threads of the draft. Default: as the target (they run one after the other).")
     Integer draftThreads;
 
+    @Option(names = "--spinning", paramLabel = "auto|on|off", defaultValue = "auto", description = "Whether intra-op"
+            + " threads spin while a forward call runs: 'auto' decides at load (on where other processes leave the"
+            + " cores idle), 'on' or 'off'. Default: ${DEFAULT-VALUE}.")
+    String spinning;
+
     @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON (with plain decoding's token ids per prompt).")
     Path json;
 
@@ -123,7 +128,7 @@ final class BenchCommand implements Callable<Integer> {
         int reps = quick ? 1 : repeats;
         Path targetDir = target != null ? target : EmbeddedModels.target();
         Path draftDir = draftModel != null ? draftModel : target == null ? EmbeddedModels.draft() : null;
-        OnnxModelOptions targetOptions = threads != null ? OnnxModelOptions.cpu(threads) : OnnxModelOptions.defaults();
+        OnnxModelOptions targetOptions = targetOptions();
         Map<String, List<BenchConfig>> plan = new LinkedHashMap<>();
         for (Workload w : ws) {
             plan.put(w.name(), BenchConfig.forWorkload(w.name(), quick).stream()
@@ -186,6 +191,7 @@ final class BenchCommand implements Callable<Integer> {
         env.put("draft", d == null ? "none" : d.directory() + " (" + d + ", model.onnx sha256 " + d.modelSha256() + ")");
         env.put("specula", String.valueOf(BenchCommand.class.getPackage().getImplementationVersion()));
         env.put("threads", "target " + options.intraOpThreads() + ", draft " + draftOptions().intraOpThreads());
+        env.put("spinning", "target " + t.spinning() + (d == null ? "" : "; draft " + d.spinning()));
         env.put("repeats", String.valueOf(reps) + (quick ? " (quick)" : ""));
         env.put("prompts per workload", prompts == 0 ? (quick ? "2 (quick)" : "all") : "at most " + prompts);
         env.put("calibration budget", calibrationBudget == 0 ? "none (full plan)" : calibrationBudget + " s per workload");
@@ -213,7 +219,13 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    private OnnxModelOptions draftOptions() {
-        return draftThreads != null ? OnnxModelOptions.cpu(draftThreads) : OnnxModelOptions.defaults();
+    OnnxModelOptions targetOptions() {
+        return (threads != null ? OnnxModelOptions.cpu(threads) : OnnxModelOptions.defaults())
+                .withSpinning(ModelOptions.spinning(spinning));
+    }
+
+    OnnxModelOptions draftOptions() {
+        return (draftThreads != null ? OnnxModelOptions.cpu(draftThreads) : OnnxModelOptions.defaults())
+                .withSpinning(ModelOptions.spinning(spinning));
     }
 }

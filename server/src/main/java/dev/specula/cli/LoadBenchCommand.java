@@ -31,10 +31,8 @@ final class LoadBenchCommand {
         Path targetDir = options.target != null ? options.target : EmbeddedModels.target();
         Path draftDir = options.draftModel != null ? options.draftModel
                 : options.target == null ? EmbeddedModels.draft() : null;
-        OnnxModelOptions targetOptions = options.threads != null ? OnnxModelOptions.cpu(options.threads)
-                : OnnxModelOptions.defaults();
-        OnnxModelOptions draftOptions = options.draftThreads != null ? OnnxModelOptions.cpu(options.draftThreads)
-                : OnnxModelOptions.defaults();
+        OnnxModelOptions targetOptions = options.targetOptions();
+        OnnxModelOptions draftOptions = options.draftOptions();
         List<String> prompts = Workload.load(List.of("code"), false, 0).get(0).prompts();
         int[] levels = options.streams != null ? options.streams.stream().mapToInt(Integer::intValue).toArray()
                 : options.quick ? new int[]{1, 4} : new int[]{1, 4, 16, 64};
@@ -69,8 +67,9 @@ final class LoadBenchCommand {
             md.println();
             md.printf("Greedy, %d new tokens per generation, the code workload's %d prompts cycled over the streams;"
                     + " at least %d generations per level; %d repeat(s), the modes interleaved. %s, %d cores"
-                    + " available, %s; %.0f s.%n%n", tokens,
+                    + " available, spinning %s, %s; %.0f s.%n%n", tokens,
                     prompts.size(), minPerLevel, repeats, Instant.now(), Runtime.getRuntime().availableProcessors(),
+                    targetOptions.spinning().name().toLowerCase(java.util.Locale.ROOT),
                     System.getProperty("java.vm.name") + " " + System.getProperty("java.version"),
                     (System.nanoTime() - start) / 1e9);
             LoadBench.printMarkdown(cells, md);

@@ -44,6 +44,12 @@ final class ModelOptions {
             description = "Intra-op threads of the draft model. Default: as the target (they run one after the other).")
     Integer draftThreads;
 
+    @Option(names = "--spinning", paramLabel = "auto|on|off", defaultValue = "auto", description = "Whether intra-op"
+            + " threads spin while a forward call runs: 'auto' decides at load (on where other processes leave the"
+            + " cores idle: faster on a dedicated machine, slower on a busy one), 'on' or 'off'."
+            + " Default: ${DEFAULT-VALUE}.")
+    String spinning;
+
     @Option(names = "--variant", paramLabel = "NAME", description = "The graph variant of a transformers.js export"
             + " (onnx/model_NAME.onnx, e.g. fp16, quantized, q4) for target and draft. Default: the plain model.")
     String variant;
@@ -68,6 +74,20 @@ final class ModelOptions {
                             + "], got " + k);
                 }
                 return Scheduling.fixed(k);
+        }
+    }
+
+    /** The value of a {@code --spinning} option. */
+    static OnnxModelOptions.Spinning spinning(String value) {
+        switch (value) {
+            case "auto":
+                return OnnxModelOptions.Spinning.AUTO;
+            case "on":
+                return OnnxModelOptions.Spinning.ON;
+            case "off":
+                return OnnxModelOptions.Spinning.OFF;
+            default:
+                throw new IllegalArgumentException("--spinning must be auto, on or off, got '" + value + "'");
         }
     }
 
@@ -102,9 +122,11 @@ final class ModelOptions {
             throw new IllegalArgumentException("--draft-threads must be >= 1, got " + draftThreads);
         }
         Scheduling scheduling = wrap.apply(scheduling());
-        OnnxModelOptions targetOptions = threads != null ? OnnxModelOptions.cpu(threads) : OnnxModelOptions.defaults();
-        OnnxModelOptions draftOptions = draftThreads != null ? OnnxModelOptions.cpu(draftThreads)
-                : OnnxModelOptions.defaults();
+        OnnxModelOptions.Spinning spin = spinning(spinning);
+        OnnxModelOptions targetOptions = (threads != null ? OnnxModelOptions.cpu(threads) : OnnxModelOptions.defaults())
+                .withSpinning(spin);
+        OnnxModelOptions draftOptions = (draftThreads != null ? OnnxModelOptions.cpu(draftThreads)
+                : OnnxModelOptions.defaults()).withSpinning(spin);
         if (variant != null) {
             targetOptions = targetOptions.withVariant(variant);
             draftOptions = draftOptions.withVariant(variant);
