@@ -189,6 +189,67 @@ public record CostCalibration(int contextLength, int[] positions, double[] verif
         return best;
     }
 
+    /**
+     * One calibration from several passes of the same plan taken at different moments (before each repeat of a
+     * benchmark and after the last, say): each cost is the median over the passes, so that it describes the machine
+     * over the whole period rather than the moment of one pass. Its noise is the larger of the passes' own noise
+     * over the square root of their number and the standard error of the median over passes (0.93 x IQR over
+     * passes / (median sqrt(passes)), median over the costs): drift between passes counts as noise.
+     *
+     * @throws IllegalArgumentException when the passes measured different things (context, sizes, prefill, draft)
+     */
+    public static CostCalibration pooled(java.util.List<CostCalibration> passes) {
+        if (passes.isEmpty()) {
+            throw new IllegalArgumentException("need at least one calibration pass to pool");
+        }
+        CostCalibration first = passes.get(0);
+        if (passes.size() == 1) {
+            return first;
+        }
+        for (CostCalibration c : passes) {
+            if (c.contextLength != first.contextLength || !Arrays.equals(c.positions, first.positions)
+                    || c.prefillLength != first.prefillLength || c.hasDraftModel() != first.hasDraftModel()) {
+                throw new IllegalArgumentException("calibration passes to pool must measure the same context, sizes,"
+                        + " prefill and draft; got " + first + " and " + c);
+            }
+        }
+        int n = passes.size();
+        java.util.List<double[]> series = new java.util.ArrayList<>();
+        double[] verify = new double[first.positions.length];
+        for (int i = 0; i < verify.length; i++) {
+            int size = i;
+            double[] v = passes.stream().mapToDouble(c -> c.verifyNanos[size]).toArray();
+            series.add(v);
+            verify[i] = Calibrator.quantile(v, 0.5);
+        }
+        double draftFirst = Double.NaN;
+        double draftNext = Double.NaN;
+        if (first.hasDraftModel()) {
+            double[] f = passes.stream().mapToDouble(CostCalibration::draftStepNanos).toArray();
+            double[] x = passes.stream().mapToDouble(CostCalibration::draftNextStepNanos).toArray();
+            series.add(f);
+            series.add(x);
+            draftFirst = Calibrator.quantile(f, 0.5);
+            draftNext = Calibrator.quantile(x, 0.5);
+        }
+        double between = Calibrator.quantile(series.stream().mapToDouble(v -> {
+            double m = Calibrator.quantile(v, 0.5);
+            return m <= 0 ? 0 : 0.93 * (Calibrator.quantile(v, 0.75) - Calibrator.quantile(v, 0.25)) / m / Math.sqrt(n);
+        }).toArray(), 0.5);
+        double within = Calibrator.quantile(passes.stream().mapToDouble(CostCalibration::noise).toArray(), 0.5)
+                / Math.sqrt(n);
+        double prefill = first.prefillLength > 0
+                ? Calibrator.quantile(passes.stream().mapToDouble(CostCalibration::prefillNanos).toArray(), 0.5)
+                : Double.NaN;
+        double draftPrefill = first.prefillLength > 0 && first.hasDraftModel()
+                ? Calibrator.quantile(passes.stream().mapToDouble(CostCalibration::draftPrefillNanos).toArray(), 0.5)
+                : Double.NaN;
+        return new CostCalibration(first.contextLength, first.positions, Calibrator.nonDecreasing(verify), draftFirst,
+                draftNext, first.prefillLength, prefill, draftPrefill,
+                Calibrator.quantile(passes.stream().mapToDouble(CostCalibration::spread).toArray(), 0.5),
+                Math.max(within, between), passes.stream().mapToInt(CostCalibration::repeats).sum());
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof CostCalibration c && contextLength == c.contextLength && Arrays.equals(positions, c.positions)

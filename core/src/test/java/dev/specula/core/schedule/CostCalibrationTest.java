@@ -102,4 +102,40 @@ class CostCalibrationTest {
                 1, Double.NaN, 0, 0, 0, 0, 0, 1));
         assertTrue(e.getMessage().contains("both"), e.getMessage());
     }
+
+    @Test
+    void pooledPassesTakeEachCostsMedianAndCountTheirDriftAsNoise() {
+        CostCalibration a = new CostCalibration(96, new int[]{1, 2, 4}, new double[]{10, 12, 15}, 3, 1, 32, 40, 8,
+                0.05, 0.01, 9);
+        CostCalibration b = new CostCalibration(96, new int[]{1, 2, 4}, new double[]{12, 13, 14}, 4, 2, 32, 44, 9,
+                0.07, 0.02, 9);
+        CostCalibration c = new CostCalibration(96, new int[]{1, 2, 4}, new double[]{20, 21, 22}, 5, 1, 32, 42, 7,
+                0.06, 0.03, 9);
+        CostCalibration p = CostCalibration.pooled(java.util.List.of(a, b, c));
+        // per size the median over passes (12, 13, 15), then non-decreasing: already
+        assertArrayEquals(new double[]{12, 13, 15}, p.verifyNanos(), 1e-12);
+        assertEquals(4, p.draftStepNanos(), 1e-12);
+        assertEquals(1, p.draftNextStepNanos(), 1e-12);
+        assertEquals(42, p.prefillNanos(), 1e-12);
+        assertEquals(8, p.draftPrefillNanos(), 1e-12);
+        assertEquals(0.06, p.spread(), 1e-12);
+        assertEquals(27, p.repeats());
+        // drift between passes: plain step 10, 12, 20 -> IQR 5 over median 12; the noise is the median over the five
+        // costs of 0.93 IQR / (median sqrt 3), far above the passes' own 0.02 / sqrt 3
+        double[] between = {
+                0.93 * (16 - 11) / 12.0 / Math.sqrt(3),   // verify 1: 10 12 20
+                0.93 * (17 - 12.5) / 13.0 / Math.sqrt(3), // verify 2: 12 13 21
+                0.93 * (18.5 - 14.5) / 15.0 / Math.sqrt(3), // verify 4: 15 14 22
+                0.93 * (4.5 - 3.5) / 4.0 / Math.sqrt(3),  // draft first: 3 4 5
+                0.93 * (1.5 - 1) / 1.0 / Math.sqrt(3)};   // draft next: 1 2 1
+        java.util.Arrays.sort(between);
+        assertEquals(between[2], p.noise(), 1e-12);
+        assertTrue(p.noise() > 0.02 / Math.sqrt(3));
+        assertEquals(a, CostCalibration.pooled(java.util.List.of(a)));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CostCalibration.pooled(
+                java.util.List.of(a, new CostCalibration(128, new int[]{1, 2, 4}, new double[]{1, 2, 3}, 1, 1, 32, 4, 1,
+                        0, 0, 9))));
+        assertTrue(e.getMessage().contains("same context"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> CostCalibration.pooled(java.util.List.of()));
+    }
 }

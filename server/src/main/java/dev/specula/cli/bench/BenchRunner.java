@@ -29,10 +29,11 @@ import java.util.function.Consumer;
  * configuration back to back, in an order rotated per prompt and repeat (A B C, B C A, ...), after a warm-up,
  * with the same prompts and seeds for all. Single-threaded, so the ONNX Runtime time of a generation is exact.
  *
- * <p>Before a workload's timed runs, a {@link Calibrator} pass measures the pair's costs at the workload's mean
- * context length (prompt plus half the new tokens) and prefill at its mean prompt length (taken again, up to three
- * times in all, while its own noise is over 10%): the calibrated bound is
- * computed from it and the runs' step counts; with a calibration budget, a pilot calibration first sizes that pass
+ * <p>Before each repeat of a workload's timed runs and after the last, a {@link Calibrator} pass measures the pair's
+ * costs at the workload's mean context length (prompt plus half the new tokens) and prefill at its mean prompt length
+ * (a pass is taken again, up to three times in all, while its own noise is over 10%); the passes are pooled
+ * ({@link CostCalibration#pooled}), so the calibration covers the period of the timed runs: the calibrated bound is
+ * computed from it and the runs' step counts; with a calibration budget, a pilot calibration first sizes the passes
  * ({@link CalibrationPlanner}). Adaptive configurations are made ready for the pair as a user's
  * {@code Specula} makes them ({@link Scheduling#forModels}: a quick calibration at load).
  */
@@ -127,14 +128,17 @@ public final class BenchRunner {
             Calibrator.Plan calibrationPlan = Calibrator.Plan.full(context, prefill);
             if (!calibrationBudget.isZero()) {
                 CostCalibration pilot = Calibrator.calibrate(target, draft, CalibrationPlanner.pilot(context, prefill));
-                CalibrationPlanner.Choice choice = CalibrationPlanner.choose(pilot, context, prefill, calibrationBudget);
+                // One pass before each repeat and one after the last share the budget.
+                CalibrationPlanner.Choice choice = CalibrationPlanner.choose(pilot, context, prefill,
+                        calibrationBudget.dividedBy(repeats + 1));
                 progress.accept(w.name() + ": calibration " + choice.reason());
                 calibrationPlan = choice.plan();
             }
-            CostCalibration calibration = calibrate(w.name(), calibrationPlan, progress);
-            calibrations.put(w.name(), calibration);
-            progress.accept(w.name() + ": " + calibration);
+            List<CostCalibration> passes = new ArrayList<>();
             for (int r = 0; r < repeats; r++) {
+                CostCalibration pass = calibrate(w.name(), calibrationPlan, progress);
+                passes.add(pass);
+                progress.accept(w.name() + ": calibration pass " + passes.size() + ": " + pass);
                 // Each configuration its own drafters: a cache shared between configurations would hand one
                 // the answer another just generated for the same prompt.
                 Map<String, SpeculativeDecoder> decoders = new HashMap<>();
@@ -153,6 +157,10 @@ public final class BenchRunner {
                 }
                 progress.accept(String.format("%s: repeat %d/%d done", w.name(), r + 1, repeats));
             }
+            passes.add(calibrate(w.name(), calibrationPlan, progress));
+            CostCalibration calibration = CostCalibration.pooled(passes);
+            calibrations.put(w.name(), calibration);
+            progress.accept(w.name() + ": calibration pooled over " + passes.size() + " passes: " + calibration);
         }
         return new Results(out, calibrations);
     }
