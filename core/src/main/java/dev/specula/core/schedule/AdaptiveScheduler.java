@@ -31,8 +31,9 @@ import java.util.function.Consumer;
  * position is barely measured and would pay at a high acceptance (drafts of k tokens never measure position k + 1,
  * and acceptance usually rises with the position: without this a fresh generation could stay at one token). A
  * source's evidence fades with each of its drafts and while it is switched off; while at k = 0 it probes k &ge; 1
- * after 8, 16, 32, ... (up to {@code maxProbeInterval}) steps, so regime changes are noticed and draft costs, which only drafting
- * measures, do not go stale.
+ * after 8, 16, 32, ... (up to {@code maxProbeInterval}) steps, so regime changes are noticed and draft costs, which
+ * only drafting measures, do not go stale. A probe drafts on two consecutive steps while the source stays off: the
+ * first also feeds a draft model the tokens decoded while it was off, so only the second one's cost is measured.
  * A source's first {@value #EARLY_VERDICTS} verdicts switch it off only if its 90% upper credible acceptance loses
  * too, so one unlucky first draft does not mean plain decoding until the next probe; later, a drafting source stays
  * on while its {@value #STAY_ON_QUANTILE} posterior quantile of acceptance still wins.
@@ -155,6 +156,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
     private int plainSteps;
     private int sinceExplore;
     private int probeInterval;
+    private boolean measureNext; // the last plan was a probe's first step: the next, if still off, measures its cost
 
     public AdaptiveScheduler(Options options) {
         this(options, null, null, s -> { });
@@ -287,13 +289,19 @@ public final class AdaptiveScheduler implements DraftScheduler {
             plainSteps++;
             // Probes are not gated by the cost estimates: those are only re-measured by drafting, so a source
             // measured slow once (a fresh process's first calls, a busy moment) would otherwise never be tried again.
+            if (measureNext) {
+                measureNext = false;
+                return probePlan(bySource, SourceStats.PROBE_MEASURE);
+            }
             if (plainSteps >= probeInterval) {
                 plainSteps = 0;
                 probeInterval = Math.min(o.maxProbeInterval(), probeInterval * 2);
-                return probePlan(bySource);
+                measureNext = true;
+                return probePlan(bySource, SourceStats.PROBE_CATCH_UP);
             }
             return DraftPlan.of(0);
         }
+        measureNext = false;
         plainSteps = 0;
         probeInterval = o.minProbeInterval();
         if (++sinceExplore >= (unmeasured ? EXPLORE_INTERVAL / 2 : EXPLORE_INTERVAL) && !bySource.isEmpty()) {
@@ -317,16 +325,18 @@ public final class AdaptiveScheduler implements DraftScheduler {
     }
 
     /**
-     * One speculative step while plain decoding wins: every source drafts its best positive length once, and the
-     * probe's draft cost is weighed against the costs measured before the source was switched off (see
+     * One speculative step while plain decoding wins: every source drafts its best positive length once. A probe
+     * takes two steps while the source stays off: the first ({@code PROBE_CATCH_UP}) also feeds a draft model every
+     * token decoded while it was off, so only its verdicts count; the second ({@code PROBE_MEASURE}) measures the draft
+     * cost, which replaces the costs measured before the source was switched off when it is cheaper (see
      * {@link SourceStats#observe}).
      */
-    private DraftPlan probePlan(Map<String, DraftPlan> plans) {
+    private DraftPlan probePlan(Map<String, DraftPlan> plans, int probe) {
         Map<String, DraftPlan> probes = new HashMap<>();
         int longest = 1;
         for (Map.Entry<String, SourceStats> e : sources.entrySet()) {
             int k = bestDraftLength(e.getValue());
-            e.getValue().probed = true;
+            e.getValue().probe = probe;
             probes.put(e.getKey(), new DraftPlan(k, plans.get(e.getKey()).minConfidence()));
             longest = Math.max(longest, k);
         }
@@ -353,7 +363,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
             stats.observe(proposal, outcome.verdict().accepted(), outcome.draftNanos());
         }
         // A probe lasts one step: a source that proposed nothing in it, or was not the one that drafted, was not measured.
-        sources.values().forEach(s -> s.probed = false);
+        sources.values().forEach(s -> s.probe = SourceStats.NO_PROBE);
     }
 
     /** Expected tokens per nanosecond when {@code s} drafts k (null: plain decoding, k = 0). */
@@ -456,6 +466,9 @@ public final class AdaptiveScheduler implements DraftScheduler {
 
     /** Acceptance statistics and draft cost of one source of drafts. */
     static final class SourceStats {
+        static final int NO_PROBE = 0;
+        static final int PROBE_CATCH_UP = 1;
+        static final int PROBE_MEASURE = 2;
         private final Options o;
         private final double[] accepted;   // per position: decayed count of acceptances
         private final double[] rejected;   // per position: decayed count of rejections
@@ -467,7 +480,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         private CostCurve draftCosts;   // size n = tokens drafted in one proposal
         private int verdicts;           // drafts of this source verified, EARLY_VERDICTS if carried over
         private boolean on;             // planned to draft at the last plan
-        private boolean probed;         // the next draft is a probe's (see observe)
+        private int probe = NO_PROBE;   // whether the next draft is a probe's, and which step (see observe)
 
         /** @param shape the prior shape of draft costs (null: none) */
         SourceStats(Options o, boolean modelDraft, double[] shape) {
@@ -522,20 +535,23 @@ public final class AdaptiveScheduler implements DraftScheduler {
         }
 
         /**
-         * Records a verified draft. A probe's draft that is cheaper than the costs measured before the source was
-         * switched off replaces them: those were measured slow (a cold process, a busy moment) and only drafting
-         * measures them again. A dearer one joins them: a probe's draft also feeds the draft model every token
-         * decoded while it was off, and noise only ever adds time.
+         * Records a verified draft. A probe's first draft also fed the draft model every token decoded while the
+         * source was off: its verdicts count, its cost does not. A probe's second draft that is cheaper than the
+         * costs measured before the source was switched off replaces them: those were measured slow (a cold
+         * process, a busy moment) and only drafting measures them again; a dearer one joins them, as noise only
+         * ever adds time.
          */
         void observe(Proposal proposal, int kept, long draftNanos) {
             int drafted = proposal.size();
             verdicts++;
             double cost = Math.max(1.0, draftNanos);
-            if (probed && !draftCosts.isUnknown() && cost < draftCosts.cost(drafted)) {
-                forgetDraftCosts();
+            if (probe != PROBE_CATCH_UP) {
+                if (probe == PROBE_MEASURE && !draftCosts.isUnknown() && cost < draftCosts.cost(drafted)) {
+                    forgetDraftCosts();
+                }
+                draftCosts.add(drafted, cost);
             }
-            probed = false;
-            draftCosts.add(drafted, cost);
+            probe = NO_PROBE;
             // Positions after the first rejection were never judged.
             for (int i = 0; i < Math.min(Math.min(drafted, kept + 1), accepted.length); i++) {
                 boolean ok = i < kept;

@@ -169,14 +169,20 @@ class SchedulerSimulationTest {
      */
     static double inflatedRun(DraftScheduler s, double a, double c, int tokens, double draftInflation,
                               double verifyInflation, long seed) {
+        return inflatedRun(s, (step, position) -> a, c, tokens, draftInflation, verifyInflation, seed);
+    }
+
+    /** {@link #inflatedRun(DraftScheduler, double, double, int, double, double, long)} with positional acceptance. */
+    static double inflatedRun(DraftScheduler s, PositionAcceptance a, double c, int tokens, double draftInflation,
+                              double verifyInflation, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         double time = 0;
         int produced = 0;
-        while (produced < tokens) {
+        for (int step = 0; produced < tokens; step++) {
             DraftPlan plan = s.plan();
             int k = Math.min(plan.maxDraftTokens(), tokens - produced - 1);
             int acc = 0;
-            while (acc < k && r.nextDouble() < a) {
+            while (acc < k && r.nextDouble() < a.at(step, acc + 1)) {
                 acc++;
             }
             double draft = k * c * T;
@@ -352,12 +358,50 @@ class SchedulerSimulationTest {
     void aHardOpeningDoesNotSwitchOffADraftThatPaysAfterIt() {
         // A text whose first 12 steps are hard for the draft (position 1 accepted 30% of the time, a marginal loss),
         // then easy (80%): whether it stays on through the opening or is switched off and probed back on, the first
-        // generation must find the easy part quickly (0.980 of the best fixed length, k = 3; 0.966 while position 1
-        // was shrunk towards the pooled mean, which counts its own early rejections twice).
+        // generation must find the easy part quickly (0.997 of the best fixed length, k = 3; 0.980 with one-step
+        // probes, which priced the draft with the catch-up of every token decoded while it was off; 0.966 while
+        // position 1 was shrunk towards the pooled mean, which counts its own early rejections twice).
         StringBuilder why = new StringBuilder();
         double fraction = firstGenerationOverBestFixed((step, position) -> step < 12 ? 0.3 : 0.8, 0.15, 128, why);
         System.out.println("hard opening: " + why);
-        assertTrue(fraction >= 0.97, why.toString());
+        assertTrue(fraction >= 0.99, why.toString());
+    }
+
+    @Test
+    void aWarmUpOnAHardTextMeasuredSlowIsProbedBackOnInTheNextGeneration() {
+        // generate --compare on the fibonacci prompt: a 32-token warm-up generation on the same text (position 1
+        // accepted 45% of the time, later positions 85% given the ones before), measured slow as a fresh process
+        // measures it, then the timed 64-token generation, which starts from what the warm-up learned. Where the
+        // carried evidence switches the draft off, probes bring it back; a probe drafts on two steps and measures the
+        // cost on the second, after the draft model caught up with the tokens decoded while it was off: 0.919 of the
+        // best fixed length (k = 4), 0.909 with one-step probes. (Giving every generation's first verdicts the early
+        // optimism as well reached 0.932, but then a generation after ones where speculation lost starts drafting.)
+        PositionAcceptance fibonacci = (step, position) -> position == 1 ? 0.45 : 0.85;
+        double c = 0.15;
+        int seeds = 200;
+        double best = 0;
+        int bestK = 0;
+        for (int k = 1; k <= 8; k++) {
+            double fixed = 0;
+            for (long seed = 0; seed < seeds; seed++) {
+                fixed += positionalRun(new FixedScheduler(k), fibonacci, c, 64, seed) / seeds;
+            }
+            if (fixed > best) {
+                best = fixed;
+                bestK = k;
+            }
+        }
+        double adaptive = 0;
+        for (long seed = 0; seed < seeds; seed++) {
+            // as a fresh process measures them: a cold calibration, then a warm-up whose draft reads 3x slow
+            Scheduling policy = Scheduling.adaptive(coldCalibration(c, 2.5, 4));
+            inflatedRun(policy.start(), fibonacci, c, 32, 3, 1.6, seed + 5000);
+            adaptive += positionalRun(policy.start(), fibonacci, c, 64, seed) / seeds;
+        }
+        System.out.println("after a warm-up on a hard text: best fixed k " + bestK + ", adaptive / best fixed "
+                + adaptive / best);
+        assertTrue(adaptive / best >= 0.915, "after a warm-up on a hard text: " + adaptive / best + " of fixed k "
+                + bestK);
     }
 
     /** Feeds {@code s} one step that drafted what it planned and kept {@code kept}, at draft cost c. */
