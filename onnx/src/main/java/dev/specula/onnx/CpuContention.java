@@ -8,7 +8,9 @@ import java.util.Locale;
 /**
  * How busy the machine's cores were with other processes' work over a short sample: what {@link
  * OnnxModelOptions.Spinning#AUTO} decides from. The whole system's CPU use minus this process's own, so a JVM that
- * is busy loading or compiling does not count against itself.
+ * is busy loading or compiling does not count against itself. In a container with a CPU quota the JVM may report
+ * the system's load relative to the quota and this process's relative to the host's cores, so the difference is
+ * then approximate; {@code Spinning.ON} / {@code OFF} decide without it.
  *
  * @param otherCores cores' worth of CPU time other processes used during the sample; NaN where the JVM does not
  *                   report CPU load (not a HotSpot-family {@code OperatingSystemMXBean}, or a platform without it)

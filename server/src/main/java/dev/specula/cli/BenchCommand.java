@@ -73,9 +73,11 @@ final class BenchCommand implements Callable<Integer> {
     int prompts;
 
     @Option(names = "--calibration-budget", paramLabel = "SECONDS", defaultValue = "120",
-            description = "How long each workload's cost calibration may take: a pilot prices the full plan (every"
-                    + " verify size for drafts of 0..16 tokens, 9 repeats) and, when it would overrun, fewer sizes"
-                    + " (the rest interpolated) and repeats (at least 3); 0 = the full plan whatever it costs."
+            description = "How long each workload's cost calibration passes (one before each repeat, one after the"
+                    + " last) may take in all: a pilot prices the full plan (every verify size for drafts of 0..16"
+                    + " tokens, 9 repeats) and, when the passes would overrun, fewer sizes (the rest interpolated) and"
+                    + " repeats (at least 3, so many repeats can overrun it); a pass whose noise is over 10% is taken"
+                    + " again, up to twice, beyond the budget; 0 = the full plan for every pass whatever it costs."
                     + " Default: ${DEFAULT-VALUE}.")
     int calibrationBudget;
 

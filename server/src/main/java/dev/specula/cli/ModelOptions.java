@@ -79,7 +79,7 @@ final class ModelOptions {
 
     /** The value of a {@code --spinning} option. */
     static OnnxModelOptions.Spinning spinning(String value) {
-        switch (value) {
+        switch (value.toLowerCase(java.util.Locale.ROOT)) {
             case "auto":
                 return OnnxModelOptions.Spinning.AUTO;
             case "on":

@@ -291,6 +291,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
             // measured slow once (a fresh process's first calls, a busy moment) would otherwise never be tried again.
             if (measureNext) {
                 measureNext = false;
+                plainSteps = 0;
                 return probePlan(bySource, SourceStats.PROBE_MEASURE);
             }
             if (plainSteps >= probeInterval) {
@@ -335,8 +336,11 @@ public final class AdaptiveScheduler implements DraftScheduler {
         Map<String, DraftPlan> probes = new HashMap<>();
         int longest = 1;
         for (Map.Entry<String, SourceStats> e : sources.entrySet()) {
-            int k = bestDraftLength(e.getValue());
-            e.getValue().probe = probe;
+            SourceStats s = e.getValue();
+            int k = bestDraftLength(s);
+            // Only a source that drafted on the previous step (the catch-up) is measured now; any other catches up.
+            s.probe = probe == SourceStats.PROBE_MEASURE && s.caughtUp ? SourceStats.PROBE_MEASURE
+                    : SourceStats.PROBE_CATCH_UP;
             probes.put(e.getKey(), new DraftPlan(k, plans.get(e.getKey()).minConfidence()));
             longest = Math.max(longest, k);
         }
@@ -362,8 +366,13 @@ public final class AdaptiveScheduler implements DraftScheduler {
             stats.decay(o.forgetting());
             stats.observe(proposal, outcome.verdict().accepted(), outcome.draftNanos());
         }
-        // A probe lasts one step: a source that proposed nothing in it, or was not the one that drafted, was not measured.
-        sources.values().forEach(s -> s.probe = SourceStats.NO_PROBE);
+        // A probe's plan lasts one step: a source that proposed nothing in it, or was not the one that drafted, was
+        // not measured; only the one that drafted is caught up for the next step.
+        String drafter = drafted > 0 ? outcome.proposal().source() : null;
+        sources.forEach((name, s) -> {
+            s.caughtUp = name.equals(drafter);
+            s.probe = SourceStats.NO_PROBE;
+        });
     }
 
     /** Expected tokens per nanosecond when {@code s} drafts k (null: plain decoding, k = 0). */
@@ -481,6 +490,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         private int verdicts;           // drafts of this source verified, EARLY_VERDICTS if carried over
         private boolean on;             // planned to draft at the last plan
         private int probe = NO_PROBE;   // whether the next draft is a probe's, and which step (see observe)
+        private boolean caughtUp;       // drafted on the last step, so its draft model holds every token
 
         /** @param shape the prior shape of draft costs (null: none) */
         SourceStats(Options o, boolean modelDraft, double[] shape) {

@@ -238,16 +238,18 @@ public record CostCalibration(int contextLength, int[] positions, double[] verif
         }).toArray(), 0.5);
         double within = Calibrator.quantile(passes.stream().mapToDouble(CostCalibration::noise).toArray(), 0.5)
                 / Math.sqrt(n);
-        double prefill = first.prefillLength > 0
-                ? Calibrator.quantile(passes.stream().mapToDouble(CostCalibration::prefillNanos).toArray(), 0.5)
-                : Double.NaN;
-        double draftPrefill = first.prefillLength > 0 && first.hasDraftModel()
-                ? Calibrator.quantile(passes.stream().mapToDouble(CostCalibration::draftPrefillNanos).toArray(), 0.5)
-                : Double.NaN;
+        double prefill = medianOfMeasured(passes.stream().mapToDouble(CostCalibration::prefillNanos).toArray());
+        double draftPrefill = medianOfMeasured(passes.stream().mapToDouble(CostCalibration::draftPrefillNanos).toArray());
         return new CostCalibration(first.contextLength, first.positions, Calibrator.nonDecreasing(verify), draftFirst,
                 draftNext, first.prefillLength, prefill, draftPrefill,
                 Calibrator.quantile(passes.stream().mapToDouble(CostCalibration::spread).toArray(), 0.5),
                 Math.max(within, between), passes.stream().mapToInt(CostCalibration::repeats).sum());
+    }
+
+    /** The median of the values that are not NaN (passes that did not measure it); NaN if none did. */
+    private static double medianOfMeasured(double[] values) {
+        double[] measured = java.util.Arrays.stream(values).filter(v -> !Double.isNaN(v)).toArray();
+        return measured.length == 0 ? Double.NaN : Calibrator.quantile(measured, 0.5);
     }
 
     @Override

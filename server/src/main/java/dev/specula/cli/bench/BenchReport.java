@@ -207,7 +207,7 @@ public final class BenchReport {
 
     private static String calibrationText(CostCalibration c) {
         StringBuilder s = new StringBuilder(String.format(Locale.ROOT, "Calibration at %d tokens of context, %d"
-                        + " repeats: one call's spread (IQR / median) %.1f%%, relative standard error of a median"
+                        + " repeats over all passes: one call's spread (IQR / median) %.1f%%, relative standard error of a median"
                         + " %.1f%% (median over sizes), so predictions are good to about %.1f%%. Draft model %s; prefill of %d"
                         + " tokens %.2f ms (draft %s). Target call over k + 1 positions, ms:%n%n", c.contextLength(),
                 c.repeats(), 100 * c.spread(), 100 * c.noise(), 100 * tolerance(c),
