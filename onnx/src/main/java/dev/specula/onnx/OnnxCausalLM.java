@@ -45,7 +45,7 @@ public final class OnnxCausalLM implements CausalLanguageModel {
     private RowInvarianceProbe.Decision rowInvariance;
     /** Set once at load, before any sequence: null when sequences write present KV into their own buffers, else why not. */
     private String kvNotPinned = "undecided";
-    private String spinning = "undecided"; // "while a call runs ..." or "off ...", with the reason
+    private String spinning = "undecided"; // the load's SpinDecision, for descriptions
     private final ModelConfig config;
     private final OnnxModelOptions options;
     private final OrtEnvironment env;
@@ -112,12 +112,11 @@ public final class OnnxCausalLM implements CausalLanguageModel {
             so.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
             so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
             so.setMemoryPatternOptimization(false); // shapes change every call
-            String spinning = spinning(options);
-            boolean spin = spinning.startsWith("while");
-            so.addConfigEntry("session.intra_op.allow_spinning", spin ? "1" : "0");
+            SpinDecision spinning = SpinDecision.of(options);
+            so.addConfigEntry("session.intra_op.allow_spinning", spinning.spin() ? "1" : "0");
             // With one inter-op thread and sequential execution the inter-op pool is idle: never let it spin.
             so.addConfigEntry("session.inter_op.allow_spinning", "0");
-            if (spin) {
+            if (spinning.spin()) {
                 // Spin only while a call runs (no futex wake per parallel section); block once it returns, so
                 // an idle pool does not burn the core the other model of a speculative pair is about to use.
                 so.addConfigEntry("session.force_spinning_stop", "1");
@@ -147,7 +146,7 @@ public final class OnnxCausalLM implements CausalLanguageModel {
                         + " but config.json says num_hidden_layers " + config.numHiddenLayers());
             }
             model = new OnnxCausalLM(dir, files, config, options, env, so, session, signature, loadedFrom);
-            model.spinning = spinning;
+            model.spinning = spinning.toString();
             model.kvNotPinned = options.pinnedKv() ? kvNotPinned(session, signature, config.maxPositionEmbeddings())
                     : "turned off in the options";
             model.rollback = RollbackProbe.decide(model);
@@ -499,22 +498,29 @@ public final class OnnxCausalLM implements CausalLanguageModel {
     }
 
     /**
-     * Whether the intra-op threads spin, with the reason: "while a call runs ..." or "off ...". {@code AUTO} samples
-     * other processes' CPU use ({@link CpuContention}); one thread never spins.
+     * Whether the intra-op threads spin, and why. {@code AUTO} samples other processes' CPU use
+     * ({@link CpuContention}); one thread never spins.
      */
-    private static String spinning(OnnxModelOptions options) {
-        switch (options.spinning()) {
-            case ON:
-                return "while a call runs (on in the options)";
-            case OFF:
-                return "off (off in the options)";
-            default:
-                if (options.intraOpThreads() == 1) {
-                    return "off (auto: one thread)";
-                }
-                CpuContention c = CpuContention.sample(CpuContention.SAMPLE);
-                return (c.spinningPays(options.intraOpThreads()) ? "while a call runs" : "off") + " (auto: "
-                        + c.describe() + " at load)";
+    private record SpinDecision(boolean spin, String reason) {
+        static SpinDecision of(OnnxModelOptions options) {
+            switch (options.spinning()) {
+                case ON:
+                    return new SpinDecision(true, "on in the options");
+                case OFF:
+                    return new SpinDecision(false, "off in the options");
+                default:
+                    if (options.intraOpThreads() == 1) {
+                        return new SpinDecision(false, "auto: one thread");
+                    }
+                    CpuContention c = CpuContention.sample(CpuContention.SAMPLE);
+                    return new SpinDecision(c.spinningPays(options.intraOpThreads()), "auto: " + c.describe() + " at load");
+            }
+        }
+
+        /** E.g. "while a call runs (auto: other processes busy on 0.00 of 2 cores at load)". */
+        @Override
+        public String toString() {
+            return (spin ? "while a call runs" : "off") + " (" + reason + ")";
         }
     }
 

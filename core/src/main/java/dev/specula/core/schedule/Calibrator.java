@@ -301,7 +301,8 @@ public final class Calibrator {
         return nanos;
     }
 
-    private static double relativeIqr(double[] v) {
+    /** IQR / median of {@code v} (0 for a median of 0). */
+    static double relativeIqr(double[] v) {
         double m = quantile(v, 0.5);
         return m <= 0 ? 0 : (quantile(v, 0.75) - quantile(v, 0.25)) / m;
     }

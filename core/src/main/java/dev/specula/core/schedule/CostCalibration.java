@@ -232,10 +232,8 @@ public record CostCalibration(int contextLength, int[] positions, double[] verif
             draftFirst = Calibrator.quantile(f, 0.5);
             draftNext = Calibrator.quantile(x, 0.5);
         }
-        double between = Calibrator.quantile(series.stream().mapToDouble(v -> {
-            double m = Calibrator.quantile(v, 0.5);
-            return m <= 0 ? 0 : 0.93 * (Calibrator.quantile(v, 0.75) - Calibrator.quantile(v, 0.25)) / m / Math.sqrt(n);
-        }).toArray(), 0.5);
+        double between = Calibrator.quantile(series.stream()
+                .mapToDouble(v -> 0.93 * Calibrator.relativeIqr(v) / Math.sqrt(n)).toArray(), 0.5);
         double within = Calibrator.quantile(passes.stream().mapToDouble(CostCalibration::noise).toArray(), 0.5)
                 / Math.sqrt(n);
         double prefill = medianOfMeasured(passes.stream().mapToDouble(CostCalibration::prefillNanos).toArray());

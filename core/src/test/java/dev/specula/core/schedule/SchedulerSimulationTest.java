@@ -434,23 +434,7 @@ class SchedulerSimulationTest {
         // A fresh process under load: the first draft calls measure 20x their cost, so speculation looks hopeless
         // and switches off. Only drafting re-measures the draft's cost, so the scheduler must still probe, find the
         // draft cheap again and go back to speculating (at acceptance 0.8 and cost 0.15 the best k is 3).
-        DraftScheduler s = Scheduling.adaptive(CostCalibrationTest.simulated(0.15)).start();
-        SplittableRandom r = new SplittableRandom(5);
-        int lateSpeculative = 0;
-        for (int step = 0; step < 400; step++) {
-            DraftPlan plan = s.plan();
-            int k = plan.maxDraftTokens();
-            int acc = 0;
-            while (acc < k && r.nextDouble() < 0.8) {
-                acc++;
-            }
-            double c = step < 30 ? 3.0 : 0.15;
-            s.feedback(new StepOutcome(plan, new Proposal(new int[k], null, null, k, "model:draft"),
-                    new Verdict(k, acc, 0), Math.round(k * c * T), Math.round(T * verifyRatio(k + 1))));
-            if (step >= 300 && k > 0) {
-                lateSpeculative++;
-            }
-        }
+        int lateSpeculative = lateSpeculationAfterASlowStart(0);
         assertTrue(lateSpeculative >= 95, "speculating in " + lateSpeculative + " of the last 100 steps");
     }
 
@@ -460,6 +444,16 @@ class SchedulerSimulationTest {
         // draft after s steps without drafting also feeds those s tokens (0.1 T each here). A probe after 8, 16, 32
         // plain steps then reads 1-3 T for a one-token draft; priced as the draft's cost it kept the source off
         // (one-step probes: speculating in 0 of the last 100 steps). The probe's second step measures the steady cost.
+        int lateSpeculative = lateSpeculationAfterASlowStart(0.1);
+        assertTrue(lateSpeculative >= 95, "speculating in " + lateSpeculative + " of the last 100 steps");
+    }
+
+    /**
+     * 400 steps at acceptance 0.8 whose first 30 drafts measure 20x their cost (3 T per token, then 0.15 T); a
+     * draft after s steps without drafting also pays {@code catchUpPerToken} T per missed token. Returns how many of
+     * the last 100 steps drafted.
+     */
+    private static int lateSpeculationAfterASlowStart(double catchUpPerToken) {
         DraftScheduler s = Scheduling.adaptive(CostCalibrationTest.simulated(0.15)).start();
         SplittableRandom r = new SplittableRandom(5);
         int lateSpeculative = 0;
@@ -472,7 +466,7 @@ class SchedulerSimulationTest {
                 acc++;
             }
             double c = step < 30 ? 3.0 : 0.15;
-            double catchUp = k > 0 ? sinceDraft * 0.1 : 0;
+            double catchUp = k > 0 ? sinceDraft * catchUpPerToken : 0;
             sinceDraft = k > 0 ? 0 : sinceDraft + 1;
             s.feedback(new StepOutcome(plan, new Proposal(new int[k], null, null, k, "model:draft"),
                     new Verdict(k, acc, 0), Math.round((k * c + catchUp) * T), Math.round(T * verifyRatio(k + 1))));
@@ -480,7 +474,7 @@ class SchedulerSimulationTest {
                 lateSpeculative++;
             }
         }
-        assertTrue(lateSpeculative >= 95, "speculating in " + lateSpeculative + " of the last 100 steps");
+        return lateSpeculative;
     }
 
     @Test
