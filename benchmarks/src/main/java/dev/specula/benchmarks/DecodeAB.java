@@ -5,6 +5,7 @@ import dev.specula.GenerationRequest;
 import dev.specula.Specula;
 import dev.specula.core.decode.GenerationMetrics;
 import dev.specula.core.sampling.SamplingParams;
+import dev.specula.core.schedule.Scheduling;
 import dev.specula.models.EmbeddedModels;
 import dev.specula.onnx.OnnxModelOptions;
 
@@ -24,7 +25,8 @@ import java.util.Map;
  * each repeat runs every prompt through every configuration (the order rotated per repeat), so a load change on a
  * shared machine hits all configurations alike. Reports per configuration the median over repeats of the pooled
  * decode rate (all prompts' generated tokens over their decode time, prefill excluded, as {@code compare.py}
- * counts it), its ratio to the first configuration, and whether every greedy output equals the first
+ * counts it), its ratio to the first configuration (of the medians, and the median of the per-repeat ratios), and
+ * whether every greedy output equals the first
  * configuration's on the same prompt.
  *
  * <pre>
@@ -34,7 +36,8 @@ import java.util.Map;
  *
  * A configuration is {@code NAME=key:value,...}: {@code draft} ({@code none}, {@code model}), {@code t} (target
  * intra-op threads), {@code dt} (draft threads), {@code spin} / {@code dspin} (1: spinning while a call runs),
- * {@code pin} (0: present KV allocated by ONNX Runtime per call, for target and draft; default 1).
+ * {@code pin} (0: present KV allocated by ONNX Runtime per call, for target and draft; default 1), {@code k} (the
+ * draft length: {@code auto}, the default, {@code heuristic} or a number).
  * Options: {@code --target DIR --draft DIR} (default: the embedded pair), {@code --tokens N} (128),
  * {@code --repeats N} (5), {@code --prompt-file FILE} (repeatable; default: three code prompts).
  */
@@ -45,7 +48,7 @@ public final class DecodeAB {
             "class Stack:\n    def __init__(self):\n        self.items = []\n\n    def push(self, item):");
 
     private record Config(String name, boolean draft, int threads, int draftThreads, boolean spin, boolean draftSpin,
-                          boolean pin) {
+                          boolean pin, String schedule) {
         static Config parse(String spec) {
             int eq = spec.indexOf('=');
             if (eq < 1) {
@@ -60,9 +63,9 @@ public final class DecodeAB {
                 kv.put(p[0], p[1]);
             }
             for (String key : kv.keySet()) {
-                if (!List.of("draft", "t", "dt", "spin", "dspin", "pin").contains(key)) {
+                if (!List.of("draft", "t", "dt", "spin", "dspin", "pin", "k").contains(key)) {
                     throw new IllegalArgumentException("unknown key '" + key + "' in '" + spec
-                            + "', expected draft, t, dt, spin, dspin or pin");
+                            + "', expected draft, t, dt, spin, dspin, pin or k");
                 }
             }
             String draft = kv.getOrDefault("draft", "none");
@@ -72,7 +75,7 @@ public final class DecodeAB {
             int t = Integer.parseInt(kv.getOrDefault("t", "2"));
             return new Config(spec.substring(0, eq), draft.equals("model"), t,
                     Integer.parseInt(kv.getOrDefault("dt", "1")), "1".equals(kv.get("spin")),
-                    "1".equals(kv.get("dspin")), !"0".equals(kv.get("pin")));
+                    "1".equals(kv.get("dspin")), !"0".equals(kv.get("pin")), kv.getOrDefault("k", "auto"));
         }
 
         Specula open(Path target, Path draftDir) {
@@ -81,6 +84,11 @@ public final class DecodeAB {
             if (draft) {
                 b.draftModel(draftDir).draftOptions(OnnxModelOptions.cpu(draftThreads).withSpinning(draftSpin)
                         .withPinnedKv(pin));
+                switch (schedule) {
+                    case "auto" -> { }
+                    case "heuristic" -> b.scheduling(Scheduling.heuristic());
+                    default -> b.scheduling(Scheduling.fixed(Integer.parseInt(schedule)));
+                }
             }
             return b.build();
         }
@@ -150,14 +158,20 @@ public final class DecodeAB {
                 }
             }
             double base = median(rate[0]);
+            double[][] paired = new double[configs.size()][repeats];
+            for (int c = 0; c < configs.size(); c++) {
+                for (int r = 0; r < repeats; r++) {
+                    paired[c][r] = rate[c][r] / rate[0][r];
+                }
+            }
             System.out.printf(Locale.ROOT, "%d prompts x %d tokens, %d repeats, greedy; load average %.1f%n",
                     prompts.size(), tokens, repeats,
                     java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
             for (int c = 0; c < configs.size(); c++) {
                 double[] sorted = rate[c].clone();
                 Arrays.sort(sorted);
-                System.out.printf(Locale.ROOT, "%-16s %8.1f tokens/s  x%.3f  (min %.1f, max %.1f)  identical to %s: %s%n",
-                        configs.get(c).name(), median(rate[c]), median(rate[c]) / base, sorted[0],
+                System.out.printf(Locale.ROOT, "%-16s %8.1f tokens/s  x%.3f  paired x%.3f  (min %.1f, max %.1f)  identical to %s: %s%n",
+                        configs.get(c).name(), median(rate[c]), median(rate[c]) / base, median(paired[c]), sorted[0],
                         sorted[sorted.length - 1], configs.get(0).name(), identical[c]);
             }
         } finally {

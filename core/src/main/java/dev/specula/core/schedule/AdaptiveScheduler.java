@@ -15,17 +15,23 @@ import java.util.function.Consumer;
 /**
  * Picks the draft length that maximizes expected tokens per second, from what it measures online.
  *
- * <p>The model. Let a<sub>i</sub> be the probability that draft position i is accepted given that positions
- * 1..i-1 were (estimated per position by a Beta posterior with exponential forgetting; position 1 shrunk towards
- * the prior, each later position towards the estimate of the one before it, so that rarely reached positions
- * borrow strength without being judged by position 1 alone). A step that
- * drafts k tokens yields E(k) = 1 + &Sigma;<sub>j=1..k</sub> &Pi;<sub>i&le;j</sub> a<sub>i</sub> tokens
+ * <p>The model. Whether a draft token is accepted is a property of the text more than of the draft's length: with
+ * greedy decoding the draft's token at a text position is the same whichever step drafts it, and text comes in
+ * easy stretches (a repeated identifier, boilerplate) and hard ones. So acceptance is tracked per run r of draft
+ * tokens accepted in a row, counted across steps until a rejection (a fully accepted draft's next step continues
+ * the run): a(r) is the probability that the next draft token is accepted after r were, estimated per run bucket
+ * (0, 1, 2, 3, then two buckets per doubling) by a Beta posterior with exponential forgetting, each bucket shrunk
+ * towards the one before it (rarely reached long runs borrow strength from shorter ones) and the first towards the
+ * acceptance pooled over the other buckets. A step that drafts k tokens after a run of r, with
+ * a<sub>i</sub> = a(r + i - 1), yields E(k) = 1 + &Sigma;<sub>j=1..k</sub> &Pi;<sub>i&le;j</sub> a<sub>i</sub> tokens
  * &mdash; Leviathan's (1 - a<sup>k+1</sup>) / (1 - a) when every a<sub>i</sub> = a &mdash; and costs
  * T(k) = D(k) + V(k+1), where D(k) is the measured cost of drafting k tokens and V(n) the measured cost of one
  * target call over n positions (each a {@link CostCurve}: per length the lower quartile of recent measurements,
  * robust to a GC pause, shrunk towards a least-squares line over all lengths, which also extrapolates to unmeasured
  * ones).
- * It plans k* = argmax E(k)/T(k) over 0..max; k* = 0 is plain decoding, chosen when speculation loses (or wins
+ * It plans k* = argmax E(k)/T(k) over 0..max at the current run, so it drafts longer the longer the draft has been
+ * right, as Hugging Face's heuristic does, but priced; whether a source drafts at all is judged after a rejection
+ * (r = 0), the state every run starts from; k* = 0 is plain decoding, chosen when speculation loses (or wins
  * by less than 3%, which unmodeled per-step work eats). Every few speculative steps it drafts one token more than
  * planned, without early stop, so the next length's cost and acceptance stay measured; twice as often while the next
  * position is barely measured and would pay at a high acceptance (drafts of k tokens never measure position k + 1,
@@ -128,6 +134,18 @@ public final class AdaptiveScheduler implements DraftScheduler {
     }
 
     private static final int BUCKETS = 10;
+    /** Acceptance is tracked per run of accepted draft tokens: runs 0-3 each, then two buckets per doubling. */
+    private static final int RUN_BUCKETS = 12;
+
+    /** The bucket of a run of {@code run} accepted draft tokens: 0-3 alone, then 4-5, 6-7, 8-11, 12-15, 16-23, ... */
+    static int runBucket(int run, int buckets) {
+        if (run < 4) {
+            return Math.min(run, buckets - 1);
+        }
+        int log = 31 - Integer.numberOfLeadingZeros(run);
+        int b = 2 * log + (run >= 3 << (log - 1) ? 1 : 0);
+        return Math.min(b, buckets - 1);
+    }
     private static final double CARRIED_EVIDENCE = 8;
     private static final int EXPLORE_INTERVAL = 12;
     private static final int EXERCISE_STEPS = 2000;
@@ -255,7 +273,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         if (verify.isUnknown()) {
             return DraftPlan.of(o.initialDraftLength());
         }
-        double plain = rate(null, 0);
+        double plain = rate(null, 0, 0);
         Map<String, DraftPlan> bySource = new HashMap<>();
         int longest = 0;
         double bestGain = 0;
@@ -263,8 +281,8 @@ public final class AdaptiveScheduler implements DraftScheduler {
         boolean unmeasured = false;
         for (Map.Entry<String, SourceStats> e : sources.entrySet()) {
             SourceStats s = e.getValue();
-            int k = bestDraftLength(s);
-            double gain = rate(s, k) / plain;
+            int base = bestDraftLength(s, 0);
+            double gain = rate(s, base, 0) / plain;
             // A source's first few verdicts switch it off only if even an optimistic acceptance loses: against a
             // prior of strength 2, one rejected first draft would otherwise mean plain decoding until the next probe.
             // Hysteresis: switching on needs the margin for unmodeled work; a source stays on while a mildly
@@ -273,6 +291,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
             boolean on = gain > 1 + (s.on ? 0 : MIN_GAIN) || s.verdicts < EARLY_VERDICTS && couldWin(s, plain, 0.9)
                     || s.on && couldWin(s, plain, STAY_ON_QUANTILE);
             s.on = on;
+            int k = s.streak == 0 ? base : bestDraftLength(s, s.streak);
             unmeasured |= on && worthMeasuring(s, k);
             DraftPlan p = new DraftPlan(on ? k : 0, stopThreshold(s, k));
             bySource.put(e.getKey(), p);
@@ -283,8 +302,8 @@ public final class AdaptiveScheduler implements DraftScheduler {
             }
         }
         // A source not seen yet (or the only one, before any draft) is judged by the prior.
-        int unseenK = sources.isEmpty() ? bestDraftLength(unseen) : 0;
-        boolean unseenWins = sources.isEmpty() && rate(unseen, unseenK) > plain;
+        int unseenK = sources.isEmpty() ? bestDraftLength(unseen, 0) : 0;
+        boolean unseenWins = sources.isEmpty() && rate(unseen, unseenK, 0) > plain;
         if (longest == 0 && !unseenWins) {
             plainSteps++;
             // Probes are not gated by the cost estimates: those are only re-measured by drafting, so a source
@@ -337,7 +356,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         int longest = 1;
         for (Map.Entry<String, SourceStats> e : sources.entrySet()) {
             SourceStats s = e.getValue();
-            int k = bestDraftLength(s);
+            int k = bestDraftLength(s, 0);
             // Only a source that drafted on the previous step (the catch-up) is measured now; any other catches up.
             s.probe = probe == SourceStats.PROBE_MEASURE && s.caughtUp ? SourceStats.PROBE_MEASURE
                     : SourceStats.PROBE_CATCH_UP;
@@ -372,25 +391,31 @@ public final class AdaptiveScheduler implements DraftScheduler {
         sources.forEach((name, s) -> {
             s.caughtUp = name.equals(drafter);
             s.probe = SourceStats.NO_PROBE;
+            if (!s.caughtUp) {
+                s.streak = 0; // tokens this source did not draft say nothing about its run
+            }
         });
     }
 
-    /** Expected tokens per nanosecond when {@code s} drafts k (null: plain decoding, k = 0). */
-    double rate(SourceStats s, int k) {
+    /**
+     * Expected tokens per nanosecond when {@code s} drafts k after a run of {@code streak} accepted draft tokens
+     * (null: plain decoding, k = 0).
+     */
+    double rate(SourceStats s, int k, int streak) {
         double draft = k == 0 ? 0 : s.draftCost(k, draftTokenPrior());
-        return (k == 0 ? 1 : s.expectedTokens(k)) / (draft + verifyCost(k + 1));
+        return (k == 0 ? 1 : s.expectedTokens(streak, k)) / (draft + verifyCost(k + 1));
     }
 
     /** The k in [1, max] with the highest {@link #rate}; expected tokens accumulate over k in one pass. */
-    private int bestDraftLength(SourceStats s) {
+    private int bestDraftLength(SourceStats s, int streak) {
         double perToken = draftTokenPrior();
         int best = 1;
         double bestRate = -1;
         double expected = 1;
         double reach = 1;
-        double a = s.chainStart();
+        double a = s.chainStart(streak);
         for (int k = 1; k <= o.maxDraftLength(); k++) {
-            a = s.acceptance(k, a);
+            a = s.acceptance(streak, k, a);
             reach *= a;
             expected += reach;
             double r = expected / (s.draftCost(k, perToken) + verifyCost(k + 1));
@@ -410,15 +435,15 @@ public final class AdaptiveScheduler implements DraftScheduler {
      * estimate leans on the earlier ones, while acceptance usually rises with the position.
      */
     private boolean worthMeasuring(SourceStats s, int k) {
-        if (k >= o.maxDraftLength() || s.evidence(k + 1) >= BARELY_MEASURED) {
+        if (k >= o.maxDraftLength() || s.evidence(s.streak, k + 1) >= BARELY_MEASURED) {
             return false;
         }
         double perToken = draftTokenPrior();
         double expected = 1;
         double reach = 1;
-        double a = s.chainStart();
+        double a = s.chainStart(s.streak);
         for (int i = 1; i <= k; i++) {
-            a = s.acceptance(i, a);
+            a = s.acceptance(s.streak, i, a);
             reach *= a;
             expected += reach;
         }
@@ -453,7 +478,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         // A drafted token that is accepted also opens the way for the ones after it: worth about 1 / (1 - a)
         // tokens at pooled acceptance a (at most k), not one. Valuing it at one stops drafts too early.
         double worth = Math.min(k, 1 / (1 - Math.min(s.pooledAcceptance(), 0.99)));
-        return s.threshold(marginal * rate(s, k) / Math.max(1, worth));
+        return s.threshold(marginal * rate(s, k, s.streak) / Math.max(1, worth));
     }
 
     /**
@@ -469,7 +494,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         sources.forEach((name, s) -> b.append(String.format(java.util.Locale.ROOT,
                 " %s: draft %.2f/%.2f/%.2f a %.2f/%.2f/%.2f", name, s.draftCost(1, prior) / 1e6,
                 s.draftCost(2, prior) / 1e6, s.draftCost(3, prior) / 1e6, s.acceptance(1), s.acceptance(2),
-                s.acceptance(3))));
+                s.acceptance(3)) + (s.streak > 0 ? " run " + s.streak : "")));
         return b.toString();
     }
 
@@ -479,8 +504,9 @@ public final class AdaptiveScheduler implements DraftScheduler {
         static final int PROBE_CATCH_UP = 1;
         static final int PROBE_MEASURE = 2;
         private final Options o;
-        private final double[] accepted;   // per position: decayed count of acceptances
-        private final double[] rejected;   // per position: decayed count of rejections
+        private final double[] accepted;   // per run length: decayed count of acceptances
+        private final double[] rejected;   // per run length: decayed count of rejections
+        private int streak;                // draft tokens accepted in a row, up to the last one verified
         private double pooledAccepted;
         private double pooledRejected;
         private final double[] bucketAccepted = new double[BUCKETS];
@@ -496,8 +522,8 @@ public final class AdaptiveScheduler implements DraftScheduler {
         SourceStats(Options o, boolean modelDraft, double[] shape) {
             this.o = o;
             this.modelDraft = modelDraft;
-            this.accepted = new double[o.maxDraftLength()];
-            this.rejected = new double[o.maxDraftLength()];
+            this.accepted = new double[RUN_BUCKETS];
+            this.rejected = new double[RUN_BUCKETS];
             this.draftCosts = new CostCurve(o.maxDraftLength(), 0, shape);
         }
 
@@ -563,25 +589,27 @@ public final class AdaptiveScheduler implements DraftScheduler {
             }
             probe = NO_PROBE;
             // Positions after the first rejection were never judged.
-            for (int i = 0; i < Math.min(Math.min(drafted, kept + 1), accepted.length); i++) {
+            for (int i = 0; i < Math.min(drafted, kept + 1); i++) {
                 boolean ok = i < kept;
+                int b = bucket(streak, i + 1);
                 if (ok) {
-                    accepted[i]++;
+                    accepted[b]++;
                     pooledAccepted++;
                 } else {
-                    rejected[i]++;
+                    rejected[b]++;
                     pooledRejected++;
                 }
                 double c = proposal.confidence(i);
                 if (!Double.isNaN(c)) {
-                    int b = Math.min(BUCKETS - 1, (int) (c * BUCKETS));
+                    int cb = Math.min(BUCKETS - 1, (int) (c * BUCKETS));
                     if (ok) {
-                        bucketAccepted[b]++;
+                        bucketAccepted[cb]++;
                     } else {
-                        bucketRejected[b]++;
+                        bucketRejected[cb]++;
                     }
                 }
             }
+            streak = kept == drafted ? Math.min(streak + drafted, 1 << 20) : 0;
         }
 
         void forgetDraftCosts() {
@@ -603,46 +631,66 @@ public final class AdaptiveScheduler implements DraftScheduler {
             return (pooledAccepted + s * o.priorAcceptance()) / (pooledAccepted + pooledRejected + s);
         }
 
-        /**
-         * What position 1 is shrunk towards: the prior. Not the pooled acceptance, which is mostly position 1's own
-         * evidence (every draft tests it): shrinking towards it would count each early verdict twice.
-         */
-        double chainStart() {
-            return o.priorAcceptance();
+        /** The statistics bucket of draft position {@code i} (1-based) of a draft made after a run of {@code streak}. */
+        int bucket(int streak, int i) {
+            return runBucket(streak + i - 1, accepted.length);
         }
 
         /**
-         * Estimated acceptance of position {@code i} (1-based) given the previous ones were accepted. Position 1 is
-         * shrunk towards the prior, each later one towards the estimate of the position before it: acceptance usually
-         * rises with the position, so shrinking rarely drafted positions to a pooled mean (mostly position 1's
-         * evidence) would keep judging long drafts by short ones.
+         * What position 1 of a draft after a run of {@code streak} is shrunk towards: the estimate of the run bucket
+         * before it, and for a draft after a rejection the acceptance pooled over the other buckets (itself shrunk
+         * towards the prior). Not pooled over all buckets, which would count the first bucket's own early verdicts
+         * twice; not the prior alone, which a rarely visited first bucket (rejections are rare at high acceptance)
+         * would lean on, pricing every draft after a rejection low.
          */
-        double acceptance(int i) {
-            double a = chainStart();
-            for (int j = 1; j <= i; j++) {
-                a = acceptance(j, a);
+        double chainStart(int streak) {
+            double s = o.priorStrength();
+            double a = (pooledAccepted - accepted[0] + s * o.priorAcceptance())
+                    / (pooledAccepted + pooledRejected - accepted[0] - rejected[0] + s);
+            for (int b = 0; b < bucket(streak, 1); b++) {
+                a = shrunk(b, a);
             }
             return a;
         }
 
-        /** The acceptance of position {@code i} shrunk towards {@code previous}, the estimate of position i - 1. */
-        double acceptance(int i, double previous) {
+        /** Estimated acceptance of draft position {@code i} (1-based) after a rejection, given i - 1 were accepted. */
+        double acceptance(int i) {
+            double a = chainStart(0);
+            for (int j = 1; j <= i; j++) {
+                a = acceptance(0, j, a);
+            }
+            return a;
+        }
+
+        /**
+         * The acceptance of draft position {@code i} after a run of {@code streak}, shrunk towards {@code previous},
+         * the estimate of the run one shorter: acceptance usually rises with the run, so shrinking rarely reached runs
+         * to a pooled mean (mostly the first position's evidence) would keep judging long drafts by short ones.
+         */
+        double acceptance(int streak, int i, double previous) {
+            int b = bucket(streak, i);
+            return i > 1 && b == bucket(streak, i - 1) ? previous : shrunk(b, previous);
+        }
+
+        /** The acceptance of run bucket {@code b} shrunk towards {@code previous}, the estimate of the bucket before. */
+        private double shrunk(int b, double previous) {
             double s = o.priorStrength();
-            return (accepted[i - 1] + s * previous) / (accepted[i - 1] + rejected[i - 1] + s);
+            return (accepted[b] + s * previous) / (accepted[b] + rejected[b] + s);
         }
 
-        /** The (decayed) verdicts on position {@code i}, 1-based. */
-        double evidence(int i) {
-            return accepted[i - 1] + rejected[i - 1];
+        /** The (decayed) verdicts on draft position {@code i} (1-based) after a run of {@code streak}. */
+        double evidence(int streak, int i) {
+            int b = bucket(streak, i);
+            return accepted[b] + rejected[b];
         }
 
-        /** Expected tokens per step when drafting k. */
-        double expectedTokens(int k) {
+        /** Expected tokens per step when drafting k after a run of {@code streak}. */
+        double expectedTokens(int streak, int k) {
             double e = 1;
             double reach = 1;
-            double a = chainStart();
+            double a = chainStart(streak);
             for (int j = 1; j <= k; j++) {
-                a = acceptance(j, a);
+                a = acceptance(streak, j, a);
                 reach *= a;
                 e += reach;
             }

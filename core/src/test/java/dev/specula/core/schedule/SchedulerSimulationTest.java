@@ -178,13 +178,12 @@ class SchedulerSimulationTest {
         SplittableRandom r = new SplittableRandom(seed);
         double time = 0;
         int produced = 0;
+        Text text = new Text(r);
         for (int step = 0; produced < tokens; step++) {
             DraftPlan plan = s.plan();
             int k = Math.min(plan.maxDraftTokens(), tokens - produced - 1);
-            int acc = 0;
-            while (acc < k && r.nextDouble() < a.at(step, acc + 1)) {
-                acc++;
-            }
+            int st = step;
+            int acc = text.step(k, position -> a.at(st, position));
             double draft = k * c * T;
             double verify = T * verifyRatio(k + 1);
             time += draft + verify;
@@ -224,7 +223,9 @@ class SchedulerSimulationTest {
             fixed += inflatedRun(new FixedScheduler(bestK), a, c, 128, 1, 1, seed) / seeds;
         }
         assertTrue(bestK >= 3, "the cell must favour drafts longer than one token, best k " + bestK);
-        assertTrue(adaptive >= 0.95 * fixed, "first generation after a cold calibration: " + adaptive / fixed
+        // 0.950 with acceptance tracked per run of accepted tokens (0.96 per draft position): a first generation's
+        // evidence is split over the run buckets, the price of drafting longer in easy stretches of real text.
+        assertTrue(adaptive >= 0.945 * fixed, "first generation after a cold calibration: " + adaptive / fixed
                 + " of the best fixed length " + bestK);
     }
 
@@ -274,7 +275,12 @@ class SchedulerSimulationTest {
                 + " of the best fixed length " + bestK);
     }
 
-    /** Acceptance of draft position {@code position} (1-based) at decoding step {@code step}, given the earlier ones. */
+    /**
+     * The probability that the draft matches the target at a token of the text, given that it matched at the
+     * {@code position} - 1 tokens before it and not at the one before those ({@code position} 1: right after a miss),
+     * at decoding step {@code step}. For greedy decoding this is a property of the text, not of the draft: after a
+     * fully accepted draft the next draft's first token continues the run, so a run is counted across steps.
+     */
     interface PositionAcceptance {
         double at(int step, int position);
     }
@@ -285,7 +291,10 @@ class SchedulerSimulationTest {
                 new SplittableRandom(seed));
     }
 
-    /** Acceptance of draft position {@code position} at decoding step {@code step}, {@code produced} tokens in. */
+    /**
+     * Acceptance at the {@code position}-th token of a run of matches ({@link PositionAcceptance}) at decoding step
+     * {@code step}, {@code produced} tokens in.
+     */
     interface StepAcceptance {
         double at(int step, int produced, int position);
     }
@@ -298,13 +307,13 @@ class SchedulerSimulationTest {
                              SplittableRandom r) {
         double time = 0;
         int produced = 0;
+        Text text = new Text(r);
         for (int step = 0; produced < tokens; step++) {
             DraftPlan plan = s.plan();
             int k = capAtEnd ? Math.min(plan.maxDraftTokens(), tokens - produced - 1) : plan.maxDraftTokens();
-            int acc = 0;
-            while (acc < k && r.nextDouble() < acceptance.at(step, produced, acc + 1)) {
-                acc++;
-            }
+            int st = step;
+            int in = produced;
+            int acc = text.step(k, position -> acceptance.at(st, in, position));
             long draft = Math.round(k * c * T);
             long verify = Math.round(T * verifyRatio(k + 1));
             time += draft + verify;
@@ -342,40 +351,83 @@ class SchedulerSimulationTest {
 
     @Test
     void aFirstGenerationWhoseAcceptanceRisesWithThePositionDoesNotStayAtOneToken() {
-        // As on the embedded pair's fibonacci prompt: the first draft position is accepted 45% of the time, a later
-        // one 85% of the time once the ones before it were. Drafts of one token only ever measure position 1, so a
-        // scheduler that judges later positions by it finds only slowly that longer drafts pay (one token: 0.92 of
-        // the best, k = 4). Measured over 256 tokens: 0.960 shrinking each position towards the one before it (position
-        // 1 towards the prior) and exploring a barely measured next position sooner; 0.951 with position 1 shrunk
-        // towards the pooled mean; 0.941 shrinking every position towards the pooled mean, exploring every 12 steps.
+        // As on the embedded pair's fibonacci prompt: right after a miss the draft matches 45% of the time, within a
+        // run of matches 85%. Drafts of one token measure little beyond a miss, so a scheduler that judges longer
+        // drafts by it finds only slowly that they pay (one token: 0.92 of the best). Measured over 256 tokens: 0.983
+        // with acceptance per run of accepted tokens, 0.986 per draft position (in a simulation that reset the run at
+        // every step, as if acceptance depended on the place in the draft: 0.960 per position, 0.936 per run).
         StringBuilder why = new StringBuilder();
         double fraction = firstGenerationOverBestFixed((step, position) -> position == 1 ? 0.45 : 0.85, 0.15, 256, why);
         System.out.println("rising acceptance: " + why);
-        assertTrue(fraction >= 0.955, why.toString());
+        assertTrue(fraction >= 0.97, why.toString());
+    }
+
+    @Test
+    void runsOfAcceptedTokensAreBucketedFinelyWhenShortAndCoarselyWhenLong() {
+        int[] expected = {0, 1, 2, 3, 4, 4, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7, 8};
+        for (int run = 0; run < expected.length; run++) {
+            assertEquals(expected[run], AdaptiveScheduler.runBucket(run, 12), "run " + run);
+        }
+        assertEquals(9, AdaptiveScheduler.runBucket(24, 12));
+        assertEquals(10, AdaptiveScheduler.runBucket(32, 12));
+        assertEquals(11, AdaptiveScheduler.runBucket(48, 12));
+        assertEquals(11, AdaptiveScheduler.runBucket(1 << 20, 12), "long runs share the last bucket");
+    }
+
+    @Test
+    void draftsLongerDeepInARunOfAcceptedTokensThanRightAfterARejection() {
+        // A text of easy stretches: 50% right after a miss, 95% within a run. The best draft after a miss is short,
+        // deep in a run long; a scheduler that tracks one acceptance per draft position drafts the same after both.
+        DraftScheduler s = Scheduling.adaptive(CostCalibrationTest.simulated(0.15)).start();
+        Text text = new Text(new SplittableRandom(7));
+        double c = 0.15;
+        double afterMiss = 0;
+        double deep = 0;
+        int misses = 0;
+        int deeps = 0;
+        int fullInARow = 0;
+        for (int step = 0; step < 3000; step++) {
+            DraftPlan plan = s.plan();
+            int k = plan.maxDraftTokens();
+            if (step > 500 && fullInARow == 0) {
+                afterMiss += k;
+                misses++;
+            } else if (step > 500 && fullInARow >= 3) {
+                deep += k;
+                deeps++;
+            }
+            int acc = text.step(k, position -> position == 1 ? 0.5 : 0.95);
+            fullInARow = k > 0 && acc == k ? fullInARow + 1 : 0;
+            s.feedback(new StepOutcome(plan, new Proposal(new int[k], null, null, k, "model:draft"),
+                    new Verdict(k, acc, 0), Math.round(k * c * T), Math.round(T * verifyRatio(k + 1))));
+        }
+        assertTrue(misses > 100 && deeps > 100, "both states visited: " + misses + ", " + deeps);
+        assertTrue(deep / deeps >= afterMiss / misses + 2, "mean draft length deep in a run " + deep / deeps
+                + ", right after a miss " + afterMiss / misses);
     }
 
     @Test
     void aHardOpeningDoesNotSwitchOffADraftThatPaysAfterIt() {
         // A text whose first 12 steps are hard for the draft (position 1 accepted 30% of the time, a marginal loss),
         // then easy (80%): whether it stays on through the opening or is switched off and probed back on, the first
-        // generation must find the easy part quickly (0.997 of the best fixed length, k = 3, with two-step probes,
-        // whose second step adds verdicts while the source is off; 0.980 with one-step probes; 0.966 while position 1
-        // was shrunk towards the pooled mean, which counts its own early rejections twice).
+        // generation must find the easy part quickly (0.990 of the best fixed length, k = 3, with acceptance per run
+        // of accepted tokens, whose first bucket is shrunk towards the other buckets' pooled acceptance; 0.998 per
+        // draft position with two-step probes; 0.980 with one-step probes; 0.966 while position 1 was shrunk towards
+        // the pooled mean over all positions, which counts its own early rejections twice).
         StringBuilder why = new StringBuilder();
         double fraction = firstGenerationOverBestFixed((step, position) -> step < 12 ? 0.3 : 0.8, 0.15, 128, why);
         System.out.println("hard opening: " + why);
-        assertTrue(fraction >= 0.99, why.toString());
+        assertTrue(fraction >= 0.985, why.toString());
     }
 
     @Test
     void aWarmUpOnAHardTextMeasuredSlowIsProbedBackOnInTheNextGeneration() {
-        // generate --compare on the fibonacci prompt: a 32-token warm-up generation on the same text (position 1
-        // accepted 45% of the time, later positions 85% given the ones before), measured slow as a fresh process
-        // measures it, then the timed 64-token generation, which starts from what the warm-up learned. Where the
-        // carried evidence switches the draft off, probes bring it back: 0.919 of the best fixed length (k = 4) with
-        // two-step probes (this simulation charges no catch-up, so the gain is the second step's verdicts and cost),
-        // 0.909 with one-step probes. (Giving every generation's first verdicts the early optimism as well reached
-        // 0.932, but then a generation after ones where speculation lost starts drafting.)
+        // generate --compare on the fibonacci prompt: a 32-token warm-up generation on the same text (45% after a
+        // miss, 85% within a run of matches), measured slow as a fresh process measures it, then the timed 64-token
+        // generation, which starts from what the warm-up learned. Where the carried evidence switches the draft off,
+        // probes bring it back: 0.967 of the best fixed length (k = 3) with acceptance per run of accepted tokens,
+        // 0.978 per draft position (0.919 and 0.909 with one- and two-step probes in a simulation that reset the run
+        // at every step).
         PositionAcceptance fibonacci = (step, position) -> position == 1 ? 0.45 : 0.85;
         double c = 0.15;
         int seeds = 200;
@@ -400,7 +452,7 @@ class SchedulerSimulationTest {
         }
         System.out.println("after a warm-up on a hard text: best fixed k " + bestK + ", adaptive / best fixed "
                 + adaptive / best);
-        assertTrue(adaptive / best >= 0.915, "after a warm-up on a hard text: " + adaptive / best + " of fixed k "
+        assertTrue(adaptive / best >= 0.95, "after a warm-up on a hard text: " + adaptive / best + " of fixed k "
                 + bestK);
     }
 
@@ -674,5 +726,36 @@ class SchedulerSimulationTest {
             s.feedback(new StepOutcome(DraftPlan.of(6), Proposal.oneHot(new int[1]), new Verdict(1, 0, 0), 0, 0));
         }
         assertEquals(1, s.plan().maxDraftTokens());
+    }
+
+    /**
+     * A text as the draft sees it: whether the draft matches the target at each token, drawn as decoding reaches it,
+     * with a probability that depends on the run of matches before it. A step reads the drafted tokens' matches up to
+     * the first miss, then the token the target adds (a correction after a miss; after a fully accepted draft, or in a
+     * plain step, a text token whose match nobody observes but which continues or ends the run).
+     */
+    static final class Text {
+        private final SplittableRandom random;
+        private int run; // matches in a row before the next token
+
+        Text(SplittableRandom random) {
+            this.random = random;
+        }
+
+        /** Decodes one step that drafted k tokens; returns how many were accepted. */
+        int step(int k, java.util.function.IntToDoubleFunction acceptance) {
+            int acc = 0;
+            while (acc < k) {
+                if (random.nextDouble() < acceptance.applyAsDouble(run + 1)) {
+                    acc++;
+                    run++;
+                } else {
+                    run = 0; // the target's correction replaces the missed token
+                    return acc;
+                }
+            }
+            run = random.nextDouble() < acceptance.applyAsDouble(run + 1) ? run + 1 : 0;
+            return acc;
+        }
     }
 }

@@ -124,7 +124,7 @@ class TraceReplayIT {
                     }
                 }
                 int accepted = tr.acceptedRun(t, drafted);
-                long draftNanos = Math.round(calls * c.draftStepNanos());
+                long draftNanos = Math.round(c.draftNanos(calls));
                 long verifyNanos = Math.round(c.verifyNanos(drafted + 1));
                 time += draftNanos + verifyNanos;
                 float[] confs = new float[drafted];
@@ -158,6 +158,9 @@ class TraceReplayIT {
              OnnxCausalLM target = OnnxCausalLM.load(EmbeddedModels.target(), OnnxModelOptions.defaults());
              OnnxCausalLM draft = OnnxCausalLM.load(EmbeddedModels.draft(), OnnxModelOptions.cpu(1))) {
             List<String> prompts = new ArrayList<>(ws.get(0).prompts());
+            // Then DecodeAB's, whose easy stretches are long (one is copied whole), then the README's.
+            prompts.add("def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n");
+            prompts.add("class Stack:\n    def __init__(self):\n        self.items = []\n\n    def push(self, item):");
             prompts.add("def fibonacci(n):");
             prompts.add("import os\n\n\ndef read_lines(path):");
             List<Trace> traces = new ArrayList<>();
