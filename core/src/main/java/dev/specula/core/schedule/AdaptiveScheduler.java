@@ -29,9 +29,12 @@ import java.util.function.Consumer;
  * target call over n positions (each a {@link CostCurve}: per length the lower quartile of recent measurements,
  * robust to a GC pause, shrunk towards a least-squares line over all lengths, which also extrapolates to unmeasured
  * ones).
- * It plans k* = argmax E(k)/T(k) over 0..max at the current run, so it drafts longer the longer the draft has been
- * right, as Hugging Face's heuristic does, but priced; whether a source drafts at all is judged after a rejection
- * (r = 0), the state every run starts from; k* = 0 is plain decoding, chosen when speculation loses (or wins
+ * It plans k* = argmax E(k)/T(k) over 1..max at the current run, so it drafts longer the longer the draft has been
+ * right, as Hugging Face's heuristic does, but priced. Whether a source drafts at all is judged by the same rate at
+ * the acceptance per draft position pooled over runs (a<sub>i</sub> for position i, position 1 shrunk towards the
+ * prior, each later one towards the one before): what drafting is worth on this text on average, where the state
+ * right after a rejection alone would switch sources off on texts whose gain is in their easy stretches. Plain
+ * decoding (k = 0) is chosen when speculation loses (or wins
  * by less than 3%, which unmodeled per-step work eats). Every few speculative steps it drafts one token more than
  * planned, without early stop, so the next length's cost and acceptance stay measured; twice as often while the next
  * position is barely measured and would pay at a high acceptance (drafts of k tokens never measure position k + 1,
@@ -128,7 +131,8 @@ public final class AdaptiveScheduler implements DraftScheduler {
     }
 
     /** One source's learned state (see {@link Snapshot}). */
-    public record SourceSnapshot(double[] accepted, double[] rejected, double pooledAccepted, double pooledRejected,
+    public record SourceSnapshot(double[] accepted, double[] rejected, double[] runAccepted, double[] runRejected,
+                                 double pooledAccepted, double pooledRejected,
                                  double[] bucketAccepted, double[] bucketRejected, double[][] draftCosts,
                                  boolean modelDraft) {
     }
@@ -136,6 +140,12 @@ public final class AdaptiveScheduler implements DraftScheduler {
     private static final int BUCKETS = 10;
     /** Acceptance is tracked per run of accepted draft tokens: runs 0-3 each, then two buckets per doubling. */
     private static final int RUN_BUCKETS = 12;
+    /**
+     * Prices a draft by the acceptance per draft position, pooled over the runs it followed: what drafting is worth
+     * on this text on average, which decides whether a source drafts at all (a source judged by the state right after
+     * a rejection alone, the hardest, would be switched off on texts whose gain is in their easy stretches).
+     */
+    static final int ANY_RUN = -1;
 
     /** The bucket of a run of {@code run} accepted draft tokens: 0-3 alone, then 4-5, 6-7, 8-11, 12-15, 16-23, ... */
     static int runBucket(int run, int buckets) {
@@ -281,8 +291,8 @@ public final class AdaptiveScheduler implements DraftScheduler {
         boolean unmeasured = false;
         for (Map.Entry<String, SourceStats> e : sources.entrySet()) {
             SourceStats s = e.getValue();
-            int base = bestDraftLength(s, 0);
-            double gain = rate(s, base, 0) / plain;
+            int base = bestDraftLength(s, ANY_RUN);
+            double gain = rate(s, base, ANY_RUN) / plain;
             // A source's first few verdicts switch it off only if even an optimistic acceptance loses: against a
             // prior of strength 2, one rejected first draft would otherwise mean plain decoding until the next probe.
             // Hysteresis: switching on needs the margin for unmodeled work; a source stays on while a mildly
@@ -291,7 +301,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
             boolean on = gain > 1 + (s.on ? 0 : MIN_GAIN) || s.verdicts < EARLY_VERDICTS && couldWin(s, plain, 0.9)
                     || s.on && couldWin(s, plain, STAY_ON_QUANTILE);
             s.on = on;
-            int k = s.streak == 0 ? base : bestDraftLength(s, s.streak);
+            int k = bestDraftLength(s, s.streak);
             unmeasured |= on && worthMeasuring(s, k);
             DraftPlan p = new DraftPlan(on ? k : 0, stopThreshold(s, k));
             bySource.put(e.getKey(), p);
@@ -302,8 +312,8 @@ public final class AdaptiveScheduler implements DraftScheduler {
             }
         }
         // A source not seen yet (or the only one, before any draft) is judged by the prior.
-        int unseenK = sources.isEmpty() ? bestDraftLength(unseen, 0) : 0;
-        boolean unseenWins = sources.isEmpty() && rate(unseen, unseenK, 0) > plain;
+        int unseenK = sources.isEmpty() ? bestDraftLength(unseen, ANY_RUN) : 0;
+        boolean unseenWins = sources.isEmpty() && rate(unseen, unseenK, ANY_RUN) > plain;
         if (longest == 0 && !unseenWins) {
             plainSteps++;
             // Probes are not gated by the cost estimates: those are only re-measured by drafting, so a source
@@ -356,7 +366,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
         int longest = 1;
         for (Map.Entry<String, SourceStats> e : sources.entrySet()) {
             SourceStats s = e.getValue();
-            int k = bestDraftLength(s, 0);
+            int k = bestDraftLength(s, ANY_RUN);
             // Only a source that drafted on the previous step (the catch-up) is measured now; any other catches up.
             s.probe = probe == SourceStats.PROBE_MEASURE && s.caughtUp ? SourceStats.PROBE_MEASURE
                     : SourceStats.PROBE_CATCH_UP;
@@ -398,8 +408,8 @@ public final class AdaptiveScheduler implements DraftScheduler {
     }
 
     /**
-     * Expected tokens per nanosecond when {@code s} drafts k after a run of {@code streak} accepted draft tokens
-     * (null: plain decoding, k = 0).
+     * Expected tokens per nanosecond when {@code s} drafts k after a run of {@code streak} accepted draft tokens, or
+     * at its per-position acceptance for {@link #ANY_RUN} (null: plain decoding, k = 0).
      */
     double rate(SourceStats s, int k, int streak) {
         double draft = k == 0 ? 0 : s.draftCost(k, draftTokenPrior());
@@ -504,8 +514,10 @@ public final class AdaptiveScheduler implements DraftScheduler {
         static final int PROBE_CATCH_UP = 1;
         static final int PROBE_MEASURE = 2;
         private final Options o;
-        private final double[] accepted;   // per run length: decayed count of acceptances
-        private final double[] rejected;   // per run length: decayed count of rejections
+        private final double[] accepted;   // per draft position: decayed count of acceptances
+        private final double[] rejected;   // per draft position: decayed count of rejections
+        private final double[] runAccepted = new double[RUN_BUCKETS]; // the same per run bucket
+        private final double[] runRejected = new double[RUN_BUCKETS];
         private int streak;                // draft tokens accepted in a row, up to the last one verified
         private double pooledAccepted;
         private double pooledRejected;
@@ -522,19 +534,15 @@ public final class AdaptiveScheduler implements DraftScheduler {
         SourceStats(Options o, boolean modelDraft, double[] shape) {
             this.o = o;
             this.modelDraft = modelDraft;
-            this.accepted = new double[RUN_BUCKETS];
-            this.rejected = new double[RUN_BUCKETS];
+            this.accepted = new double[o.maxDraftLength()];
+            this.rejected = new double[o.maxDraftLength()];
             this.draftCosts = new CostCurve(o.maxDraftLength(), 0, shape);
         }
 
         static SourceStats restore(Options o, SourceSnapshot p, double[] shape) {
             SourceStats s = new SourceStats(o, p.modelDraft(), shape);
-            int n = Math.min(s.accepted.length, p.accepted().length);
-            for (int i = 0; i < n; i++) {
-                double scale = scale(p.accepted()[i] + p.rejected()[i], CARRIED_EVIDENCE);
-                s.accepted[i] = p.accepted()[i] * scale;
-                s.rejected[i] = p.rejected()[i] * scale;
-            }
+            carry(p.accepted(), p.rejected(), s.accepted, s.rejected);
+            carry(p.runAccepted(), p.runRejected(), s.runAccepted, s.runRejected);
             double pooledScale = scale(p.pooledAccepted() + p.pooledRejected(), 2 * CARRIED_EVIDENCE);
             s.pooledAccepted = p.pooledAccepted() * pooledScale;
             s.pooledRejected = p.pooledRejected() * pooledScale;
@@ -552,8 +560,18 @@ public final class AdaptiveScheduler implements DraftScheduler {
             return total > max ? max / total : 1;
         }
 
+        /** Copies carried counts, each bucket scaled down to at most {@value #CARRIED_EVIDENCE} verdicts. */
+        private static void carry(double[] fromAccepted, double[] fromRejected, double[] accepted, double[] rejected) {
+            for (int i = 0; i < Math.min(accepted.length, fromAccepted.length); i++) {
+                double scale = scale(fromAccepted[i] + fromRejected[i], CARRIED_EVIDENCE);
+                accepted[i] = fromAccepted[i] * scale;
+                rejected[i] = fromRejected[i] * scale;
+            }
+        }
+
         SourceSnapshot snapshot() {
-            return new SourceSnapshot(accepted.clone(), rejected.clone(), pooledAccepted, pooledRejected,
+            return new SourceSnapshot(accepted.clone(), rejected.clone(), runAccepted.clone(), runRejected.clone(),
+                    pooledAccepted, pooledRejected,
                     bucketAccepted.clone(), bucketRejected.clone(), draftCosts.values(), modelDraft);
         }
 
@@ -563,6 +581,10 @@ public final class AdaptiveScheduler implements DraftScheduler {
             for (int i = 0; i < accepted.length; i++) {
                 accepted[i] *= f;
                 rejected[i] *= f;
+            }
+            for (int b = 0; b < RUN_BUCKETS; b++) {
+                runAccepted[b] *= f;
+                runRejected[b] *= f;
             }
             for (int b = 0; b < BUCKETS; b++) {
                 bucketAccepted[b] *= f;
@@ -593,11 +615,18 @@ public final class AdaptiveScheduler implements DraftScheduler {
                 boolean ok = i < kept;
                 int b = bucket(streak, i + 1);
                 if (ok) {
-                    accepted[b]++;
+                    runAccepted[b]++;
                     pooledAccepted++;
                 } else {
-                    rejected[b]++;
+                    runRejected[b]++;
                     pooledRejected++;
+                }
+                if (i < accepted.length) {
+                    if (ok) {
+                        accepted[i]++;
+                    } else {
+                        rejected[i]++;
+                    }
                 }
                 double c = proposal.confidence(i);
                 if (!Double.isNaN(c)) {
@@ -609,7 +638,7 @@ public final class AdaptiveScheduler implements DraftScheduler {
                     }
                 }
             }
-            streak = kept == drafted ? Math.min(streak + drafted, 1 << 20) : 0;
+            streak = kept == drafted ? Math.min(streak + drafted, 1 << 20) : 0; // a run's bucket stops growing anyway
         }
 
         void forgetDraftCosts() {
@@ -631,49 +660,61 @@ public final class AdaptiveScheduler implements DraftScheduler {
             return (pooledAccepted + s * o.priorAcceptance()) / (pooledAccepted + pooledRejected + s);
         }
 
-        /** The statistics bucket of draft position {@code i} (1-based) of a draft made after a run of {@code streak}. */
+        /**
+         * The statistics bucket of draft position {@code i} (1-based) of a draft made after a run of {@code streak}:
+         * a run bucket, or for {@link #ANY_RUN} the position itself.
+         */
         int bucket(int streak, int i) {
-            return runBucket(streak + i - 1, accepted.length);
+            return streak == ANY_RUN ? Math.min(i - 1, accepted.length - 1)
+                    : runBucket(streak + i - 1, RUN_BUCKETS);
         }
 
         /**
-         * What position 1 of a draft after a run of {@code streak} is shrunk towards: the estimate of the run bucket
-         * before it, and for a draft after a rejection the acceptance pooled over the other buckets (itself shrunk
-         * towards the prior). Not pooled over all buckets, which would count the first bucket's own early verdicts
-         * twice; not the prior alone, which a rarely visited first bucket (rejections are rare at high acceptance)
-         * would lean on, pricing every draft after a rejection low.
+         * What position 1 of a draft after a run of {@code streak} is shrunk towards. Per position ({@link #ANY_RUN}):
+         * the prior, not the pooled acceptance, which is mostly position 1's own evidence (every draft tests it), so
+         * shrinking towards it would count each early verdict twice. Per run: the estimate of the run bucket before
+         * it, and after a rejection the acceptance pooled over the other run buckets (shrunk towards the prior); not
+         * the prior alone, which a rarely visited first bucket (rejections are rare at high acceptance) would lean on,
+         * pricing every draft after a rejection low.
          */
         double chainStart(int streak) {
+            if (streak == ANY_RUN) {
+                return o.priorAcceptance();
+            }
             double s = o.priorStrength();
-            double a = (pooledAccepted - accepted[0] + s * o.priorAcceptance())
-                    / (pooledAccepted + pooledRejected - accepted[0] - rejected[0] + s);
+            double a = (pooledAccepted - runAccepted[0] + s * o.priorAcceptance())
+                    / (pooledAccepted + pooledRejected - runAccepted[0] - runRejected[0] + s);
             for (int b = 0; b < bucket(streak, 1); b++) {
-                a = shrunk(b, a);
+                a = shrunk(runAccepted, runRejected, b, a);
             }
             return a;
         }
 
-        /** Estimated acceptance of draft position {@code i} (1-based) after a rejection, given i - 1 were accepted. */
+        /** Estimated acceptance of draft position {@code i} (1-based) per position, given i - 1 were accepted. */
         double acceptance(int i) {
-            double a = chainStart(0);
+            double a = chainStart(ANY_RUN);
             for (int j = 1; j <= i; j++) {
-                a = acceptance(0, j, a);
+                a = acceptance(ANY_RUN, j, a);
             }
             return a;
         }
 
         /**
-         * The acceptance of draft position {@code i} after a run of {@code streak}, shrunk towards {@code previous},
-         * the estimate of the run one shorter: acceptance usually rises with the run, so shrinking rarely reached runs
-         * to a pooled mean (mostly the first position's evidence) would keep judging long drafts by short ones.
+         * The acceptance of draft position {@code i} after a run of {@code streak} (or per position), shrunk towards
+         * {@code previous}, the estimate of the bucket before: acceptance usually rises with the run, so shrinking
+         * rarely reached buckets to a pooled mean (mostly the first bucket's evidence) would keep judging long drafts
+         * by short ones.
          */
         double acceptance(int streak, int i, double previous) {
             int b = bucket(streak, i);
-            return i > 1 && b == bucket(streak, i - 1) ? previous : shrunk(b, previous);
+            if (i > 1 && b == bucket(streak, i - 1)) {
+                return previous; // the same bucket as the position before
+            }
+            return streak == ANY_RUN ? shrunk(accepted, rejected, b, previous)
+                    : shrunk(runAccepted, runRejected, b, previous);
         }
 
-        /** The acceptance of run bucket {@code b} shrunk towards {@code previous}, the estimate of the bucket before. */
-        private double shrunk(int b, double previous) {
+        private double shrunk(double[] accepted, double[] rejected, int b, double previous) {
             double s = o.priorStrength();
             return (accepted[b] + s * previous) / (accepted[b] + rejected[b] + s);
         }
@@ -681,10 +722,10 @@ public final class AdaptiveScheduler implements DraftScheduler {
         /** The (decayed) verdicts on draft position {@code i} (1-based) after a run of {@code streak}. */
         double evidence(int streak, int i) {
             int b = bucket(streak, i);
-            return accepted[b] + rejected[b];
+            return streak == ANY_RUN ? accepted[b] + rejected[b] : runAccepted[b] + runRejected[b];
         }
 
-        /** Expected tokens per step when drafting k after a run of {@code streak}. */
+        /** Expected tokens per step when drafting k after a run of {@code streak} (or per position). */
         double expectedTokens(int streak, int k) {
             double e = 1;
             double reach = 1;

@@ -223,8 +223,9 @@ class SchedulerSimulationTest {
             fixed += inflatedRun(new FixedScheduler(bestK), a, c, 128, 1, 1, seed) / seeds;
         }
         assertTrue(bestK >= 3, "the cell must favour drafts longer than one token, best k " + bestK);
-        // 0.950 with acceptance tracked per run of accepted tokens (0.96 per draft position): a first generation's
-        // evidence is split over the run buckets, the price of drafting longer in easy stretches of real text.
+        // 0.950 with draft lengths planned per run of accepted tokens, 0.966 per draft position: a first generation's
+        // evidence is split over the run buckets, the price of drafting longer in the easy stretches of real text.
+        System.out.println("first generation after a cold calibration: " + adaptive / fixed + " of fixed k " + bestK);
         assertTrue(adaptive >= 0.945 * fixed, "first generation after a cold calibration: " + adaptive / fixed
                 + " of the best fixed length " + bestK);
     }
@@ -353,13 +354,13 @@ class SchedulerSimulationTest {
     void aFirstGenerationWhoseAcceptanceRisesWithThePositionDoesNotStayAtOneToken() {
         // As on the embedded pair's fibonacci prompt: right after a miss the draft matches 45% of the time, within a
         // run of matches 85%. Drafts of one token measure little beyond a miss, so a scheduler that judges longer
-        // drafts by it finds only slowly that they pay (one token: 0.92 of the best). Measured over 256 tokens: 0.983
-        // with acceptance per run of accepted tokens, 0.986 per draft position (in a simulation that reset the run at
-        // every step, as if acceptance depended on the place in the draft: 0.960 per position, 0.936 per run).
+        // drafts by it finds only slowly that they pay (one token: 0.92 of the best). Measured over 256 tokens: 0.990
+        // with draft lengths planned per run of accepted tokens, 0.986 per draft position alone (in a simulation that
+        // reset the run at every step, as if acceptance depended on the place in the draft: 0.960 per position).
         StringBuilder why = new StringBuilder();
         double fraction = firstGenerationOverBestFixed((step, position) -> position == 1 ? 0.45 : 0.85, 0.15, 256, why);
         System.out.println("rising acceptance: " + why);
-        assertTrue(fraction >= 0.97, why.toString());
+        assertTrue(fraction >= 0.98, why.toString());
     }
 
     @Test
@@ -410,14 +411,13 @@ class SchedulerSimulationTest {
     void aHardOpeningDoesNotSwitchOffADraftThatPaysAfterIt() {
         // A text whose first 12 steps are hard for the draft (position 1 accepted 30% of the time, a marginal loss),
         // then easy (80%): whether it stays on through the opening or is switched off and probed back on, the first
-        // generation must find the easy part quickly (0.990 of the best fixed length, k = 3, with acceptance per run
-        // of accepted tokens, whose first bucket is shrunk towards the other buckets' pooled acceptance; 0.998 per
-        // draft position with two-step probes; 0.980 with one-step probes; 0.966 while position 1 was shrunk towards
-        // the pooled mean over all positions, which counts its own early rejections twice).
+        // generation must find the easy part quickly (0.996 of the best fixed length, k = 3, with lengths planned per
+        // run of accepted tokens; 0.998 per draft position; 0.980 with one-step probes; 0.966 while position 1 was
+        // shrunk towards the pooled mean over all positions, which counts its own early rejections twice).
         StringBuilder why = new StringBuilder();
         double fraction = firstGenerationOverBestFixed((step, position) -> step < 12 ? 0.3 : 0.8, 0.15, 128, why);
         System.out.println("hard opening: " + why);
-        assertTrue(fraction >= 0.985, why.toString());
+        assertTrue(fraction >= 0.99, why.toString());
     }
 
     @Test
@@ -425,9 +425,9 @@ class SchedulerSimulationTest {
         // generate --compare on the fibonacci prompt: a 32-token warm-up generation on the same text (45% after a
         // miss, 85% within a run of matches), measured slow as a fresh process measures it, then the timed 64-token
         // generation, which starts from what the warm-up learned. Where the carried evidence switches the draft off,
-        // probes bring it back: 0.967 of the best fixed length (k = 3) with acceptance per run of accepted tokens,
-        // 0.978 per draft position (0.919 and 0.909 with one- and two-step probes in a simulation that reset the run
-        // at every step).
+        // probes bring it back: 0.986 of the best fixed length (k = 3) with draft lengths planned per run of accepted
+        // tokens, 0.978 per draft position alone (0.919 and 0.909 with two- and one-step probes in a simulation that
+        // reset the run at every step).
         PositionAcceptance fibonacci = (step, position) -> position == 1 ? 0.45 : 0.85;
         double c = 0.15;
         int seeds = 200;
@@ -452,7 +452,7 @@ class SchedulerSimulationTest {
         }
         System.out.println("after a warm-up on a hard text: best fixed k " + bestK + ", adaptive / best fixed "
                 + adaptive / best);
-        assertTrue(adaptive / best >= 0.95, "after a warm-up on a hard text: " + adaptive / best + " of fixed k "
+        assertTrue(adaptive / best >= 0.97, "after a warm-up on a hard text: " + adaptive / best + " of fixed k "
                 + bestK);
     }
 

@@ -30,12 +30,32 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * the target's greedy output on the code workload, the draft model's 16 greedy tokens and their confidences from
  * that prefix are recorded once; a scheduler's step then drafts (with its early stop) and is accepted exactly as the
  * real loop would, and is charged the calibration's costs. No clock enters a scheduler's decisions or its score,
- * so the comparison of policies is free of machine noise (the costs are one calibration's, so noisy in level).
- * Minutes of CPU, so not part of {@code mvn verify}: run it with {@code mvn verify -Ptrace-replay -pl server -am}.
+ * so the comparison of policies is free of machine noise. The costs are fixed ({@link #MEASURED}), so the result does
+ * not depend on the machine either, only on the pair's greedy outputs; the adaptive scheduler must reach 0.97 of the
+ * better of the heuristic and the best fixed length in hindsight at the measured draft cost, half and three times it.
  */
 class TraceReplayIT {
     static final int DRAFT = 16;
     static final String SOURCE = "model:draft";
+    /**
+     * The embedded pair's costs as the bench measured them on a 2-core EPYC VM (2 threads each, spinning; pooled over
+     * 16 calibration passes at 96 tokens of context, 2026-12-02), so that replays compare policies at fixed prices;
+     * {@code -Dtrace.replay.calibrate=true} measures this machine's instead.
+     */
+    static final CostCalibration MEASURED = measured();
+
+    private static CostCalibration measured() {
+        double[] ms = {1.505, 1.758, 1.863, 2.035, 2.165, 2.321, 2.664, 2.736, 2.841, 2.841, 2.862, 2.960, 3.301,
+                3.308, 3.368, 3.538, 3.550};
+        int[] positions = new int[ms.length];
+        double[] nanos = new double[ms.length];
+        for (int i = 0; i < ms.length; i++) {
+            positions[i] = i + 1;
+            nanos[i] = ms[i] * 1e6;
+        }
+        return new CostCalibration(96, positions, nanos, 0.337e6, 0.224e6, 0, Double.NaN, Double.NaN, 0.062, 0.011,
+                144);
+    }
 
     /** One prompt's trace: the greedy output, and per position the draft's greedy run and confidences. */
     record Trace(int[] output, int[][] drafts, float[][] confidences) {
@@ -167,7 +187,8 @@ class TraceReplayIT {
             for (String p : prompts) {
                 traces.add(trace(target, draft, tok.encode(p), 128));
             }
-            CostCalibration c = Calibrator.calibrate(target, draft, Calibrator.Plan.full(96, 0));
+            CostCalibration c = Boolean.getBoolean("trace.replay.calibrate")
+                    ? Calibrator.calibrate(target, draft, Calibrator.Plan.full(96, 0)) : MEASURED;
             System.out.println(c);
             // Also the committed JMH ratios' regime: the same curve with a draft step 3x and 0.5x as costly.
             for (double draftScale : new double[]{1, 0.5, 3}) {
@@ -208,7 +229,25 @@ class TraceReplayIT {
                         draftScale, cc.draftStepNanos() / 1e6, cc.verifyNanos(1) / 1e6, bestK, best / plain,
                         heuristic / plain, adaptive / plain, firstOnly / plain, uncalibrated / plain,
                         adaptive / Math.max(heuristic, best));
+                // DecodeAB's two prompts alone: long easy stretches, where drafting longer in a run pays most.
+                List<Trace> bursty = traces.subList(traces.size() - 4, traces.size() - 2);
+                double bPlain = replay(() -> new FixedScheduler(0), bursty, cc);
+                double bBest = 0;
+                for (int k = 1; k <= 16; k++) {
+                    int kk = k;
+                    bBest = Math.max(bBest, replay(() -> new FixedScheduler(kk), bursty, cc));
+                }
+                double bHeuristic = replay(() -> Scheduling.heuristic().start(), bursty, cc);
+                Scheduling bScheduling = Scheduling.adaptive(cc);
+                double bAdaptive = replay(bScheduling::start, bursty, cc);
+                System.out.printf(Locale.ROOT, "  DecodeAB's prompts: best fixed %.3f, heuristic %.3f, adaptive %.3f;"
+                                + " adaptive / max %.3f%n", bBest / bPlain, bHeuristic / bPlain, bAdaptive / bPlain,
+                        bAdaptive / Math.max(bBest, bHeuristic));
                 assertTrue(adaptive > plain, "adaptive must beat plain decoding on the real pair");
+                // Issue 15's bar, at fixed prices so that machine noise cannot decide it.
+                assertTrue(adaptive >= 0.97 * Math.max(heuristic, best), String.format(Locale.ROOT,
+                        "draft step x%.1f: adaptive %.3f against heuristic %.3f and best fixed k=%d %.3f", draftScale,
+                        adaptive / plain, heuristic / plain, bestK, best / plain));
                 // The README prompts one at a time, as generate --compare runs them: a fresh policy, a 32-token
                 // warm-up generation of the same prompt, then the timed one (the first after load printed too).
                 for (int i = traces.size() - 2; i < traces.size(); i++) {
