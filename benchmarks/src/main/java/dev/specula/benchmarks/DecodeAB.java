@@ -34,7 +34,8 @@ import java.util.Map;
  *     plain-2t=draft:none,t:2 plain-1t=draft:none,t:1 spec-2t-d1=draft:model,t:2,dt:1 spec-1t-d1=draft:model,t:1,dt:1
  * </pre>
  *
- * A configuration is {@code NAME=key:value,...}: {@code draft} ({@code none}, {@code model}), {@code t} (target
+ * A configuration is {@code NAME=key:value,...}: {@code draft} ({@code none}, {@code model}, {@code lookup},
+ * {@code ngram}: a cross-request n-gram cache), {@code t} (target
  * intra-op threads), {@code dt} (draft threads), {@code spin} / {@code dspin} (1: spinning while a call runs),
  * {@code pin} (0: present KV allocated by ONNX Runtime per call, for target and draft; default 1), {@code k} (the
  * draft length: {@code auto}, the default, {@code heuristic} or a number).
@@ -47,7 +48,7 @@ public final class DecodeAB {
             "def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n",
             "class Stack:\n    def __init__(self):\n        self.items = []\n\n    def push(self, item):");
 
-    private record Config(String name, boolean draft, int threads, int draftThreads, boolean spin, boolean draftSpin,
+    private record Config(String name, String draft, int threads, int draftThreads, boolean spin, boolean draftSpin,
                           boolean pin, String schedule) {
         static Config parse(String spec) {
             int eq = spec.indexOf('=');
@@ -69,11 +70,11 @@ public final class DecodeAB {
                 }
             }
             String draft = kv.getOrDefault("draft", "none");
-            if (!draft.equals("none") && !draft.equals("model")) {
-                throw new IllegalArgumentException("draft must be none or model, got '" + draft + "'");
+            if (!List.of("none", "model", "lookup", "ngram").contains(draft)) {
+                throw new IllegalArgumentException("draft must be none, model, lookup or ngram, got '" + draft + "'");
             }
             int t = Integer.parseInt(kv.getOrDefault("t", "2"));
-            return new Config(spec.substring(0, eq), draft.equals("model"), t,
+            return new Config(spec.substring(0, eq), draft, t,
                     Integer.parseInt(kv.getOrDefault("dt", "1")), "1".equals(kv.get("spin")),
                     "1".equals(kv.get("dspin")), !"0".equals(kv.get("pin")), kv.getOrDefault("k", "auto"));
         }
@@ -81,14 +82,18 @@ public final class DecodeAB {
         Specula open(Path target, Path draftDir) {
             OnnxModelOptions to = OnnxModelOptions.cpu(threads).withSpinning(spin).withPinnedKv(pin);
             Specula.Builder b = Specula.builder().target(target).batching(false).targetOptions(to);
-            if (draft) {
+            if (draft.equals("lookup")) {
+                b.promptLookup();
+            } else if (draft.equals("ngram")) {
+                b.ngramCache();
+            }
+            if (draft.equals("model")) {
                 b.draftModel(draftDir).draftOptions(OnnxModelOptions.cpu(draftThreads).withSpinning(draftSpin)
                         .withPinnedKv(pin));
-                switch (schedule) {
-                    case "auto" -> { }
-                    case "heuristic" -> b.scheduling(Scheduling.heuristic());
-                    default -> b.scheduling(Scheduling.fixed(Integer.parseInt(schedule)));
-                }
+            }
+            if (!draft.equals("none") && !schedule.equals("auto")) { // auto: the facade's default
+                b.scheduling(schedule.equals("heuristic") ? Scheduling.heuristic()
+                        : Scheduling.fixed(Integer.parseInt(schedule)));
             }
             return b.build();
         }
