@@ -167,9 +167,10 @@ public final class BatchStepper implements AutoCloseable {
                 }
                 waiting.poll();
                 if (row.drafts) {
+                    // the draft's prefill waits for the row's first proposal: at a batch size where plain decoding
+                    // wins, no row ever drafts
                     row.draftRow = proposer.join(new DraftContext(row.g.params, row.noise, config.target.vocabSize(),
                             row.g.history));
-                    proposer.prefill(row.draftRow, row.g.history);
                 }
                 row.targetRow = targetBatch.adopt(row.sequence); // the batch owns it from here
                 row.sequence = null;

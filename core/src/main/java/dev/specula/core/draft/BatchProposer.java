@@ -21,8 +21,9 @@ public interface BatchProposer extends AutoCloseable {
     int join(DraftContext context);
 
     /**
-     * Brings the row's state up to {@code history} (a draft model's prefill); called once, before the row's first
-     * proposal, by an engine that counts it as that row's prefill.
+     * Brings the row's state up to {@code history} (a draft model's prefill) before the row's first proposal. The
+     * batched engine leaves it to the proposer's first {@code propose} for the row, so a row that never drafts (a
+     * large batch where plain decoding wins) never pays for it.
      */
     default void prefill(int row, TokenHistory history) {
     }
