@@ -159,14 +159,6 @@ public final class CompositeDrafter implements Drafter {
         }
 
         @Override
-        public void prefill(int row, TokenHistory history) {
-            int[] h = handles(row);
-            for (int i = 0; i < h.length; i++) {
-                proposers.get(i).prefill(h[i], history);
-            }
-        }
-
-        @Override
         public BatchProposals propose(int[] rowIds, TokenHistory[] histories, DraftPlan[] plans) {
             int n = rowIds.length;
             Proposal[] out = new Proposal[n];

@@ -266,9 +266,12 @@ public final class ModelDrafter implements Drafter {
             return handle;
         }
 
-        /** Prefills all but the last token of the history on a sequence of its own, then adopts it as a batch row. */
-        @Override
-        public void prefill(int handle, TokenHistory history) {
+        /**
+         * Before a row's first proposal: prefills all but the last token of its history on a sequence of its own, then
+         * adopts it as a batch row. Done when the row first drafts, not when it joins, so a row that never drafts (a
+         * large batch where plain decoding wins) never pays for it.
+         */
+        private void prefill(int handle, TokenHistory history) {
             ensureOpen();
             Row row = row(handle);
             if (batchRows.containsKey(handle)) {

@@ -167,8 +167,8 @@ public final class BatchStepper implements AutoCloseable {
                 }
                 waiting.poll();
                 if (row.drafts) {
-                    // the draft's prefill waits for the row's first proposal: at a batch size where plain decoding
-                    // wins, no row ever drafts
+                    // a draft model's prefill waits for the row's first proposal (at a batch size where plain
+                    // decoding wins, no row ever drafts)
                     row.draftRow = proposer.join(new DraftContext(row.g.params, row.noise, config.target.vocabSize(),
                             row.g.history));
                 }

@@ -21,14 +21,6 @@ public interface BatchProposer extends AutoCloseable {
     int join(DraftContext context);
 
     /**
-     * Brings the row's state up to {@code history} (a draft model's prefill) before the row's first proposal. The
-     * batched engine leaves it to the proposer's first {@code propose} for the row, so a row that never drafts (a
-     * large batch where plain decoding wins) never pays for it.
-     */
-    default void prefill(int row, TokenHistory history) {
-    }
-
-    /**
      * Proposes for every listed row at once: up to {@code plans[i].maxDraftTokens()} tokens to follow
      * {@code histories[i]}, each row's plan at least 1.
      *

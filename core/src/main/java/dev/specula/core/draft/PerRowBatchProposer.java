@@ -33,11 +33,6 @@ public final class PerRowBatchProposer implements BatchProposer {
     }
 
     @Override
-    public void prefill(int row, TokenHistory history) {
-        proposer(row).prefill(history);
-    }
-
-    @Override
     public BatchProposals propose(int[] rowIds, TokenHistory[] histories, DraftPlan[] plans) {
         ensureOpen();
         Proposal[] out = new Proposal[rowIds.length];

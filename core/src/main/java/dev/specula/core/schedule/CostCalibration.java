@@ -1,6 +1,8 @@
 package dev.specula.core.schedule;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * Measured costs of a model pair at one context length, from a {@link Calibrator}: what one target call over n
@@ -198,7 +200,7 @@ public record CostCalibration(int contextLength, int[] positions, double[] verif
      *
      * @throws IllegalArgumentException when the passes measured different things (context, sizes, prefill, draft)
      */
-    public static CostCalibration pooled(java.util.List<CostCalibration> passes) {
+    public static CostCalibration pooled(List<CostCalibration> passes) {
         if (passes.isEmpty()) {
             throw new IllegalArgumentException("need at least one calibration pass to pool");
         }
@@ -214,7 +216,7 @@ public record CostCalibration(int contextLength, int[] positions, double[] verif
             }
         }
         int n = passes.size();
-        java.util.List<double[]> series = new java.util.ArrayList<>();
+        List<double[]> series = new ArrayList<>();
         double[] verify = new double[first.positions.length];
         for (int i = 0; i < verify.length; i++) {
             int size = i;
@@ -246,7 +248,7 @@ public record CostCalibration(int contextLength, int[] positions, double[] verif
 
     /** The median of the values that are not NaN (passes that did not measure it); NaN if none did. */
     private static double medianOfMeasured(double[] values) {
-        double[] measured = java.util.Arrays.stream(values).filter(v -> !Double.isNaN(v)).toArray();
+        double[] measured = Arrays.stream(values).filter(v -> !Double.isNaN(v)).toArray();
         return measured.length == 0 ? Double.NaN : Calibrator.quantile(measured, 0.5);
     }
 

@@ -326,22 +326,32 @@ class SchedulerSimulationTest {
         return produced / time;
     }
 
-    /** The adaptive scheduler's first generation after a calibration over the best fixed length's, averaged over seeds. */
-    static double firstGenerationOverBestFixed(PositionAcceptance acceptance, double c, int tokens, StringBuilder why) {
-        CostCalibration calibration = CostCalibrationTest.simulated(c);
-        int seeds = 200;
-        double best = 0;
-        int bestK = 0;
-        for (int k = 0; k <= 8; k++) {
+    /** A fixed draft length and its rate averaged over seeds. */
+    record FixedRun(int k, double rate) {
+    }
+
+    /** The best fixed draft length in [fromK, 8] for one generation of {@code tokens}, averaged over seeds 0..seeds-1. */
+    static FixedRun bestFixed(PositionAcceptance acceptance, double c, int tokens, int fromK, int seeds) {
+        FixedRun best = new FixedRun(fromK, 0);
+        for (int k = fromK; k <= 8; k++) {
             double fixed = 0;
             for (long seed = 0; seed < seeds; seed++) {
                 fixed += positionalRun(new FixedScheduler(k), acceptance, c, tokens, seed) / seeds;
             }
-            if (fixed > best) {
-                best = fixed;
-                bestK = k;
+            if (fixed > best.rate()) {
+                best = new FixedRun(k, fixed);
             }
         }
+        return best;
+    }
+
+    /** The adaptive scheduler's first generation after a calibration over the best fixed length's, averaged over seeds. */
+    static double firstGenerationOverBestFixed(PositionAcceptance acceptance, double c, int tokens, StringBuilder why) {
+        CostCalibration calibration = CostCalibrationTest.simulated(c);
+        int seeds = 200;
+        FixedRun bestRun = bestFixed(acceptance, c, tokens, 0, seeds);
+        double best = bestRun.rate();
+        int bestK = bestRun.k();
         double adaptive = 0;
         for (long seed = 0; seed < seeds; seed++) {
             adaptive += positionalRun(Scheduling.adaptive(calibration).start(), acceptance, c, tokens, seed) / seeds;
@@ -431,18 +441,9 @@ class SchedulerSimulationTest {
         PositionAcceptance fibonacci = (step, position) -> position == 1 ? 0.45 : 0.85;
         double c = 0.15;
         int seeds = 200;
-        double best = 0;
-        int bestK = 0;
-        for (int k = 1; k <= 8; k++) {
-            double fixed = 0;
-            for (long seed = 0; seed < seeds; seed++) {
-                fixed += positionalRun(new FixedScheduler(k), fibonacci, c, 64, seed) / seeds;
-            }
-            if (fixed > best) {
-                best = fixed;
-                bestK = k;
-            }
-        }
+        FixedRun bestRun = bestFixed(fibonacci, c, 64, 1, seeds);
+        double best = bestRun.rate();
+        int bestK = bestRun.k();
         double adaptive = 0;
         for (long seed = 0; seed < seeds; seed++) {
             // as a fresh process measures them: a cold calibration, then a warm-up whose draft reads 3x slow

@@ -161,6 +161,28 @@ class TraceReplayIT {
         return produced / time;
     }
 
+    /**
+     * Tokens per calibrated second over some traces of plain decoding, the best fixed draft length in 0..16 in
+     * hindsight, the heuristic and the calibrated adaptive scheduler (its generations one after the other).
+     */
+    record Comparison(double plain, int bestK, double best, double heuristic, double adaptive) {
+        static Comparison of(List<Trace> traces, CostCalibration c) {
+            int bestK = 0;
+            double best = 0;
+            for (int k = 0; k <= 16; k++) {
+                int kk = k;
+                double r = replay(() -> new FixedScheduler(kk), traces, c);
+                if (r > best) {
+                    best = r;
+                    bestK = k;
+                }
+            }
+            Scheduling adaptive = Scheduling.adaptive(c);
+            return new Comparison(replay(() -> new FixedScheduler(0), traces, c), bestK, best,
+                    replay(() -> Scheduling.heuristic().start(), traces, c), replay(adaptive::start, traces, c));
+        }
+    }
+
     /** {@code c} as a fresh {@code generate} measures it while loading: target calls 2.5x, draft steps 4x slower. */
     static CostCalibration coldCalibration(CostCalibration c) {
         double[] v = c.verifyNanos();
@@ -194,20 +216,12 @@ class TraceReplayIT {
             for (double draftScale : new double[]{1, 0.5, 3}) {
                 CostCalibration cc = new CostCalibration(c.contextLength(), c.positions(), c.verifyNanos(),
                         c.draftStepNanos() * draftScale, c.draftNextStepNanos() * draftScale, 0, Double.NaN, Double.NaN, c.spread(), c.noise(), c.repeats());
-                double best = 0;
-                int bestK = 0;
-                for (int k = 0; k <= 16; k++) {
-                    int kk = k;
-                    double r = replay(() -> new FixedScheduler(kk), traces, cc);
-                    if (r > best) {
-                        best = r;
-                        bestK = k;
-                    }
-                }
-                double plain = replay(() -> new FixedScheduler(0), traces, cc);
-                double heuristic = replay(() -> Scheduling.heuristic().start(), traces, cc);
-                Scheduling calibrated = Scheduling.adaptive(cc);
-                double adaptive = replay(calibrated::start, traces, cc);
+                Comparison all = Comparison.of(traces, cc);
+                double best = all.best();
+                int bestK = all.bestK();
+                double plain = all.plain();
+                double heuristic = all.heuristic();
+                double adaptive = all.adaptive();
                 Scheduling cold = Scheduling.adaptive();
                 double uncalibrated = replay(cold::start, traces, cc);
                 double firstOnly = replay(() -> Scheduling.adaptive(cc).start(), traces, cc);
@@ -230,19 +244,11 @@ class TraceReplayIT {
                         heuristic / plain, adaptive / plain, firstOnly / plain, uncalibrated / plain,
                         adaptive / Math.max(heuristic, best));
                 // DecodeAB's two prompts alone: long easy stretches, where drafting longer in a run pays most.
-                List<Trace> bursty = traces.subList(traces.size() - 4, traces.size() - 2);
-                double bPlain = replay(() -> new FixedScheduler(0), bursty, cc);
-                double bBest = 0;
-                for (int k = 1; k <= 16; k++) {
-                    int kk = k;
-                    bBest = Math.max(bBest, replay(() -> new FixedScheduler(kk), bursty, cc));
-                }
-                double bHeuristic = replay(() -> Scheduling.heuristic().start(), bursty, cc);
-                Scheduling bScheduling = Scheduling.adaptive(cc);
-                double bAdaptive = replay(bScheduling::start, bursty, cc);
+                Comparison bursty = Comparison.of(traces.subList(traces.size() - 4, traces.size() - 2), cc);
                 System.out.printf(Locale.ROOT, "  DecodeAB's prompts: best fixed %.3f, heuristic %.3f, adaptive %.3f;"
-                                + " adaptive / max %.3f%n", bBest / bPlain, bHeuristic / bPlain, bAdaptive / bPlain,
-                        bAdaptive / Math.max(bBest, bHeuristic));
+                                + " adaptive / max %.3f%n", bursty.best() / bursty.plain(),
+                        bursty.heuristic() / bursty.plain(), bursty.adaptive() / bursty.plain(),
+                        bursty.adaptive() / Math.max(bursty.best(), bursty.heuristic()));
                 assertTrue(adaptive > plain, "adaptive must beat plain decoding on the real pair");
                 // Issue 15's bar, at fixed prices so that machine noise cannot decide it.
                 assertTrue(adaptive >= 0.97 * Math.max(heuristic, best), String.format(Locale.ROOT,
