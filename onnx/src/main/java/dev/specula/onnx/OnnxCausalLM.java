@@ -46,6 +46,8 @@ public final class OnnxCausalLM implements CausalLanguageModel {
     /** Set once at load, before any sequence: null when sequences write present KV into their own buffers, else why not. */
     private String kvNotPinned = "undecided";
     private String spinning = "undecided"; // the load's SpinDecision, for descriptions
+    /** Set once at load, before any sequence. */
+    private Attention attention;
     private final ModelConfig config;
     private final OnnxModelOptions options;
     private final OrtEnvironment env;
@@ -133,8 +135,18 @@ public final class OnnxCausalLM implements CausalLanguageModel {
             OptimizedModelCache.Plan plan = options.optimizedModelCache() == null ? null
                     : OptimizedModelCache.plan(options.optimizedModelCache(), files, options);
             Path cached = plan == null ? null : plan.prepare(so);
-            Path graph = cached != null ? cached : modelFile;
-            session = env.createSession(graph.toString(), so);
+            Attention attention;
+            if (cached != null) {
+                session = env.createSession(cached.toString(), so);
+                boolean fused = options.fuseAttention() && GraphOpTypes.read(cached).contains(AttentionFusion.OP)
+                        && !GraphOpTypes.read(modelFile).contains(AttentionFusion.OP);
+                attention = new Attention(fused, fused ? "fused when the cached graph was written" : "as exported");
+            } else {
+                Fused f = options.fuseAttention() ? fuse(env, so, files, config, options) : null;
+                session = f != null && f.session() != null ? f.session() : env.createSession(modelFile.toString(), so);
+                attention = f == null ? new Attention(false, "as exported (fusion turned off in the options)")
+                        : f.attention();
+            }
             String loadedFrom = plan == null ? modelFile.toString() : plan.finish();
             ModelSignature signature = ModelSignature.discover(session, dir.toString());
             if (signature.logitsVocab() > 0 && signature.logitsVocab() != config.vocabSize()) {
@@ -146,8 +158,10 @@ public final class OnnxCausalLM implements CausalLanguageModel {
                         + " but config.json says num_hidden_layers " + config.numHiddenLayers());
             }
             model = new OnnxCausalLM(dir, files, config, options, env, so, session, signature, loadedFrom);
+            model.attention = attention;
             model.spinning = spinning.toString();
-            model.kvNotPinned = options.pinnedKv() ? kvNotPinned(session, signature, config.maxPositionEmbeddings())
+            model.kvNotPinned = attention.fused() ? "the fused attention updates the KV cache in place"
+                    : options.pinnedKv() ? kvNotPinned(session, signature, config.maxPositionEmbeddings())
                     : "turned off in the options";
             model.rollback = RollbackProbe.decide(model);
             model.rowInvariance = RowInvarianceProbe.decide(model);
@@ -160,6 +174,88 @@ public final class OnnxCausalLM implements CausalLanguageModel {
             closeQuietly(model, session, so);
             throw e;
         }
+    }
+
+    /**
+     * How the graph's attention runs: fused by {@link AttentionFusion} (KV cache updated in place) or as exported.
+     *
+     * @param fused  whether sequences run the fused graph
+     * @param reason what was fused and the parity probe's result, or why the graph runs as exported
+     */
+    public record Attention(boolean fused, String reason) {
+        @Override
+        public String toString() {
+            return (fused ? "fused GroupQueryAttention" : "as exported") + " (" + reason + ")";
+        }
+    }
+
+    /** A fused session (null when fusion did not apply or failed its probe) and what happened. */
+    private record Fused(OrtSession session, Attention attention) {
+    }
+
+    /**
+     * Rewrites the graph's attention ({@link AttentionFusion}), creates a session from it and keeps it only if
+     * {@link FusedAttentionProbe} finds the logits of the exported graph; anything else leaves the graph as exported.
+     */
+    private static Fused fuse(OrtEnvironment env, OrtSession.SessionOptions so, ModelFiles files, ModelConfig config,
+                              OnnxModelOptions options) {
+        AttentionFusion.Result rewrite;
+        try {
+            rewrite = AttentionFusion.rewrite(AttentionFusion.read(files.graph()), files.configDirectory(),
+                    config.maxPositionEmbeddings());
+        } catch (java.io.IOException | RuntimeException e) {
+            return new Fused(null, new Attention(false, "as exported (the graph could not be read for fusion: "
+                    + e.getMessage() + ")"));
+        }
+        if (!rewrite.fused()) {
+            return new Fused(null, new Attention(false, rewrite.reason()));
+        }
+        if (config.slidingWindow() > 0 && config.slidingWindow() < config.maxPositionEmbeddings()) {
+            return new Fused(null, new Attention(false, "config.json sets sliding_window " + config.slidingWindow()));
+        }
+        OrtSession fused = null;
+        try {
+            if (!files.externalData().isEmpty()) {
+                so.addConfigEntry("session.model_external_initializers_file_folder_path",
+                        files.graph().toAbsolutePath().getParent().toString());
+            }
+            fused = env.createSession(rewrite.model().toByteArray(), so);
+            ModelSignature sig = ModelSignature.discover(fused, files.graph().toString());
+            double[] probe = FusedAttentionProbe.parityError(env, fused, sig, files.graph(), options.intraOpThreads(),
+                    config.vocabSize());
+            double tolerance = FusedAttentionProbe.half(sig) ? RollbackProbe.HALF_TOLERANCE
+                    : RollbackProbe.FLOAT_TOLERANCE;
+            String result = String.format(java.util.Locale.ROOT,
+                    "parity probe: max |difference| %.2e of max |logit| %.3g, tolerance %.0e relative", probe[0],
+                    probe[1], tolerance);
+            if (!(probe[0] <= tolerance * Math.max(1, probe[1]))) {
+                OrtSession rejected = fused;
+                fused = null;
+                rejected.close();
+                return new Fused(null, new Attention(false, rewrite.reason() + ", rejected by the " + result));
+            }
+            return new Fused(fused, new Attention(true, rewrite.reason() + "; " + result));
+        } catch (OrtException | RuntimeException e) {
+            if (fused != null) {
+                try {
+                    fused.close();
+                } catch (OrtException ignored) {
+                    // the fused session is dropped either way; the exported graph is loaded next
+                }
+            }
+            return new Fused(null, new Attention(false, rewrite.reason() + ", but ONNX Runtime could not run it: "
+                    + e.getMessage()));
+        }
+    }
+
+    /** How the graph's attention runs (decided at load). */
+    public Attention attention() {
+        return attention;
+    }
+
+    /** Whether sequences run a graph whose fused attention updates the KV cache in place. */
+    boolean fusedAttention() {
+        return attention != null && attention.fused();
     }
 
     /**
@@ -445,7 +541,10 @@ public final class OnnxCausalLM implements CausalLanguageModel {
         if (closed) {
             throw new IllegalStateException("model " + name + " is closed");
         }
-        return batchFallback() == null ? new OnnxSequenceBatch(this, capacity) : new SequentialBatch(this, capacity);
+        if (batchFallback() != null) {
+            return new SequentialBatch(this, capacity);
+        }
+        return fusedAttention() ? new FusedSequenceBatch(this, capacity) : new OnnxSequenceBatch(this, capacity);
     }
 
     /** Why this model's batches make one call per row, or null when one call steps every row. */
@@ -453,7 +552,7 @@ public final class OnnxCausalLM implements CausalLanguageModel {
         if (!signature.dynamicBatch()) {
             return "the graph's batch axis is fixed, not symbolic";
         }
-        if (!maskedRollback()) {
+        if (!maskedRollback() && !fusedAttention()) {
             return "rows of different lengths need masked slots, and rollback here is by compaction";
         }
         return null;
@@ -532,7 +631,8 @@ public final class OnnxCausalLM implements CausalLanguageModel {
         return "model " + files.graph() + (files.externalData().isEmpty() ? "" : " + " + files.externalData().size()
                 + " external data file(s)") + (loadedFrom.equals(files.graph().toString()) ? "" : " (" + loadedFrom + ")") + ": vocab " + vocabSize + ", context " + config.maxPositionEmbeddings() + ", "
                 + signature.layers() + " layers, " + signature.kvHeads() + " kv heads x " + signature.headDim() + ", "
-                + signature.kvType() + " KV, " + signature.logitsType() + " logits; rollback " + rollback
+                + signature.kvType() + " KV, " + signature.logitsType() + " logits; attention " + attention
+                + "; rollback " + rollback
                 + "; rowInvariant=" + rowInvariance.rowInvariant() + " (" + rowInvariance.reason() + ")"
                 + "; batches: " + batching() + "; prefill chunks of " + options.prefillChunkTokens() + " tokens; " + options.intraOpThreads()
                 + " intra-op thread(s), spinning " + spinning + "; present KV "

@@ -21,16 +21,21 @@ import java.nio.file.Path;
  *                              (see {@link ModelFiles})
  * @param prefillChunkTokens    the most tokens one forward call of a prefill takes: a long prompt is fed in chunks so
  *                              that ONNX Runtime's logits output holds at most this many rows of the vocabulary
- * @param rollback              how rolled-back tokens leave the KV cache (see {@link RollbackMode})
+ * @param rollback              how rolled-back tokens leave the KV cache of a graph run as exported (see
+ *                              {@link RollbackMode}); a fused graph rolls back by length alone
  * @param optimizedModelCache   a folder where the graph as optimized for this machine (pre-packed weights included)
  *                              is kept, so that a second load skips the optimization; {@code null} for none
  * @param pinnedKv              whether sequences may write the present KV into two buffer sets of their own instead of
  *                              tensors ONNX Runtime allocates per call (on by default; used only where both sets at the
  *                              full context are small, see {@code OnnxCausalLM.description()})
+ * @param fuseAttention         whether to rewrite the graph's attention blocks into ONNX Runtime's fused
+ *                              GroupQueryAttention at load, with the KV cache updated in place (on by default; kept
+ *                              only where the graph matches and a parity probe finds the same logits, see
+ *                              {@code OnnxCausalLM.attention()})
  */
 public record OnnxModelOptions(int intraOpThreads, ExecutionProvider provider, int cudaDeviceId, Spinning spinning,
                                String variant, int prefillChunkTokens, RollbackMode rollback,
-                               Path optimizedModelCache, boolean pinnedKv) {
+                               Path optimizedModelCache, boolean pinnedKv, boolean fuseAttention) {
 
     /** Default for {@link #prefillChunkTokens}: 256 rows of a 151,936-token vocabulary are 155 MB of logits. */
     public static final int DEFAULT_PREFILL_CHUNK = 256;
@@ -114,17 +119,17 @@ public record OnnxModelOptions(int intraOpThreads, ExecutionProvider provider, i
 
     public static OnnxModelOptions cpu(int threads) {
         return new OnnxModelOptions(threads, ExecutionProvider.CPU, 0, Spinning.AUTO, "", DEFAULT_PREFILL_CHUNK,
-                RollbackMode.AUTO, null, true);
+                RollbackMode.AUTO, null, true, true);
     }
 
     public static OnnxModelOptions cuda(int deviceId) {
         return new OnnxModelOptions(1, ExecutionProvider.CUDA, deviceId, Spinning.AUTO, "", DEFAULT_PREFILL_CHUNK,
-                RollbackMode.AUTO, null, true);
+                RollbackMode.AUTO, null, true, true);
     }
 
     public OnnxModelOptions withIntraOpThreads(int threads) {
         return new OnnxModelOptions(threads, provider, cudaDeviceId, spinning, variant, prefillChunkTokens, rollback,
-                optimizedModelCache, pinnedKv);
+                optimizedModelCache, pinnedKv, fuseAttention);
     }
 
     /** Spinning on or off, instead of deciding at load. */
@@ -134,34 +139,43 @@ public record OnnxModelOptions(int intraOpThreads, ExecutionProvider provider, i
 
     public OnnxModelOptions withSpinning(Spinning spin) {
         return new OnnxModelOptions(intraOpThreads, provider, cudaDeviceId, spin, variant, prefillChunkTokens, rollback,
-                optimizedModelCache, pinnedKv);
+                optimizedModelCache, pinnedKv, fuseAttention);
     }
 
     /** Loads {@code model_<variant>.onnx} (e.g. "q4", "fp16", "quantized"); {@code ""} for {@code model.onnx}. */
     public OnnxModelOptions withVariant(String graphVariant) {
         return new OnnxModelOptions(intraOpThreads, provider, cudaDeviceId, spinning, graphVariant, prefillChunkTokens,
-                rollback, optimizedModelCache, pinnedKv);
+                rollback, optimizedModelCache, pinnedKv, fuseAttention);
     }
 
     public OnnxModelOptions withPrefillChunkTokens(int tokens) {
         return new OnnxModelOptions(intraOpThreads, provider, cudaDeviceId, spinning, variant, tokens, rollback,
-                optimizedModelCache, pinnedKv);
+                optimizedModelCache, pinnedKv, fuseAttention);
     }
 
     public OnnxModelOptions withRollback(RollbackMode mode) {
         return new OnnxModelOptions(intraOpThreads, provider, cudaDeviceId, spinning, variant, prefillChunkTokens, mode,
-                optimizedModelCache, pinnedKv);
+                optimizedModelCache, pinnedKv, fuseAttention);
     }
 
     /** Keeps optimized graphs under {@code folder} (one subfolder per model, runtime and provider); null: off. */
     public OnnxModelOptions withOptimizedModelCache(Path folder) {
         return new OnnxModelOptions(intraOpThreads, provider, cudaDeviceId, spinning, variant, prefillChunkTokens,
-                rollback, folder, pinnedKv);
+                rollback, folder, pinnedKv, fuseAttention);
     }
 
     /** Lets sequences of small models write the present KV into buffers of their own (true, the default) or not. */
     public OnnxModelOptions withPinnedKv(boolean pin) {
         return new OnnxModelOptions(intraOpThreads, provider, cudaDeviceId, spinning, variant, prefillChunkTokens,
-                rollback, optimizedModelCache, pin);
+                rollback, optimizedModelCache, pin, fuseAttention);
+    }
+
+    /**
+     * Rewrites the attention into ONNX Runtime's fused GroupQueryAttention where the graph allows it (true, the
+     * default) or runs the graph as exported.
+     */
+    public OnnxModelOptions withFusedAttention(boolean fuse) {
+        return new OnnxModelOptions(intraOpThreads, provider, cudaDeviceId, spinning, variant, prefillChunkTokens,
+                rollback, optimizedModelCache, pinnedKv, fuse);
     }
 }

@@ -58,6 +58,15 @@ final class OnnxSequence implements ModelSequence {
     private final Map<String, OnnxTensor> pinnedOutputs = new HashMap<>();
     /** The KV buffer set of {@link #io} that the cache tensors live in, or -1 when they live elsewhere. */
     private int liveSet = -1;
+    /**
+     * Whether the graph's attention is fused ({@link OnnxCausalLM#fusedAttention()}): {@link #kv} are then fixed
+     * buffers of {@link #capacity} slots that ONNX Runtime updates in place, also bound as the present outputs
+     * through {@link #kvOut}; each call's new tokens go to the slots after the logical length, so rollback only
+     * shortens the length.
+     */
+    private final boolean fused;
+    private final OnnxTensor[] kvOut;
+    private int capacity;
 
     /** Borrowed from the model's pool, returned on close. */
     private final SequenceBuffers io;
@@ -94,7 +103,9 @@ final class OnnxSequence implements ModelSequence {
         this.presentNames = Set.copyOf(sig.presentNames());
         this.kv = new OnnxTensor[sig.pastNames().size()];
         this.nextKv = new OnnxTensor[kv.length];
-        this.pinKv = pinKv;
+        this.fused = model.fusedAttention();
+        this.kvOut = new OnnxTensor[kv.length];
+        this.pinKv = pinKv && !fused;
         this.io = model.borrowBuffers();
         try {
             emptyCache();
@@ -179,6 +190,9 @@ final class OnnxSequence implements ModelSequence {
 
     /** One forward call; returns the logits (null unless {@code wantLogits}), keeps the present KV as the cache. */
     private Logits forward(int[] tokens, int offset, int count, boolean wantLogits) throws OrtException {
+        if (fused) {
+            return forwardFused(tokens, offset, count, wantLogits);
+        }
         int garbage = physical - logical;
         if (garbage > 0 && (garbage >= Math.max(COMPACT_MIN_SLOTS, physical / 4) || physical + count > maxLength)) {
             compact(); // also keeps the physical cache within the model's positions (fixed causal-mask buffers)
@@ -271,6 +285,110 @@ final class OnnxSequence implements ModelSequence {
         return logits;
     }
 
+    /**
+     * One call of a fused-attention graph: the new tokens' keys and values are written into {@link #kv} in place, at
+     * the slots after the logical length (the mask's sum), so there is no cache to swap and nothing to roll back.
+     */
+    private Logits forwardFused(int[] tokens, int offset, int count, boolean wantLogits) throws OrtException {
+        int total = logical + count;
+        if (total > capacity) {
+            grow(total);
+        }
+        io.ensureMask(total, logical);
+        LongBuffer mask = io.mask;
+        boolean small = count <= PINNED_ROWS;
+        if (!small) {
+            io.ensureLongInputs(count);
+        }
+        LongBuffer idBuffer = small ? io.ids : io.longIds;
+        for (int i = 0; i < count; i++) {
+            idBuffer.put(i, tokens[offset + i]);
+            mask.put(logical + i, 1L);
+        }
+        OnnxTensor idTensor = null;
+        OnnxTensor maskTensor = null;
+        OrtSession.Result result;
+        try {
+            idTensor = small ? io.idTensor(count)
+                    : OnnxTensor.createTensor(env, idBuffer.duplicate().limit(count), new long[]{1, count});
+            inputs.put(ModelSignature.INPUT_IDS, idTensor);
+            maskTensor = OnnxTensor.createTensor(env, mask.duplicate().limit(total), new long[]{1, total});
+            inputs.put(ModelSignature.ATTENTION_MASK, maskTensor);
+            pinnedOutputs.clear();
+            for (int i = 0; i < kv.length; i++) {
+                inputs.put(sig.pastNames().get(i), kv[i]);
+                pinnedOutputs.put(sig.presentNames().get(i), kvOut[i]);
+            }
+            if (small) {
+                pinnedOutputs.put(ModelSignature.LOGITS, io.logitsTensor(count));
+            }
+            Set<String> requested = !small && wantLogits ? Set.of(ModelSignature.LOGITS) : Set.of();
+            long t0 = System.nanoTime();
+            result = model.session().run(inputs, requested, pinnedOutputs);
+            model.recordRun(System.nanoTime() - t0);
+        } finally {
+            if (!small) {
+                closeAll(idTensor);
+            }
+            closeAll(maskTensor);
+        }
+        if (lastResult != null) {
+            lastResult.close();
+        }
+        lastResult = result; // holds a long call's logits until the next call
+        Logits logits;
+        try {
+            logits = !wantLogits ? null : small ? io.pinnedRows(count) : copyLogits(result, count);
+        } catch (RuntimeException e) {
+            result.close();
+            lastResult = null;
+            throw e;
+        }
+        logical = total;
+        physical = total;
+        return logits;
+    }
+
+    /** Slots a fused sequence's buffers start with (grown by doubling up to the model's context). */
+    static final int FUSED_INITIAL_SLOTS = 256;
+
+    /**
+     * Makes the fused KV buffers hold at least {@code slots} tokens: new buffers (from the other pooled set), the
+     * kept tokens of each head copied over, the old tensors closed.
+     */
+    private void grow(int slots) throws OrtException {
+        int newCapacity = Math.min(maxLength, Math.max(slots, Math.max(FUSED_INITIAL_SLOTS, 2 * capacity)));
+        int element = OnnxCausalLM.kvElementBytes(sig);
+        int row = sig.headDim() * element;
+        int set = liveSet == 0 ? 1 : 0;
+        long[] shape = {1, sig.kvHeads(), newCapacity, sig.headDim()};
+        OnnxTensor[] in = new OnnxTensor[kv.length];
+        OnnxTensor[] out = new OnnxTensor[kv.length];
+        try {
+            for (int i = 0; i < kv.length; i++) {
+                ByteBuffer b = io.kvBuffer(set, i, kv.length, sig.kvHeads() * newCapacity * row);
+                if (logical > 0) {
+                    ByteBuffer old = io.kvBuffer(liveSet, i, kv.length, sig.kvHeads() * capacity * row);
+                    for (int h = 0; h < sig.kvHeads(); h++) {
+                        b.put(h * newCapacity * row, old, h * capacity * row, logical * row);
+                    }
+                }
+                in[i] = OnnxTensor.createTensor(env, b, shape, sig.kvType());
+                out[i] = OnnxTensor.createTensor(env, b.duplicate().order(ByteOrder.nativeOrder()), shape, sig.kvType());
+            }
+        } catch (OrtException | RuntimeException e) {
+            closeAll(in);
+            closeAll(out);
+            throw e;
+        }
+        releaseCache();
+        System.arraycopy(in, 0, kv, 0, kv.length);
+        System.arraycopy(out, 0, kvOut, 0, kv.length);
+        ownedKv = true;
+        liveSet = set;
+        capacity = newCapacity;
+    }
+
     /** The KV set the last {@link #runPinned} wrote into (made live once the call's outputs are taken over). */
     private int pendingSet;
 
@@ -318,6 +436,11 @@ final class OnnxSequence implements ModelSequence {
                     + logical + " tokens");
         }
         if (length == logical) {
+            return;
+        }
+        if (fused) {
+            logical = length; // the next call overwrites the dropped slots; the mask's sum says where to write
+            physical = length;
             return;
         }
         if (length == 0) {
@@ -406,6 +529,11 @@ final class OnnxSequence implements ModelSequence {
     }
 
     private void emptyCache() throws OrtException {
+        if (fused) {
+            capacity = 0;
+            grow(Math.min(maxLength, FUSED_INITIAL_SLOTS));
+            return;
+        }
         long[] shape = {1, sig.kvHeads(), 0, sig.headDim()};
         OnnxTensor[] empty = new OnnxTensor[kv.length];
         try {
@@ -432,6 +560,8 @@ final class OnnxSequence implements ModelSequence {
         }
         if (ownedKv) {
             closeAll(kv);
+            closeAll(kvOut);
+            java.util.Arrays.fill(kvOut, null);
             ownedKv = false;
         }
         liveSet = -1;
@@ -468,6 +598,18 @@ final class OnnxSequence implements ModelSequence {
     OnnxTensor[] cacheTensors() {
         ensureOpen();
         return kv;
+    }
+
+    /** KV buffer {@code index} of a fused sequence: [1, kv_heads, {@link #fusedCapacity()}, head_dim], tokens first. */
+    ByteBuffer fusedKvBuffer(int index) {
+        ensureOpen();
+        return io.kvBuffer(liveSet, index, kv.length, sig.kvHeads() * capacity * sig.headDim()
+                * OnnxCausalLM.kvElementBytes(sig));
+    }
+
+    /** Slots per head of a fused sequence's KV buffers. */
+    int fusedCapacity() {
+        return capacity;
     }
 
     /** Whether cache slot {@code slot} ({@code < physicalLength()}) is attended, i.e. not rolled back. */

@@ -95,7 +95,8 @@ final class OptimizedModelCache {
         try {
             MessageDigest digest = MessageDigest.getInstance("SHA-256");
             StringBuilder id = new StringBuilder(ai.onnxruntime.OrtEnvironment.getEnvironment().getVersion())
-                    .append('|').append(options.provider()).append('|').append(options.cudaDeviceId());
+                    .append('|').append(options.provider()).append('|').append(options.cudaDeviceId())
+                    .append(options.fuseAttention() ? "|fused-attention" : "");
             for (Path f : files.weightFiles()) {
                 id.append('|').append(f.toAbsolutePath().normalize()).append('|').append(Files.size(f)).append('|')
                         .append(Files.getLastModifiedTime(f).toMillis());

@@ -37,6 +37,9 @@ public final class RollbackProbe {
 
     static Decision decide(OnnxCausalLM model) {
         ModelSignature sig = model.signature();
+        if (model.fusedAttention()) {
+            return new Decision(true, "in place: the fused attention writes each call's tokens after the kept ones");
+        }
         return switch (model.options().rollback()) {
             case MASKED -> {
                 if (!sig.supportsMaskedRollback()) {

@@ -23,6 +23,7 @@ import java.util.concurrent.Future;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The ONNX runner on the embedded pair: one call over k+1 tokens, rollback, concurrency, lifetime, bad models. */
@@ -70,7 +71,9 @@ class OnnxCausalLMTest {
         ModelSignature sig = target.signature();
         assertEquals(target.config().numHiddenLayers(), sig.layers());
         assertTrue(sig.kvHeads() < 6, "grouped-query attention: fewer KV heads than query heads");
-        assertTrue(sig.hasPositionIds() && sig.hasAttentionMask() && !sig.hasUseCacheBranch());
+        assertTrue(sig.hasAttentionMask() && !sig.hasUseCacheBranch());
+        assertTrue(target.fusedAttention(), target.description());
+        assertFalse(sig.hasPositionIds(), "the fused kernel takes positions from the attention mask");
         assertEquals(4096, target.vocabSize());
         assertEquals(target.vocabSize(), draft.vocabSize());
     }

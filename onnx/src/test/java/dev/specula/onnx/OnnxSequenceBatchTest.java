@@ -38,19 +38,30 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class OnnxSequenceBatchTest {
     static final Path HF = Path.of("src/test/resources/hf");
     static final Path FIXTURES = Path.of("src/test/resources/fixtures");
+    /** The embedded pair as loaded by default: attention fused, batches are {@link FusedSequenceBatch}es. */
     static OnnxCausalLM target;
     static OnnxCausalLM draft;
+    /** The embedded pair as exported: batches are {@link OnnxSequenceBatch}es with masked slots. */
+    static OnnxCausalLM exportedTarget;
+    static OnnxCausalLM exportedDraft;
 
     @BeforeAll
     static void load() {
         target = OnnxCausalLM.load(EmbeddedModels.target(), OnnxModelOptions.cpu(2));
         draft = OnnxCausalLM.load(EmbeddedModels.draft(), OnnxModelOptions.cpu(1));
+        exportedTarget = OnnxCausalLM.load(EmbeddedModels.target(), OnnxModelOptions.cpu(2).withFusedAttention(false));
+        exportedDraft = OnnxCausalLM.load(EmbeddedModels.draft(), OnnxModelOptions.cpu(1).withFusedAttention(false));
+        assertTrue(target.fusedAttention(), target.description());
+        assertTrue(draft.fusedAttention(), draft.description());
+        assertFalse(exportedTarget.fusedAttention(), exportedTarget.description());
     }
 
     @AfterAll
     static void close() {
         target.close();
         draft.close();
+        exportedTarget.close();
+        exportedDraft.close();
     }
 
     /** The scripted multi-row run, and what it measured against each prompt decoded alone. */
@@ -211,7 +222,8 @@ class OnnxSequenceBatchTest {
         int open = model.openSequences();
         Outcome batched;
         try (SequenceBatch batch = model.newBatch(6)) {
-            assertInstanceOf(OnnxSequenceBatch.class, batch, model.batching());
+            Class<?> expected = model.fusedAttention() ? FusedSequenceBatch.class : OnnxSequenceBatch.class;
+            assertTrue(expected.isInstance(batch), model.batching());
             batched = run(model, batch, seed);
         }
         Outcome sequential;
@@ -234,11 +246,13 @@ class OnnxSequenceBatchTest {
     @Test
     void embeddedTargetBatchedEqualsEachPromptAlone() {
         assertBatchedEqualsAlone(target, 1);
+        assertBatchedEqualsAlone(exportedTarget, 1);
     }
 
     @Test
     void embeddedDraftBatchedEqualsEachPromptAlone() {
         assertBatchedEqualsAlone(draft, 2);
+        assertBatchedEqualsAlone(exportedDraft, 2);
     }
 
     @Test
@@ -367,7 +381,7 @@ class OnnxSequenceBatchTest {
                     fixed.description());
         }
         try (OnnxCausalLM compacting = OnnxCausalLM.load(EmbeddedModels.draft(),
-                OnnxModelOptions.cpu(1).withRollback(OnnxModelOptions.RollbackMode.COMPACT));
+                OnnxModelOptions.cpu(1).withRollback(OnnxModelOptions.RollbackMode.COMPACT).withFusedAttention(false));
              SequenceBatch batch = compacting.newBatch(2)) {
             assertTrue(compacting.signature().dynamicBatch());
             assertInstanceOf(SequentialBatch.class, batch);
@@ -383,12 +397,12 @@ class OnnxSequenceBatchTest {
     void maskedSlotsAreCompactedAndRemovedRowsDroppedWithoutCopyingEveryStep() {
         int[][] prompts = {new SplittableRandom(10).ints(30, 0, 4000).toArray(),
                 new SplittableRandom(11).ints(9, 0, 4000).toArray()};
-        OnnxSequenceBatch batch = (OnnxSequenceBatch) target.newBatch(3);
+        OnnxSequenceBatch batch = (OnnxSequenceBatch) exportedTarget.newBatch(3);
         try (batch) {
             int[] rows = new int[2];
             List<List<Integer>> kept = new ArrayList<>();
             for (int i = 0; i < 2; i++) {
-                OnnxSequence s = target.newSequence(true);
+                OnnxSequence s = exportedTarget.newSequence(true);
                 s.prefill(prompts[i], 0, prompts[i].length);
                 rows[i] = batch.adopt(s);
                 List<Integer> k = new ArrayList<>();
@@ -424,10 +438,10 @@ class OnnxSequenceBatchTest {
                     all[j] = kept.get(i).get(j);
                 }
                 System.arraycopy(last[i], 0, all, kept.get(i).size(), last[i].length);
-                try (ModelSequence fresh = target.newSequence()) {
+                try (ModelSequence fresh = exportedTarget.newSequence()) {
                     Logits expected = fresh.append(all);
                     for (int j = 0; j < last[i].length; j++) {
-                        float[] e = new float[target.vocabSize()];
+                        float[] e = new float[exportedTarget.vocabSize()];
                         expected.copyRow(kept.get(i).size() + j, e);
                         for (int t = 0; t < e.length; t++) {
                             assertEquals(e[t], out.get(i).get(j, t), 1e-3, "row " + i + " position " + j);
@@ -442,13 +456,79 @@ class OnnxSequenceBatchTest {
         }
     }
 
+    /**
+     * A fused batch rolls rows back by length only: after 60 steps of random widths and rollbacks, each row's next
+     * logits equal a fresh sequence fed the row's kept tokens, and rows leave and rejoin in any order.
+     */
+    @Test
+    void fusedRowsRollBackByLengthAndMatchAFreshSequence() {
+        int[][] prompts = {new SplittableRandom(10).ints(30, 0, 4000).toArray(),
+                new SplittableRandom(11).ints(9, 0, 4000).toArray(), new SplittableRandom(13).ints(3, 0, 4000).toArray()};
+        FusedSequenceBatch batch = (FusedSequenceBatch) target.newBatch(3);
+        try (batch) {
+            int[] rows = new int[3];
+            List<List<Integer>> kept = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                OnnxSequence s = target.newSequence(true);
+                s.prefill(prompts[i], 0, prompts[i].length);
+                rows[i] = batch.adopt(s);
+                List<Integer> k = new ArrayList<>();
+                for (int t : prompts[i]) {
+                    k.add(t);
+                }
+                kept.add(k);
+            }
+            batch.remove(rows[0]); // the last row moves into its place
+            rows[0] = batch.adopt(prefilledWith(target, kept.get(0)));
+            SplittableRandom r = new SplittableRandom(12);
+            for (int step = 0; step < 60; step++) {
+                int[][] fed = {r.ints(1 + r.nextInt(5), 0, 4000).toArray(), r.ints(1 + r.nextInt(3), 0, 4000).toArray()};
+                batch.append(new int[]{rows[0], rows[1]}, List.of(fed)); // the third row sits out: padding only
+                for (int i = 0; i < 2; i++) {
+                    int keep = r.nextInt(fed[i].length + 1);
+                    batch.rollback(rows[i], kept.get(i).size() + keep);
+                    for (int j = 0; j < keep; j++) {
+                        kept.get(i).add(fed[i][j]);
+                    }
+                }
+            }
+            int[][] last = {{5, 6, 7}, {8}, {9, 10}};
+            List<Logits> out = batch.append(rows, List.of(last));
+            for (int i = 0; i < 3; i++) {
+                assertEquals(kept.get(i).size() + last[i].length, batch.length(rows[i]));
+                int[] all = new int[kept.get(i).size() + last[i].length];
+                for (int j = 0; j < kept.get(i).size(); j++) {
+                    all[j] = kept.get(i).get(j);
+                }
+                System.arraycopy(last[i], 0, all, kept.get(i).size(), last[i].length);
+                try (ModelSequence fresh = exportedTarget.newSequence()) {
+                    Logits expected = fresh.append(all);
+                    for (int j = 0; j < last[i].length; j++) {
+                        float[] e = new float[target.vocabSize()];
+                        expected.copyRow(kept.get(i).size() + j, e);
+                        for (int t = 0; t < e.length; t++) {
+                            assertEquals(e[t], out.get(i).get(j, t), 1e-3, "row " + i + " position " + j);
+                        }
+                    }
+                }
+            }
+            assertTrue(batch.cacheSlots() >= 30 + 60, "slots grew with the rows: " + batch.cacheSlots());
+        }
+    }
+
+    private static OnnxSequence prefilledWith(OnnxCausalLM model, List<Integer> tokens) {
+        OnnxSequence s = model.newSequence(true);
+        s.prefill(tokens.stream().mapToInt(Integer::intValue).toArray(), 0, tokens.size());
+        return s;
+    }
+
     @Test
     void aRowLeavesWithoutACopyAndIsDroppedByTheNextJoinOrOnceAQuarterOfTheRowsAreGone() {
-        OnnxSequenceBatch batch = (OnnxSequenceBatch) target.newBatch(5);
+        OnnxSequenceBatch batch = (OnnxSequenceBatch) exportedTarget.newBatch(5);
         try (batch) {
             List<Integer> rows = new ArrayList<>();
             for (int i = 0; i < 5; i++) {
-                rows.add(batch.adopt(prefilled(target, 8 + i, 20 + i)));
+                rows.add(batch.adopt(prefilled(exportedTarget, 8 + i, 20 + i)));
             }
             int[] one = new int[]{1};
             batch.remove(rows.remove(2));
@@ -458,7 +538,7 @@ class OnnxSequenceBatchTest {
             }
             assertEquals(before, batch.regathers(), "leaving copies nothing");
             assertEquals(5, batch.cacheRows(), "the removed row waits, masked, for the next regather");
-            rows.add(batch.adopt(prefilled(target, 6, 30)));
+            rows.add(batch.adopt(prefilled(exportedTarget, 6, 30)));
             assertEquals(before + 1, batch.regathers(), "joining is one regather");
             assertEquals(5, batch.cacheRows(), "the join dropped the removed row");
             batch.remove(rows.remove(0));

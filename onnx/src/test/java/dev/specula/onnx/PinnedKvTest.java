@@ -30,7 +30,7 @@ class PinnedKvTest {
                 HF.resolve("tiny-gpt2"), FIXTURES.resolve("fp16-io"), FIXTURES.resolve("bf16-io")}) {
             for (OnnxModelOptions.RollbackMode mode : new OnnxModelOptions.RollbackMode[]{
                     OnnxModelOptions.RollbackMode.AUTO, OnnxModelOptions.RollbackMode.COMPACT}) {
-                try (OnnxCausalLM model = OnnxCausalLM.load(dir, OnnxModelOptions.cpu(1).withRollback(mode))) {
+                try (OnnxCausalLM model = OnnxCausalLM.load(dir, OnnxModelOptions.cpu(1).withRollback(mode).withFusedAttention(false))) {
                     assertTrue(model.pinnedKv(), dir + ": " + model.description());
                     assertTrue(model.description().contains("present KV written into the sequence's own buffers"),
                             model.description());
@@ -90,10 +90,10 @@ class PinnedKvTest {
                 false, past, present, true);
         String reason = OnnxCausalLM.kvNotPinned(null, twin, 2048); // decided before the session is consulted
         assertEquals("two buffer sets at the full context would take 176 MiB, more than 16 MiB", reason);
-        try (OnnxCausalLM draft = OnnxCausalLM.load(EmbeddedModels.draft(), OnnxModelOptions.cpu(1))) {
+        try (OnnxCausalLM draft = OnnxCausalLM.load(EmbeddedModels.draft(), OnnxModelOptions.cpu(1).withFusedAttention(false))) {
             assertNull(OnnxCausalLM.kvNotPinned(draft.session(), draft.signature(), draft.maxSequenceLength()));
         }
-        try (OnnxCausalLM off = OnnxCausalLM.load(EmbeddedModels.draft(), OnnxModelOptions.cpu(1).withPinnedKv(false))) {
+        try (OnnxCausalLM off = OnnxCausalLM.load(EmbeddedModels.draft(), OnnxModelOptions.cpu(1).withPinnedKv(false).withFusedAttention(false))) {
             assertTrue(!off.pinnedKv() && off.description().contains("present KV allocated per call (turned off in the"
                     + " options)"), off.description());
         }
@@ -101,7 +101,7 @@ class PinnedKvTest {
 
     @Test
     void theBufferPoolKeepsKvSetsForAtMostEightIdleSequences() {
-        try (OnnxCausalLM model = OnnxCausalLM.load(EmbeddedModels.draft(), OnnxModelOptions.cpu(1))) {
+        try (OnnxCausalLM model = OnnxCausalLM.load(EmbeddedModels.draft(), OnnxModelOptions.cpu(1).withFusedAttention(false))) {
             List<OnnxSequence> open = new ArrayList<>();
             for (int i = 0; i < 10; i++) {
                 OnnxSequence s = model.newSequence(true, true);

@@ -112,6 +112,7 @@ class PrefillAndPrecisionTest {
         float[] first;
         try (OnnxCausalLM model = OnnxCausalLM.load(EmbeddedModels.draft(), options)) {
             assertTrue(model.description().contains("optimized graph written to"), model.description());
+            assertTrue(model.fusedAttention(), model.description());
             first = nextRow(model, prompt);
         }
         try (var entries = Files.list(cache)) {
@@ -120,6 +121,7 @@ class PrefillAndPrecisionTest {
         }
         try (OnnxCausalLM model = OnnxCausalLM.load(EmbeddedModels.draft(), options)) {
             assertTrue(model.description().contains("loaded the optimized graph"), model.description());
+            assertTrue(model.fusedAttention(), "the cached graph is the fused one: " + model.description());
             assertTrue(model.rollbackDecision().masked(), model.rollbackDecision().toString());
             float[] second = nextRow(model, prompt);
             for (int t = 0; t < first.length; t++) {

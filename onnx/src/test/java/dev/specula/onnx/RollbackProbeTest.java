@@ -30,7 +30,7 @@ class RollbackProbeTest {
     @Test
     void theSameGraphHonouringTheMaskAndTheEmbeddedModelsKeepMaskedRollback() {
         for (Path dir : new Path[]{FIXTURES.resolve("mask-honouring"), EmbeddedModels.draft(), EmbeddedModels.target()}) {
-            try (OnnxCausalLM model = OnnxCausalLM.load(dir, OnnxModelOptions.cpu(1))) {
+            try (OnnxCausalLM model = OnnxCausalLM.load(dir, OnnxModelOptions.cpu(1).withFusedAttention(false))) {
                 assertTrue(model.rollbackDecision().masked(), dir + ": " + model.rollbackDecision());
                 assertTrue(model.description().contains("masked O(1) (parity probe"), model.description());
                 assertRollbackEqualsFresh(model, 1e-4);
@@ -56,7 +56,7 @@ class RollbackProbeTest {
     @Test
     void rollbackModesCanBeForcedAndGraphsWithoutPositionsAreCompacted() {
         try (OnnxCausalLM model = OnnxCausalLM.load(EmbeddedModels.draft(),
-                OnnxModelOptions.cpu(1).withRollback(OnnxModelOptions.RollbackMode.COMPACT))) {
+                OnnxModelOptions.cpu(1).withRollback(OnnxModelOptions.RollbackMode.COMPACT).withFusedAttention(false))) {
             assertFalse(model.rollbackDecision().masked());
             assertRollbackEqualsFresh(model, 1e-4);
         }

@@ -1,0 +1,158 @@
+package dev.specula.onnx;
+
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Checks at load that a graph rewritten by {@link AttentionFusion} computes what the exported graph computes: both run
+ * the same 12 tokens, the original in one call, the fused graph as a prompt of 8, three tokens it then rolls back, and
+ * the last 4 (the calls a speculative decoder makes), and every logit is compared.
+ */
+final class FusedAttentionProbe {
+    private static final int PROMPT = 8;
+    private static final int TOTAL = 12;
+    private static final int CAPACITY = 16;
+
+    private FusedAttentionProbe() {
+    }
+
+    /** {@code {largest |difference|, largest |logit|}} between the fused session and the original graph. */
+    static double[] parityError(OrtEnvironment env, OrtSession fused, ModelSignature fusedSig, Path original,
+                                int threads, int vocab) throws OrtException {
+        int[] tokens = new int[TOTAL];
+        for (int i = 0; i < TOTAL; i++) {
+            tokens[i] = (int) ((7919L * (i + 1) + 104729L) % vocab);
+        }
+        float[][] expected;
+        try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
+            // Built for one call, so skip what only pays over many: weight pre-packing and the slow optimizers.
+            so.setIntraOpNumThreads(threads);
+            so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.BASIC_OPT);
+            so.addConfigEntry("session.disable_prepacking", "1");
+            try (OrtSession reference = env.createSession(original.toString(), so)) {
+                expected = runOriginal(env, reference, tokens, fusedSig);
+            }
+        }
+        float[][] actual = runFused(env, fused, fusedSig, tokens);
+        double diff = 0;
+        double scale = 0;
+        for (int r = 0; r < TOTAL; r++) {
+            for (int t = 0; t < expected[r].length; t++) {
+                double d = Math.abs((double) actual[r][t] - expected[r][t]);
+                diff = Double.isNaN(d) ? Double.POSITIVE_INFINITY : Math.max(diff, d);
+                scale = Math.max(scale, Math.abs(expected[r][t]));
+            }
+        }
+        return new double[]{diff, scale};
+    }
+
+    private static float[][] runOriginal(OrtEnvironment env, OrtSession session, int[] tokens, ModelSignature sig)
+            throws OrtException {
+        List<OnnxTensor> made = new ArrayList<>();
+        try {
+            Map<String, OnnxTensor> in = new HashMap<>();
+            long[] ids = new long[tokens.length];
+            long[] positions = new long[tokens.length];
+            long[] mask = new long[tokens.length];
+            for (int i = 0; i < tokens.length; i++) {
+                ids[i] = tokens[i];
+                positions[i] = i;
+                mask[i] = 1;
+            }
+            in.put(ModelSignature.INPUT_IDS, keep(made, OnnxTensor.createTensor(env, new long[][]{ids})));
+            in.put(ModelSignature.ATTENTION_MASK, keep(made, OnnxTensor.createTensor(env, new long[][]{mask})));
+            if (session.getInputNames().contains(ModelSignature.POSITION_IDS)) {
+                in.put(ModelSignature.POSITION_IDS, keep(made, OnnxTensor.createTensor(env, new long[][]{positions})));
+            }
+            ByteBuffer none = ByteBuffer.allocateDirect(0).order(ByteOrder.nativeOrder());
+            for (String past : sig.pastNames()) {
+                in.put(past, keep(made, OnnxTensor.createTensor(env, none, new long[]{1, sig.kvHeads(), 0, sig.headDim()},
+                        sig.kvType())));
+            }
+            try (OrtSession.Result r = session.run(in, Set.of(ModelSignature.LOGITS))) {
+                return rows(r.get(0), tokens.length);
+            }
+        } finally {
+            made.forEach(OnnxTensor::close);
+        }
+    }
+
+    private static float[][] runFused(OrtEnvironment env, OrtSession session, ModelSignature sig, int[] tokens)
+            throws OrtException {
+        List<OnnxTensor> made = new ArrayList<>();
+        try {
+            Map<String, OnnxTensor> kvIn = new HashMap<>();
+            Map<String, OnnxValue> kvOut = new HashMap<>();
+            long[] shape = {1, sig.kvHeads(), CAPACITY, sig.headDim()};
+            int bytes = sig.kvHeads() * CAPACITY * sig.headDim() * OnnxCausalLM.kvElementBytes(sig);
+            for (int i = 0; i < sig.pastNames().size(); i++) {
+                ByteBuffer b = ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder());
+                kvIn.put(sig.pastNames().get(i), keep(made, OnnxTensor.createTensor(env, b, shape, sig.kvType())));
+                kvOut.put(sig.presentNames().get(i), keep(made, OnnxTensor.createTensor(env,
+                        b.duplicate().order(ByteOrder.nativeOrder()), shape, sig.kvType())));
+            }
+            float[][] out = new float[TOTAL][];
+            float[][] prompt = call(env, session, kvIn, kvOut, java.util.Arrays.copyOf(tokens, PROMPT), 0);
+            System.arraycopy(prompt, 0, out, 0, PROMPT);
+            call(env, session, kvIn, kvOut, new int[]{tokens[3], tokens[1], tokens[4]}, PROMPT); // rolled back
+            float[][] rest = call(env, session, kvIn, kvOut, java.util.Arrays.copyOfRange(tokens, PROMPT, TOTAL), PROMPT);
+            System.arraycopy(rest, 0, out, PROMPT, TOTAL - PROMPT);
+            return out;
+        } finally {
+            made.forEach(OnnxTensor::close);
+        }
+    }
+
+    private static float[][] call(OrtEnvironment env, OrtSession session, Map<String, OnnxTensor> kvIn,
+                                  Map<String, OnnxValue> kvOut, int[] tokens, int length) throws OrtException {
+        long[] ids = new long[tokens.length];
+        long[] mask = new long[length + tokens.length];
+        for (int i = 0; i < tokens.length; i++) {
+            ids[i] = tokens[i];
+        }
+        java.util.Arrays.fill(mask, 1L);
+        try (OnnxTensor idTensor = OnnxTensor.createTensor(env, new long[][]{ids});
+             OnnxTensor maskTensor = OnnxTensor.createTensor(env, new long[][]{mask})) {
+            Map<String, OnnxTensor> in = new HashMap<>(kvIn);
+            in.put(ModelSignature.INPUT_IDS, idTensor);
+            in.put(ModelSignature.ATTENTION_MASK, maskTensor);
+            try (OrtSession.Result r = session.run(in, Set.of(ModelSignature.LOGITS), kvOut)) {
+                return rows(r.get(ModelSignature.LOGITS).orElseThrow(), tokens.length);
+            }
+        }
+    }
+
+    private static float[][] rows(OnnxValue value, int n) throws OrtException {
+        FloatBuffer all = ((OnnxTensor) value).getFloatBuffer(); // float16/bfloat16 converted by ONNX Runtime
+        int vocab = all.remaining() / n;
+        float[][] out = new float[n][vocab];
+        for (int r = 0; r < n; r++) {
+            all.get(out[r]);
+        }
+        return out;
+    }
+
+    private static OnnxTensor keep(List<OnnxTensor> made, OnnxTensor t) {
+        made.add(t);
+        return t;
+    }
+
+    /** Whether a KV or logits type needs the half-precision tolerance. */
+    static boolean half(ModelSignature sig) {
+        return sig.kvType() != OnnxJavaType.FLOAT || sig.logitsType() != OnnxJavaType.FLOAT;
+    }
+}
