@@ -37,7 +37,8 @@ import java.util.Map;
  * A configuration is {@code NAME=key:value,...}: {@code draft} ({@code none}, {@code model}, {@code lookup},
  * {@code ngram}: a cross-request n-gram cache), {@code t} (target
  * intra-op threads), {@code dt} (draft threads), {@code spin} / {@code dspin} (1: spinning while a call runs),
- * {@code pin} (0: present KV allocated by ONNX Runtime per call, for target and draft; default 1), {@code k} (the
+ * {@code pin} (0: present KV allocated by ONNX Runtime per call, for target and draft; default 1), {@code fuse} (0: the
+ * graphs' attention as exported, for target and draft; default 1: fused into GroupQueryAttention), {@code k} (the
  * draft length: {@code auto}, the default, {@code heuristic} or a number).
  * Options: {@code --target DIR --draft DIR} (default: the embedded pair), {@code --tokens N} (128),
  * {@code --repeats N} (5), {@code --prompt-file FILE} (repeatable; default: three code prompts).
@@ -49,7 +50,7 @@ public final class DecodeAB {
             "class Stack:\n    def __init__(self):\n        self.items = []\n\n    def push(self, item):");
 
     private record Config(String name, String draft, int threads, int draftThreads, boolean spin, boolean draftSpin,
-                          boolean pin, String schedule) {
+                          boolean pin, boolean fuse, String schedule) {
         static Config parse(String spec) {
             int eq = spec.indexOf('=');
             if (eq < 1) {
@@ -64,9 +65,9 @@ public final class DecodeAB {
                 kv.put(p[0], p[1]);
             }
             for (String key : kv.keySet()) {
-                if (!List.of("draft", "t", "dt", "spin", "dspin", "pin", "k").contains(key)) {
+                if (!List.of("draft", "t", "dt", "spin", "dspin", "pin", "fuse", "k").contains(key)) {
                     throw new IllegalArgumentException("unknown key '" + key + "' in '" + spec
-                            + "', expected draft, t, dt, spin, dspin, pin or k");
+                            + "', expected draft, t, dt, spin, dspin, pin, fuse or k");
                 }
             }
             String draft = kv.getOrDefault("draft", "none");
@@ -76,11 +77,13 @@ public final class DecodeAB {
             int t = Integer.parseInt(kv.getOrDefault("t", "2"));
             return new Config(spec.substring(0, eq), draft, t,
                     Integer.parseInt(kv.getOrDefault("dt", "1")), "1".equals(kv.get("spin")),
-                    "1".equals(kv.get("dspin")), !"0".equals(kv.get("pin")), kv.getOrDefault("k", "auto"));
+                    "1".equals(kv.get("dspin")), !"0".equals(kv.get("pin")), !"0".equals(kv.get("fuse")),
+                    kv.getOrDefault("k", "auto"));
         }
 
         Specula open(Path target, Path draftDir) {
-            OnnxModelOptions to = OnnxModelOptions.cpu(threads).withSpinning(spin).withPinnedKv(pin);
+            OnnxModelOptions to = OnnxModelOptions.cpu(threads).withSpinning(spin).withPinnedKv(pin)
+                    .withFusedAttention(fuse);
             Specula.Builder b = Specula.builder().target(target).batching(false).targetOptions(to);
             if (draft.equals("lookup")) {
                 b.promptLookup();
@@ -89,7 +92,7 @@ public final class DecodeAB {
             }
             if (draft.equals("model")) {
                 b.draftModel(draftDir).draftOptions(OnnxModelOptions.cpu(draftThreads).withSpinning(draftSpin)
-                        .withPinnedKv(pin));
+                        .withPinnedKv(pin).withFusedAttention(fuse));
             }
             if (!draft.equals("none") && !schedule.equals("auto")) { // auto: the facade's default
                 b.scheduling(schedule.equals("heuristic") ? Scheduling.heuristic()

@@ -63,6 +63,8 @@ public final class OnnxCausalLM implements CausalLanguageModel {
     private static final int MAX_POOLED_BUFFERS = 64;
     /** Pooled buffers beyond this many keep no pinned KV sets (at most 16 MiB each, see {@link #PINNED_KV_MAX_BYTES}). */
     private static final int POOLED_KV_SETS = 8;
+    /** A pooled buffer set keeps its KV buffers only up to this size (a fused sequence's grow with its context). */
+    private static final long POOLED_KV_MAX_BYTES = 32L << 20;
     private final LongAdder runNanos = new LongAdder();
     private final LongAdder runs = new LongAdder();
     private volatile boolean closed;
@@ -412,8 +414,8 @@ public final class OnnxCausalLM implements CausalLanguageModel {
             b.close();
             return;
         }
-        if (bufferPool.size() >= POOLED_KV_SETS) {
-            b.dropKv(); // bounds the idle KV memory a burst of sequences leaves behind
+        if (bufferPool.size() >= POOLED_KV_SETS || b.kvBytes() > POOLED_KV_MAX_BYTES) {
+            b.dropKv(); // bounds the idle KV memory a burst of sequences (or one long one) leaves behind
         }
         bufferPool.offerFirst(b);
         if (closed && bufferPool.remove(b)) {

@@ -145,6 +145,17 @@ final class SequenceBuffers implements AutoCloseable {
         return b.duplicate().order(ByteOrder.nativeOrder()).position(0).limit(bytes);
     }
 
+    /** Bytes of the KV buffers this set holds (a fused sequence's grow with its context). */
+    long kvBytes() {
+        long bytes = 0;
+        for (ByteBuffer[] set : kvSets) {
+            for (int i = 0; set != null && i < set.length; i++) {
+                bytes += set[i] == null ? 0 : set[i].capacity();
+            }
+        }
+        return bytes;
+    }
+
     /** Whether this set holds pinned KV buffers (for tests of the pool's bound). */
     boolean holdsKv() {
         return kvSets[0] != null || kvSets[1] != null;

@@ -94,6 +94,11 @@ final class BenchCommand implements Callable<Integer> {
             + " cores idle), 'on' or 'off'. Default: ${DEFAULT-VALUE}.")
     String spinning;
 
+    @Option(names = "--fused-attention", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Rewrite the models' attention into ONNX Runtime's fused GroupQueryAttention at load, where"
+            + " the graph matches and a parity probe finds the same logits. Default: on.")
+    boolean fusedAttention = true;
+
     @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON (with plain decoding's token ids per prompt).")
     Path json;
 
@@ -223,11 +228,11 @@ final class BenchCommand implements Callable<Integer> {
 
     OnnxModelOptions targetOptions() {
         return (threads != null ? OnnxModelOptions.cpu(threads) : OnnxModelOptions.defaults())
-                .withSpinning(ModelOptions.spinning(spinning));
+                .withSpinning(ModelOptions.spinning(spinning)).withFusedAttention(fusedAttention);
     }
 
     OnnxModelOptions draftOptions() {
         return (draftThreads != null ? OnnxModelOptions.cpu(draftThreads) : OnnxModelOptions.defaults())
-                .withSpinning(ModelOptions.spinning(spinning));
+                .withSpinning(ModelOptions.spinning(spinning)).withFusedAttention(fusedAttention);
     }
 }

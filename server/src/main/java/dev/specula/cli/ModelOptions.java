@@ -50,6 +50,11 @@ final class ModelOptions {
             + " Default: ${DEFAULT-VALUE}.")
     String spinning;
 
+    @Option(names = "--fused-attention", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Rewrite the models' attention into ONNX Runtime's fused GroupQueryAttention at load, where"
+            + " the graph matches and a parity probe finds the same logits (--verbose says which). Default: on.")
+    boolean fusedAttention = true;
+
     @Option(names = "--variant", paramLabel = "NAME", description = "The graph variant of a transformers.js export"
             + " (onnx/model_NAME.onnx, e.g. fp16, quantized, q4) for target and draft. Default: the plain model.")
     String variant;
@@ -124,9 +129,9 @@ final class ModelOptions {
         Scheduling scheduling = wrap.apply(scheduling());
         OnnxModelOptions.Spinning spin = spinning(spinning);
         OnnxModelOptions targetOptions = (threads != null ? OnnxModelOptions.cpu(threads) : OnnxModelOptions.defaults())
-                .withSpinning(spin);
+                .withSpinning(spin).withFusedAttention(fusedAttention);
         OnnxModelOptions draftOptions = (draftThreads != null ? OnnxModelOptions.cpu(draftThreads)
-                : OnnxModelOptions.defaults()).withSpinning(spin);
+                : OnnxModelOptions.defaults()).withSpinning(spin).withFusedAttention(fusedAttention);
         if (variant != null) {
             targetOptions = targetOptions.withVariant(variant);
             draftOptions = draftOptions.withVariant(variant);
