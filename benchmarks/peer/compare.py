@@ -9,7 +9,8 @@ tokens/s, the raw runs (JSON lines) and the exact commands.
 
 Decode-only throughput on both sides (tokens produced after the prompt is processed, over the time spent
 producing them; model loading, warm-up and prompt processing excluded):
-- Specula (`generate --json`, one JVM per run, after its own warm-up generation): generated_tokens /
+- Specula (`generate --json --warm-up`, one JVM per run, after its warm-up generations; `--cold`: the JVM's first
+  generation, JIT compilation included): generated_tokens /
   (total_ms - prefill_ms). Specula prefills all prompt tokens but the last and feeds the last one in the first
   decode step, so every generated token comes out of a timed decode step; the time includes drafting,
   verification, sampling and Java-side work; prefill_ms also holds the draft model's prefill.
@@ -137,6 +138,8 @@ def specula(e, config, prompt_file, threads):
     cmd = ["java", "-jar", e.a.jar, "generate", "--json", "--target", e.target_dir, "--draft", SPECULA_DRAFT[config],
            "--threads", str(threads), "--draft-threads", "1", "--max-new-tokens", str(e.a.max_new_tokens),
            "--temperature", "0", "--prompt-file", prompt_file]
+    if not e.a.cold:
+        cmd.append("--warm-up")
     if config == "Specula + draft":
         cmd[cmd.index("--draft") + 2:cmd.index("--draft") + 2] = ["--draft-model", e.draft_dir]
     e.note(config, cmd)
@@ -249,6 +252,9 @@ def main():
     ap.add_argument("--max-new-tokens", type=int, default=128)
     ap.add_argument("--out", default=os.path.join(ROOT, "target/peer/results"))
     ap.add_argument("--skip-validation", action="store_true")
+    ap.add_argument("--cold", action="store_true",
+                    help="time Specula's first generation in each JVM (default: after generate --warm-up, whose two"
+                         " short runs compile the Java side and warm ONNX Runtime)")
     ap.add_argument("--q8", action="store_true", help="also run llama.cpp on Q8_0 quantizations (llama-quantize)")
     ap.add_argument("--validate-only", action="store_true")
     ap.add_argument("--table-only", action="store_true", help="rewrite table.md from the raw.jsonl of --out")
