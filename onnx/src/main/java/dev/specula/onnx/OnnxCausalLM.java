@@ -162,7 +162,7 @@ public final class OnnxCausalLM implements CausalLanguageModel {
             model = new OnnxCausalLM(dir, files, config, options, env, so, session, signature, loadedFrom);
             model.attention = attention;
             model.spinning = spinning.toString();
-            model.kvNotPinned = attention.fused() ? "the fused attention updates the KV cache in place"
+            model.kvNotPinned = attention.fused() ? "the fused attention updates its KV buffers in place"
                     : options.pinnedKv() ? kvNotPinned(session, signature, config.maxPositionEmbeddings())
                     : "turned off in the options";
             model.rollback = RollbackProbe.decide(model);
@@ -637,9 +637,10 @@ public final class OnnxCausalLM implements CausalLanguageModel {
                 + "; rollback " + rollback
                 + "; rowInvariant=" + rowInvariance.rowInvariant() + " (" + rowInvariance.reason() + ")"
                 + "; batches: " + batching() + "; prefill chunks of " + options.prefillChunkTokens() + " tokens; " + options.intraOpThreads()
-                + " intra-op thread(s), spinning " + spinning + "; present KV "
-                + (kvNotPinned == null ? "written into the sequence's own buffers" : "allocated per call (" + kvNotPinned
-                + ")") + "; loaded in " + loadTime.toMillis() + " ms";
+                + " intra-op thread(s), spinning " + spinning + "; "
+                + (fusedAttention() ? "KV cache updated in place by the fused attention"
+                : kvNotPinned == null ? "present KV written into the sequence's own buffers"
+                : "present KV allocated per call (" + kvNotPinned + ")") + "; loaded in " + loadTime.toMillis() + " ms";
     }
 
     @Override

@@ -168,4 +168,44 @@ class AttentionFusionTest {
             }
         }
     }
+
+    /**
+     * A graph whose weights live in an external data file (as Optimum writes models over 2 GB) is fused from bytes,
+     * with ONNX Runtime reading the weights from the model's folder, and computes what the exported graph computes.
+     */
+    @Test
+    void aGraphWithExternalDataIsFusedToo(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        Path source = HF.resolve("tiny-qwen2");
+        Path dir = java.nio.file.Files.createDirectories(tmp.resolve("external"));
+        for (String f : List.of("config.json", "generation_config.json")) {
+            java.nio.file.Files.copy(source.resolve(f), dir.resolve(f));
+        }
+        ModelProto.Builder m = AttentionFusion.read(source.resolve("model.onnx")).toBuilder();
+        try (var data = new java.io.ByteArrayOutputStream()) {
+            for (var t : m.getGraphBuilder().getInitializerBuilderList()) {
+                if (t.getRawData().size() >= 1024) {
+                    long offset = data.size();
+                    t.getRawData().writeTo(data);
+                    t.clearRawData().setDataLocation(dev.specula.onnx.proto.Onnx.TensorProto.DataLocation.EXTERNAL)
+                            .addExternalData(entry("location", "model.onnx_data"))
+                            .addExternalData(entry("offset", Long.toString(offset)))
+                            .addExternalData(entry("length", Long.toString(data.size() - offset)));
+                }
+            }
+            java.nio.file.Files.write(dir.resolve("model.onnx_data"), data.toByteArray());
+        }
+        java.nio.file.Files.write(dir.resolve("model.onnx"), m.build().toByteArray());
+        int[] prompt = RollbackProbeTest.ids(1024, 20, 3);
+        try (OnnxCausalLM fused = OnnxCausalLM.load(dir, OnnxModelOptions.cpu(1));
+             OnnxCausalLM exported = OnnxCausalLM.load(source, OnnxModelOptions.cpu(1).withFusedAttention(false))) {
+            assertEquals(List.of(dir.resolve("model.onnx_data")), fused.files().externalData());
+            assertTrue(fused.fusedAttention(), fused.description());
+            assertArrayEquals(PrefillAndPrecisionTest.greedy(exported, prompt, 24),
+                    PrefillAndPrecisionTest.greedy(fused, prompt, 24));
+        }
+    }
+
+    private static dev.specula.onnx.proto.Onnx.StringStringEntryProto entry(String key, String value) {
+        return dev.specula.onnx.proto.Onnx.StringStringEntryProto.newBuilder().setKey(key).setValue(value).build();
+    }
 }
