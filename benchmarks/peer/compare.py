@@ -45,8 +45,8 @@ class Env:
     def __init__(self, a):
         self.a = a
         self.bin = a.llama_bin
-        self.target_dir = os.path.join(PAIR, "target")
-        self.draft_dir = os.path.join(PAIR, "draft")
+        self.target_dir = os.path.join(a.pair, "target")
+        self.draft_dir = os.path.join(a.pair, "draft")
         self.prompt_dir = os.path.join(a.out, "prompts")
         self.commands = {}  # config -> one example command line
 
@@ -246,6 +246,8 @@ def main():
     ap.add_argument("--llama-cpp", default=os.path.join(ROOT, "target/peer/llama.cpp"))
     ap.add_argument("--gguf-dir", default=os.path.join(ROOT, "target/peer/gguf"))
     ap.add_argument("--jar", default=os.path.join(ROOT, "server/target/specula.jar"))
+    ap.add_argument("--pair", default=PAIR, help="a folder with target/ and draft/ model directories (default: the"
+                    " embedded pair; e.g. target/twin for the realistic-cost twin, with its own --gguf-dir)")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--prompts", default="code:8,edit:6", help="workload:count,... from the bench's workloads.json")

@@ -30,24 +30,26 @@ final class FusedAttentionProbe {
     private FusedAttentionProbe() {
     }
 
-    /** {@code {largest |difference|, largest |logit|}} between the fused session and the original graph. */
-    static double[] parityError(OrtEnvironment env, OrtSession fused, ModelSignature fusedSig, Path original,
-                                int threads, int vocab) throws OrtException {
-        int[] tokens = new int[TOTAL];
-        for (int i = 0; i < TOTAL; i++) {
-            tokens[i] = (int) ((7919L * (i + 1) + 104729L) % vocab);
-        }
-        float[][] expected;
+    /**
+     * The exported graph's logits for the probe's tokens: a session over {@code original} made for this one call
+     * (no weight pre-packing, basic optimizations) and closed before the fused session is made, so a load never holds
+     * both models' weights at once.
+     */
+    static float[][] reference(OrtEnvironment env, Path original, int threads, int vocab) throws OrtException {
         try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
-            // Built for one call, so skip what only pays over many: weight pre-packing and the slow optimizers.
             so.setIntraOpNumThreads(threads);
             so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.BASIC_OPT);
             so.addConfigEntry("session.disable_prepacking", "1");
             try (OrtSession reference = env.createSession(original.toString(), so)) {
-                expected = runOriginal(env, reference, tokens, fusedSig);
+                return runOriginal(env, reference, tokens(vocab), ModelSignature.discover(reference, original.toString()));
             }
         }
-        float[][] actual = runFused(env, fused, fusedSig, tokens);
+    }
+
+    /** {@code {largest |difference|, largest |logit|}} between the fused session and the {@link #reference} logits. */
+    static double[] parityError(OrtEnvironment env, OrtSession fused, ModelSignature fusedSig, float[][] expected,
+                                int vocab) throws OrtException {
+        float[][] actual = runFused(env, fused, fusedSig, tokens(vocab));
         double diff = 0;
         double scale = 0;
         for (int r = 0; r < TOTAL; r++) {
@@ -58,6 +60,14 @@ final class FusedAttentionProbe {
             }
         }
         return new double[]{diff, scale};
+    }
+
+    private static int[] tokens(int vocab) {
+        int[] tokens = new int[TOTAL];
+        for (int i = 0; i < TOTAL; i++) {
+            tokens[i] = (int) ((7919L * (i + 1) + 104729L) % vocab);
+        }
+        return tokens;
     }
 
     private static float[][] runOriginal(OrtEnvironment env, OrtSession session, int[] tokens, ModelSignature sig)

@@ -217,14 +217,15 @@ public final class OnnxCausalLM implements CausalLanguageModel {
         }
         OrtSession fused = null;
         try {
+            float[][] expected = FusedAttentionProbe.reference(env, files.graph(), options.intraOpThreads(),
+                    config.vocabSize());
             if (!files.externalData().isEmpty()) {
                 so.addConfigEntry("session.model_external_initializers_file_folder_path",
                         files.graph().toAbsolutePath().getParent().toString());
             }
             fused = env.createSession(rewrite.model().toByteArray(), so);
             ModelSignature sig = ModelSignature.discover(fused, files.graph().toString());
-            double[] probe = FusedAttentionProbe.parityError(env, fused, sig, files.graph(), options.intraOpThreads(),
-                    config.vocabSize());
+            double[] probe = FusedAttentionProbe.parityError(env, fused, sig, expected, config.vocabSize());
             double tolerance = FusedAttentionProbe.half(sig) ? RollbackProbe.HALF_TOLERANCE
                     : RollbackProbe.FLOAT_TOLERANCE;
             String result = String.format(java.util.Locale.ROOT,

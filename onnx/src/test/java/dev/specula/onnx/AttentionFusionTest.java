@@ -129,8 +129,9 @@ class AttentionFusionTest {
              OrtSession good = env.createSession(rewrite.model().toByteArray(), so);
              OrtSession bad = env.createSession(wrong.build().toByteArray(), so)) {
             ModelSignature sig = ModelSignature.discover(good, dir.toString());
-            right = FusedAttentionProbe.parityError(env, good, sig, files.graph(), 1, config.vocabSize());
-            doubled = FusedAttentionProbe.parityError(env, bad, sig, files.graph(), 1, config.vocabSize());
+            float[][] expected = FusedAttentionProbe.reference(env, files.graph(), 1, config.vocabSize());
+            right = FusedAttentionProbe.parityError(env, good, sig, expected, config.vocabSize());
+            doubled = FusedAttentionProbe.parityError(env, bad, sig, expected, config.vocabSize());
         }
         System.out.printf("probe: right rewrite %.2e, doubled scale %.2e (max |logit| %.3g)%n", right[0], doubled[0],
                 right[1]);
