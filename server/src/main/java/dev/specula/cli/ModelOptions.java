@@ -55,6 +55,11 @@ final class ModelOptions {
             + " the graph matches and a parity probe finds the same logits (--verbose says which). Default: on.")
     boolean fusedAttention = true;
 
+    @Option(names = "--optimized-model-cache", paramLabel = "DIR", description = "Keep the graphs as ONNX Runtime"
+            + " optimized them for this machine (fused attention and pre-packed weights included) under DIR, so that"
+            + " the next load of the same model skips the rewrite, its probe and the optimization. Default: off.")
+    Path optimizedModelCache;
+
     @Option(names = "--variant", paramLabel = "NAME", description = "The graph variant of a transformers.js export"
             + " (onnx/model_NAME.onnx, e.g. fp16, quantized, q4) for target and draft. Default: the plain model.")
     String variant;
@@ -135,6 +140,10 @@ final class ModelOptions {
         if (variant != null) {
             targetOptions = targetOptions.withVariant(variant);
             draftOptions = draftOptions.withVariant(variant);
+        }
+        if (optimizedModelCache != null) {
+            targetOptions = targetOptions.withOptimizedModelCache(optimizedModelCache);
+            draftOptions = draftOptions.withOptimizedModelCache(optimizedModelCache);
         }
         Specula.Builder b = Specula.builder().target(targetDir()).scheduling(scheduling)
                 .targetOptions(targetOptions).draftOptions(draftOptions);
