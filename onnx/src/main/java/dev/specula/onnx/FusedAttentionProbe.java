@@ -12,6 +12,7 @@ import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -19,27 +20,35 @@ import java.util.Set;
 
 /**
  * Checks at load that a graph rewritten by {@link AttentionFusion} computes what the exported graph computes: both run
- * the same 12 tokens, the original in one call, the fused graph as a prompt of 8, three tokens it then rolls back, and
- * the last 4 (the calls a speculative decoder makes), and every logit is compared.
+ * the same 12 tokens as a prompt of 8 and a call of the last 4 over its cache, the fused graph with three tokens fed
+ * and rolled back in between (the calls a speculative decoder makes), and every logit is compared.
  */
 final class FusedAttentionProbe {
     private static final int PROMPT = 8;
     private static final int TOTAL = 12;
     private static final int CAPACITY = 16;
+    private static final Set<String> QUANTIZED_MATMULS = Set.of("MatMulNBits", "MatMulInteger", "QLinearMatMul",
+            "DynamicQuantizeMatMul", "MatMulIntegerToFloat");
 
     private FusedAttentionProbe() {
     }
 
     /**
      * The exported graph's logits for the probe's tokens: a session over {@code original} made for this one call
-     * (no weight pre-packing, basic optimizations) and closed before the fused session is made, so a load never holds
-     * both models' weights at once.
+     * (for float weights without pre-packing and with basic optimizations only, which is faster to make) and closed
+     * before the fused session is made, so a load never holds both models' weights at once.
      */
     static float[][] reference(OrtEnvironment env, Path original, int threads, int vocab) throws OrtException {
         try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
             so.setIntraOpNumThreads(threads);
-            so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.BASIC_OPT);
-            so.addConfigEntry("session.disable_prepacking", "1");
+            if (Collections.disjoint(GraphOpTypes.read(original), QUANTIZED_MATMULS)) {
+                so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.BASIC_OPT);
+                so.addConfigEntry("session.disable_prepacking", "1");
+            } else {
+                // Quantized MatMuls compute differently once their weights are pre-packed (MatMulNBits quantizes its
+                // activations then), so the reference runs them as the model will run.
+                so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+            }
             try (OrtSession reference = env.createSession(original.toString(), so)) {
                 return runOriginal(env, reference, tokens(vocab), ModelSignature.discover(reference, original.toString()));
             }
@@ -70,35 +79,59 @@ final class FusedAttentionProbe {
         return tokens;
     }
 
+    /**
+     * The exported graph over the probe's tokens in the fused run's call sizes (the prompt, then the rest with the
+     * prompt's cache), so that a graph whose rows depend on the other rows of their call (dynamically quantized
+     * activations) is compared call for call.
+     */
     private static float[][] runOriginal(OrtEnvironment env, OrtSession session, int[] tokens, ModelSignature sig)
             throws OrtException {
         List<OnnxTensor> made = new ArrayList<>();
+        OrtSession.Result first = null;
         try {
-            Map<String, OnnxTensor> in = new HashMap<>();
-            long[] ids = new long[tokens.length];
-            long[] positions = new long[tokens.length];
-            long[] mask = new long[tokens.length];
-            for (int i = 0; i < tokens.length; i++) {
-                ids[i] = tokens[i];
-                positions[i] = i;
-                mask[i] = 1;
-            }
-            in.put(ModelSignature.INPUT_IDS, keep(made, OnnxTensor.createTensor(env, new long[][]{ids})));
-            in.put(ModelSignature.ATTENTION_MASK, keep(made, OnnxTensor.createTensor(env, new long[][]{mask})));
-            if (session.getInputNames().contains(ModelSignature.POSITION_IDS)) {
-                in.put(ModelSignature.POSITION_IDS, keep(made, OnnxTensor.createTensor(env, new long[][]{positions})));
-            }
+            Map<String, OnnxTensor> past = new HashMap<>();
             ByteBuffer none = ByteBuffer.allocateDirect(0).order(ByteOrder.nativeOrder());
-            for (String past : sig.pastNames()) {
-                in.put(past, keep(made, OnnxTensor.createTensor(env, none, new long[]{1, sig.kvHeads(), 0, sig.headDim()},
-                        sig.kvType())));
+            for (String name : sig.pastNames()) {
+                past.put(name, keep(made, OnnxTensor.createTensor(env, none, new long[]{1, sig.kvHeads(), 0,
+                        sig.headDim()}, sig.kvType())));
             }
-            try (OrtSession.Result r = session.run(in, Set.of(ModelSignature.LOGITS))) {
-                return rows(r.get(0), tokens.length);
+            float[][] out = new float[TOTAL][];
+            first = session.run(originalInputs(env, session, tokens, 0, PROMPT, past, made));
+            System.arraycopy(rows(first.get(ModelSignature.LOGITS).orElseThrow(), PROMPT), 0, out, 0, PROMPT);
+            for (int i = 0; i < sig.pastNames().size(); i++) {
+                past.put(sig.pastNames().get(i), (OnnxTensor) first.get(sig.presentNames().get(i)).orElseThrow());
             }
+            try (OrtSession.Result rest = session.run(originalInputs(env, session, tokens, PROMPT, TOTAL, past, made),
+                    Set.of(ModelSignature.LOGITS))) {
+                System.arraycopy(rows(rest.get(0), TOTAL - PROMPT), 0, out, PROMPT, TOTAL - PROMPT);
+            }
+            return out;
         } finally {
+            if (first != null) {
+                first.close();
+            }
             made.forEach(OnnxTensor::close);
         }
+    }
+
+    private static Map<String, OnnxTensor> originalInputs(OrtEnvironment env, OrtSession session, int[] tokens, int from,
+                                                          int to, Map<String, OnnxTensor> past, List<OnnxTensor> made)
+            throws OrtException {
+        Map<String, OnnxTensor> in = new HashMap<>(past);
+        long[] ids = new long[to - from];
+        long[] positions = new long[to - from];
+        long[] mask = new long[to];
+        for (int i = from; i < to; i++) {
+            ids[i - from] = tokens[i];
+            positions[i - from] = i;
+        }
+        java.util.Arrays.fill(mask, 1L);
+        in.put(ModelSignature.INPUT_IDS, keep(made, OnnxTensor.createTensor(env, new long[][]{ids})));
+        in.put(ModelSignature.ATTENTION_MASK, keep(made, OnnxTensor.createTensor(env, new long[][]{mask})));
+        if (session.getInputNames().contains(ModelSignature.POSITION_IDS)) {
+            in.put(ModelSignature.POSITION_IDS, keep(made, OnnxTensor.createTensor(env, new long[][]{positions})));
+        }
+        return in;
     }
 
     private static float[][] runFused(OrtEnvironment env, OrtSession session, ModelSignature sig, int[] tokens)
