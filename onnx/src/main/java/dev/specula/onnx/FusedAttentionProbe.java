@@ -1,6 +1,5 @@
 package dev.specula.onnx;
 
-import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
@@ -58,17 +57,9 @@ final class FusedAttentionProbe {
     /** {@code {largest |difference|, largest |logit|}} between the fused session and the {@link #reference} logits. */
     static double[] parityError(OrtEnvironment env, OrtSession fused, ModelSignature fusedSig, float[][] expected,
                                 int vocab) throws OrtException {
-        float[][] actual = runFused(env, fused, fusedSig, tokens(vocab));
-        double diff = 0;
-        double scale = 0;
-        for (int r = 0; r < TOTAL; r++) {
-            for (int t = 0; t < expected[r].length; t++) {
-                double d = Math.abs((double) actual[r][t] - expected[r][t]);
-                diff = Double.isNaN(d) ? Double.POSITIVE_INFINITY : Math.max(diff, d);
-                scale = Math.max(scale, Math.abs(expected[r][t]));
-            }
-        }
-        return new double[]{diff, scale};
+        double[] error = new double[2];
+        RollbackProbe.accumulate(runFused(env, fused, fusedSig, tokens(vocab)), expected, error);
+        return error;
     }
 
     private static int[] tokens(int vocab) {
@@ -194,8 +185,4 @@ final class FusedAttentionProbe {
         return t;
     }
 
-    /** Whether a KV or logits type needs the half-precision tolerance. */
-    static boolean half(ModelSignature sig) {
-        return sig.kvType() != OnnxJavaType.FLOAT || sig.logitsType() != OnnxJavaType.FLOAT;
-    }
 }

@@ -6,7 +6,6 @@ import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
-import ai.onnxruntime.platform.Fp16Conversions;
 import dev.specula.core.SpeculaException;
 import dev.specula.core.model.Logits;
 import dev.specula.core.model.ModelSequence;
@@ -71,10 +70,11 @@ final class FusedSequenceBatch implements SequenceBatch {
 
     private LongBuffer ids = SequenceBuffers.directLongs(64);
     private LongBuffer mask = SequenceBuffers.directLongs(1024);
-    /** Logits handed out by the last {@link #append}: [listed rows, widest, vocab] as float32. */
+    /** Logits of an {@link #append} with longer rows: [listed rows, widest, vocab] as float32. */
     private FloatBuffer logits = ByteBuffer.allocateDirect(4).order(ByteOrder.nativeOrder()).asFloatBuffer();
-    /** One call's logits as float32, and as written by ONNX Runtime when the model outputs float16/bfloat16. */
-    private FloatBuffer scratch = ByteBuffer.allocateDirect(4).order(ByteOrder.nativeOrder()).asFloatBuffer();
+    /** Logits of a call over every row with one token each: [rows, vocab] as float32. */
+    private FloatBuffer scratchRows = ByteBuffer.allocateDirect(4).order(ByteOrder.nativeOrder()).asFloatBuffer();
+    /** One call's logits as ONNX Runtime writes them when the model outputs float16/bfloat16. */
     private ShortBuffer halfLogits;
 
     private int nextHandle;
@@ -149,14 +149,7 @@ final class FusedSequenceBatch implements SequenceBatch {
     @Override
     public List<Logits> append(int[] rowHandles, List<int[]> tokens) {
         ensureOpen();
-        Objects.requireNonNull(rowHandles, "rows");
-        Objects.requireNonNull(tokens, "tokens");
-        if (rowHandles.length != tokens.size()) {
-            throw new IllegalArgumentException(rowHandles.length + " rows but " + tokens.size() + " token lists");
-        }
-        if (rowHandles.length == 0) {
-            throw new IllegalArgumentException("no rows listed; expected at least one");
-        }
+        OnnxSequenceBatch.checkCall(rowHandles, tokens);
         int n = handles.size();
         int[][] byRow = new int[n][];
         int width = 0;
@@ -167,19 +160,7 @@ final class FusedSequenceBatch implements SequenceBatch {
                         + Arrays.toString(rowHandles));
             }
             int[] t = tokens.get(i);
-            if (t == null || t.length == 0) {
-                throw new IllegalArgumentException("row " + rowHandles[i] + " gets no tokens; expected at least one");
-            }
-            if (lengths[row] + t.length > maxLength) {
-                throw new IllegalArgumentException("row " + rowHandles[i] + " would hold " + (lengths[row] + t.length)
-                        + " tokens but model " + model.name() + " has a context of " + maxLength);
-            }
-            for (int token : t) {
-                if (token < 0 || token >= vocab) {
-                    throw new IllegalArgumentException("row " + rowHandles[i] + ": token " + token
-                            + " is outside the vocabulary [0, " + vocab + ")");
-                }
-            }
+            OnnxSequenceBatch.checkRowTokens(model, rowHandles[i], t, lengths[row]);
             byRow[row] = t;
             width = Math.max(width, t.length);
         }
@@ -212,75 +193,87 @@ final class FusedSequenceBatch implements SequenceBatch {
      * Steps the listed rows. ONNX Runtime's fused kernel takes several rows in one call only one token each (a
      * multi-token call with a cache must be one row), so: one call over every row when each gets one token; else,
      * when at least two rows get one token, one call over every row with each row's first token and then one call per
-     * row for the rest; else one call per listed row.
+     * row for the rest; else one call per listed row. Logits are written where they are handed out (a row's first
+     * one is copied once in the mixed case).
      */
     private List<Logits> forward(int[][] byRow, int[] rowHandles, int width) throws OrtException {
         int n = handles.size();
         int listed = rowHandles.length;
-        int cells = listed * width * vocab;
-        if (logits.capacity() < cells) {
-            logits = ByteBuffer.allocateDirect(cells * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
-        }
+        int[] order = new int[listed]; // each listed row's place on the batch axis
         int singles = 0;
-        for (int[] t : byRow) {
-            singles += t != null && t.length == 1 ? 1 : 0;
-        }
-        int[] outRow = new int[n]; // where each listed row's logits go
         for (int i = 0; i < listed; i++) {
-            outRow[handles.indexOf(rowHandles[i])] = i;
+            order[i] = handles.indexOf(rowHandles[i]);
+            singles += byRow[order[i]].length == 1 ? 1 : 0;
         }
+        List<Logits> out = new ArrayList<>(listed);
+        if (n > 1 && width == 1) {
+            FloatBuffer rows = call(0, n, firstTokens(byRow), 1, ensure(scratchRows, n), 0);
+            scratchRows = rows;
+            for (int i = 0; i < listed; i++) {
+                lengths[order[i]]++;
+                out.add(view(rows, order[i], 1));
+            }
+            return out;
+        }
+        logits = ensure(logits, listed * width);
         int[] done = new int[n]; // tokens of each row already run
-        if (n > 1 && (width == 1 || singles >= 2)) {
-            long[] first = new long[n];
-            for (int b = 0; b < n; b++) {
-                first[b] = byRow[b] == null ? 0 : byRow[b][0];
-            }
-            FloatBuffer rows = call(0, n, first, 1);
-            for (int b = 0; b < n; b++) {
-                if (byRow[b] != null) {
-                    copyRows(rows, b, logits, outRow[b] * width, 1);
-                    done[b] = 1;
-                    lengths[b]++;
-                }
+        if (n > 1 && singles >= 2) {
+            scratchRows = ensure(scratchRows, n);
+            FloatBuffer rows = call(0, n, firstTokens(byRow), 1, scratchRows, 0);
+            for (int i = 0; i < listed; i++) {
+                logits.put(i * width * vocab, rows, order[i] * vocab, vocab);
+                done[order[i]] = 1;
+                lengths[order[i]]++;
             }
         }
-        for (int b = 0; b < n; b++) {
+        for (int i = 0; i < listed; i++) {
+            int b = order[i];
             int[] t = byRow[b];
-            if (t == null || done[b] == t.length) {
+            if (done[b] == t.length) {
                 continue;
             }
             long[] rest = new long[t.length - done[b]];
             for (int j = 0; j < rest.length; j++) {
                 rest[j] = t[done[b] + j];
             }
-            FloatBuffer rows = call(b, 1, rest, rest.length);
-            copyRows(rows, 0, logits, outRow[b] * width + done[b], rest.length);
+            call(b, 1, rest, rest.length, logits, i * width + done[b]);
             lengths[b] += rest.length;
         }
-        List<Logits> out = new ArrayList<>(listed);
         for (int i = 0; i < listed; i++) {
-            int from = i * width * vocab;
-            FloatBuffer view = logits.duplicate();
-            view.limit(from + tokensOf(byRow, rowHandles[i]) * vocab).position(from);
-            out.add(new Logits(view.slice(), tokensOf(byRow, rowHandles[i]), vocab));
+            out.add(view(logits, i * width, byRow[order[i]].length));
         }
         return out;
     }
 
-    private int tokensOf(int[][] byRow, int handle) {
-        return byRow[handles.indexOf(handle)].length;
+    /** Each row's first token, 0 (a discarded padding token) for rows not listed. */
+    private static long[] firstTokens(int[][] byRow) {
+        long[] first = new long[byRow.length];
+        for (int b = 0; b < byRow.length; b++) {
+            first[b] = byRow[b] == null ? 0 : byRow[b][0];
+        }
+        return first;
     }
 
-    private void copyRows(FloatBuffer from, int fromRow, FloatBuffer to, int toRow, int count) {
-        to.put(toRow * vocab, from, fromRow * vocab, count * vocab);
+    private Logits view(FloatBuffer rows, int firstRow, int count) {
+        FloatBuffer v = rows.duplicate();
+        v.limit((firstRow + count) * vocab).position(firstRow * vocab);
+        return new Logits(v.slice(), count, vocab);
+    }
+
+    /** {@code buffer}, or a larger one when it holds fewer than {@code rows} rows of the vocabulary. */
+    private FloatBuffer ensure(FloatBuffer buffer, int rows) {
+        return buffer.capacity() >= rows * vocab ? buffer
+                : ByteBuffer.allocateDirect(Math.max(rows * vocab, 2 * buffer.capacity()) * 4)
+                .order(ByteOrder.nativeOrder()).asFloatBuffer();
     }
 
     /**
      * One forward call over rows {@code [first, first + count)} with {@code width} tokens each ({@code ids}, row-major):
-     * each row's mask has {@code length + width} ones. Returns the logits as float32 [count * width rows], valid
-     * until the next call.
+     * each row's mask has {@code length + width} ones. Writes the logits as float32 into {@code dest} from row
+     * {@code destRow} on (ONNX Runtime writes float32 logits there itself) and returns {@code dest}.
      */
-    private FloatBuffer call(int first, int count, long[] tokenIds, int width) throws OrtException {
+    private FloatBuffer call(int first, int count, long[] tokenIds, int width, FloatBuffer dest, int destRow)
+            throws OrtException {
         int total = 0;
         for (int b = first; b < first + count; b++) {
             total = Math.max(total, lengths[b] + width);
@@ -299,11 +292,8 @@ final class FusedSequenceBatch implements SequenceBatch {
             }
         }
         int cells = count * width * vocab;
-        if (scratch.capacity() < cells) {
-            scratch = ByteBuffer.allocateDirect(cells * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
-            if (logitsType != OnnxJavaType.FLOAT) {
-                halfLogits = ByteBuffer.allocateDirect(cells * 2).order(ByteOrder.nativeOrder()).asShortBuffer();
-            }
+        if (logitsType != OnnxJavaType.FLOAT && (halfLogits == null || halfLogits.capacity() < cells)) {
+            halfLogits = ByteBuffer.allocateDirect(cells * 2).order(ByteOrder.nativeOrder()).asShortBuffer();
         }
         Map<String, OnnxTensor> inputs = new HashMap<>();
         Map<String, OnnxValue> outputs = new HashMap<>();
@@ -312,9 +302,9 @@ final class FusedSequenceBatch implements SequenceBatch {
                 new long[]{count, width});
              OnnxTensor maskTensor = OnnxTensor.createTensor(env, mask.duplicate().position(0).limit(count * total),
                      new long[]{count, total});
-             OnnxTensor logitsTensor = halfLogits == null
-                     ? OnnxTensor.createTensor(env, scratch.duplicate().position(0).limit(cells),
-                     new long[]{count, width, vocab})
+             OnnxTensor logitsTensor = logitsType == OnnxJavaType.FLOAT
+                     ? OnnxTensor.createTensor(env, dest.duplicate().position(destRow * vocab)
+                     .limit(destRow * vocab + cells).slice(), new long[]{count, width, vocab})
                      : OnnxTensor.createTensor(env, halfLogits.duplicate().position(0).limit(cells),
                      new long[]{count, width, vocab}, logitsType)) {
             if (first == 0 && count == handles.size()) {
@@ -346,14 +336,10 @@ final class FusedSequenceBatch implements SequenceBatch {
         } finally {
             views.forEach(OnnxTensor::close);
         }
-        if (halfLogits != null) {
-            boolean bf16 = logitsType == OnnxJavaType.BFLOAT16;
-            for (int k = 0; k < cells; k++) {
-                short h = halfLogits.get(k);
-                scratch.put(k, bf16 ? Fp16Conversions.bf16ToFloat(h) : Fp16Conversions.fp16ToFloat(h));
-            }
+        if (logitsType != OnnxJavaType.FLOAT) {
+            SequenceBuffers.widen(halfLogits, 0, dest, destRow * vocab, cells, logitsType);
         }
-        return scratch;
+        return dest;
     }
 
     /** Tensors over the first {@code n} rows of the KV buffers, bound as both the past inputs and present outputs. */

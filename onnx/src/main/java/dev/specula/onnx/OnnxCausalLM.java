@@ -226,8 +226,7 @@ public final class OnnxCausalLM implements CausalLanguageModel {
             fused = env.createSession(rewrite.model().toByteArray(), so);
             ModelSignature sig = ModelSignature.discover(fused, files.graph().toString());
             double[] probe = FusedAttentionProbe.parityError(env, fused, sig, expected, config.vocabSize());
-            double tolerance = FusedAttentionProbe.half(sig) ? RollbackProbe.HALF_TOLERANCE
-                    : RollbackProbe.FLOAT_TOLERANCE;
+            double tolerance = RollbackProbe.tolerance(sig);
             String result = String.format(java.util.Locale.ROOT,
                     "parity probe: max |difference| %.2e of max |logit| %.3g, tolerance %.0e relative", probe[0],
                     probe[1], tolerance);

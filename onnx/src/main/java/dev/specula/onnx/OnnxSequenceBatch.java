@@ -6,7 +6,6 @@ import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
-import ai.onnxruntime.platform.Fp16Conversions;
 import dev.specula.core.SpeculaException;
 import dev.specula.core.model.Logits;
 import dev.specula.core.model.ModelSequence;
@@ -205,14 +204,7 @@ final class OnnxSequenceBatch implements SequenceBatch {
     @Override
     public List<Logits> append(int[] handles, List<int[]> tokens) {
         ensureOpen();
-        Objects.requireNonNull(handles, "rows");
-        Objects.requireNonNull(tokens, "tokens");
-        if (handles.length != tokens.size()) {
-            throw new IllegalArgumentException(handles.length + " rows but " + tokens.size() + " token lists");
-        }
-        if (handles.length == 0) {
-            throw new IllegalArgumentException("no rows listed; expected at least one");
-        }
+        checkCall(handles, tokens);
         Row[] listed = new Row[handles.length];
         int width = 0;
         for (int i = 0; i < handles.length; i++) {
@@ -225,19 +217,7 @@ final class OnnxSequenceBatch implements SequenceBatch {
             }
             listed[i] = row;
             int[] t = tokens.get(i);
-            if (t == null || t.length == 0) {
-                throw new IllegalArgumentException("row " + handles[i] + " gets no tokens; expected at least one");
-            }
-            if (row.length + t.length > maxLength) {
-                throw new IllegalArgumentException("row " + handles[i] + " would hold " + (row.length + t.length)
-                        + " tokens but model " + model.name() + " has a context of " + maxLength);
-            }
-            for (int token : t) {
-                if (token < 0 || token >= vocab) {
-                    throw new IllegalArgumentException("row " + handles[i] + ": token " + token
-                            + " is outside the vocabulary [0, " + vocab + ")");
-                }
-            }
+            checkRowTokens(model, handles[i], t, row.length);
             width = Math.max(width, t.length);
         }
         Lock lock = model.runLock();
@@ -251,6 +231,35 @@ final class OnnxSequenceBatch implements SequenceBatch {
                     + " rows x " + width + " tokens at " + slots + " cache slots failed: " + e.getMessage(), e);
         } finally {
             lock.unlock();
+        }
+    }
+
+    /** The checks every batch's {@code append} makes of its arguments as a whole. */
+    static void checkCall(int[] handles, List<int[]> tokens) {
+        Objects.requireNonNull(handles, "rows");
+        Objects.requireNonNull(tokens, "tokens");
+        if (handles.length != tokens.size()) {
+            throw new IllegalArgumentException(handles.length + " rows but " + tokens.size() + " token lists");
+        }
+        if (handles.length == 0) {
+            throw new IllegalArgumentException("no rows listed; expected at least one");
+        }
+    }
+
+    /** The checks every batch's {@code append} makes of one row's tokens: some, within the context and vocabulary. */
+    static void checkRowTokens(OnnxCausalLM model, int handle, int[] tokens, int length) {
+        if (tokens == null || tokens.length == 0) {
+            throw new IllegalArgumentException("row " + handle + " gets no tokens; expected at least one");
+        }
+        if (length + tokens.length > model.maxSequenceLength()) {
+            throw new IllegalArgumentException("row " + handle + " would hold " + (length + tokens.length)
+                    + " tokens but model " + model.name() + " has a context of " + model.maxSequenceLength());
+        }
+        for (int token : tokens) {
+            if (token < 0 || token >= model.vocabSize()) {
+                throw new IllegalArgumentException("row " + handle + ": token " + token
+                        + " is outside the vocabulary [0, " + model.vocabSize() + ")");
+            }
         }
     }
 
@@ -357,11 +366,7 @@ final class OnnxSequenceBatch implements SequenceBatch {
             int from = order(listed[i]) * width * vocab;
             int count = tokens.get(i).length;
             if (halfLogits != null) {
-                boolean bf16 = logitsType == OnnxJavaType.BFLOAT16;
-                for (int k = from, end = from + count * vocab; k < end; k++) {
-                    short h = halfLogits.get(k);
-                    logits.put(k, bf16 ? Fp16Conversions.bf16ToFloat(h) : Fp16Conversions.fp16ToFloat(h));
-                }
+                SequenceBuffers.widen(halfLogits, from, logits, from, count * vocab, logitsType);
             }
             FloatBuffer view = logits.duplicate();
             view.limit(from + count * vocab).position(from);

@@ -60,8 +60,7 @@ public final class RollbackProbe {
                     yield new Decision(false, "config.json sets sliding_window " + window);
                 }
                 double[] probe = parityError(model);
-                double tolerance = sig.kvType() == OnnxJavaType.FLOAT && sig.logitsType() == OnnxJavaType.FLOAT
-                        ? FLOAT_TOLERANCE : HALF_TOLERANCE;
+                double tolerance = tolerance(sig);
                 boolean masked = probe[0] <= tolerance * Math.max(1, probe[1]);
                 yield new Decision(masked, String.format(java.util.Locale.ROOT,
                         "parity probe: max |difference| %.2e of max |logit| %.3g, tolerance %.0e relative", probe[0],
@@ -79,9 +78,6 @@ public final class RollbackProbe {
         int[] rejected = probeTokens(model.vocabSize(), 5, 2);
         int[] other = probeTokens(model.vocabSize(), 4, 3);
         int[] more = probeTokens(model.vocabSize(), 3, 4);
-        int vocab = model.vocabSize();
-        double diff = 0;
-        double scale = 0;
         try (OnnxSequence rolled = model.newSequence(true); OnnxSequence fresh = model.newSequence(true)) {
             rolled.prefill(kept, 0, kept.length);
             rolled.prefill(rejected, 0, rejected.length);
@@ -97,17 +93,31 @@ public final class RollbackProbe {
             int[] second = concat(concat(kept, java.util.Arrays.copyOf(other, 2)), more);
             fresh.prefill(second, 0, kept.length + 2);
             float[][] freshMore = rows(fresh.append(more, 0, more.length));
-            for (float[][][] pair : new float[][][][]{{rolledRows, freshRows}, {rolledMore, freshMore}}) {
-                for (int r = 0; r < pair[0].length; r++) {
-                    for (int t = 0; t < vocab; t++) {
-                        double d = Math.abs((double) pair[0][r][t] - pair[1][r][t]);
-                        diff = Double.isNaN(d) ? Double.POSITIVE_INFINITY : Math.max(diff, d);
-                        scale = Math.max(scale, Math.abs(pair[1][r][t]));
-                    }
-                }
+            double[] error = new double[2];
+            accumulate(rolledRows, freshRows, error);
+            accumulate(rolledMore, freshMore, error);
+            return error;
+        }
+    }
+
+    /** The relative tolerance for a model's logits: {@link #FLOAT_TOLERANCE}, or {@link #HALF_TOLERANCE}. */
+    static double tolerance(ModelSignature sig) {
+        return sig.kvType() == OnnxJavaType.FLOAT && sig.logitsType() == OnnxJavaType.FLOAT
+                ? FLOAT_TOLERANCE : HALF_TOLERANCE;
+    }
+
+    /**
+     * Folds rows into {@code error = {largest |actual - expected|, largest |expected|}}; a NaN counts as an infinite
+     * difference.
+     */
+    static void accumulate(float[][] actual, float[][] expected, double[] error) {
+        for (int r = 0; r < expected.length; r++) {
+            for (int t = 0; t < expected[r].length; t++) {
+                double d = Math.abs((double) actual[r][t] - expected[r][t]);
+                error[0] = Double.isNaN(d) ? Double.POSITIVE_INFINITY : Math.max(error[0], d);
+                error[1] = Math.max(error[1], Math.abs(expected[r][t]));
             }
         }
-        return new double[]{diff, scale};
     }
 
     private static float[][] rows(Logits logits) {

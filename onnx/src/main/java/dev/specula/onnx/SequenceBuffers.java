@@ -86,6 +86,18 @@ final class SequenceBuffers implements AutoCloseable {
         allocatePinned(Math.min(PINNED_ROWS, Math.max(rows, 2 * pinnedCapacity)));
     }
 
+    /**
+     * Converts {@code count} float16 or bfloat16 values ({@code type}) of {@code half} from {@code from} into
+     * {@code out} from {@code to}, with ONNX Runtime's own conversions.
+     */
+    static void widen(ShortBuffer half, int from, FloatBuffer out, int to, int count, OnnxJavaType type) {
+        boolean bf16 = type == OnnxJavaType.BFLOAT16;
+        for (int k = 0; k < count; k++) {
+            short h = half.get(from + k);
+            out.put(to + k, bf16 ? Fp16Conversions.bf16ToFloat(h) : Fp16Conversions.fp16ToFloat(h));
+        }
+    }
+
     static LongBuffer directLongs(int n) {
         return ByteBuffer.allocateDirect(n * 8).order(ByteOrder.nativeOrder()).asLongBuffer();
     }
@@ -119,11 +131,7 @@ final class SequenceBuffers implements AutoCloseable {
     /** The first {@code count} pinned rows as float32 (float16/bfloat16 converted by ONNX Runtime's conversions). */
     Logits pinnedRows(int count) {
         if (pinnedHalf != null) {
-            boolean bf16 = logitsType == OnnxJavaType.BFLOAT16;
-            for (int i = 0, n = count * vocab; i < n; i++) {
-                short h = pinnedHalf.get(i);
-                pinnedLogits.put(i, bf16 ? Fp16Conversions.bf16ToFloat(h) : Fp16Conversions.fp16ToFloat(h));
-            }
+            widen(pinnedHalf, 0, pinnedLogits, 0, count * vocab, logitsType);
         }
         return new Logits(pinnedLogits.duplicate().position(0).limit(count * vocab), count, vocab);
     }
