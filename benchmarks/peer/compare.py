@@ -20,6 +20,7 @@ producing them; model loading, warm-up and prompt processing excluded):
   first token is sampled from the prompt pass, outside the timed loop; the loop includes drafting and sampling).
 
 Usage: compare.py [--threads 1,2] [--repeats 3] [--prompts code:8,edit:6] [--max-new-tokens 128] [--out DIR]
+                  [--pair DIR --gguf-dir DIR] [--quantized 8,4]
 """
 import argparse
 import json
@@ -39,6 +40,25 @@ PY = "/usr/bin/python3"
 LLAMA_CONFIGS = ["llama.cpp plain", "llama.cpp + draft", "llama.cpp lookup"]
 SPECULA_CONFIGS = ["Specula plain", "Specula + draft", "Specula lookup"]
 SPECULA_DRAFT = {"Specula plain": "none", "Specula + draft": "model", "Specula lookup": "lookup"}
+# Quantized weights (--quantized): llama.cpp's Q8_0 / Q4_0 of the f32 GGUF (llama-quantize), and Specula's
+# MatMulNBits variants of the same ONNX pair (tools/model-factory/quantize_nbits.py: the same symmetric blocks of
+# 32). The accuracy level per bit width is the faster row-invariant one measured on ONNX Runtime 1.29's CPU kernels:
+# 8 bits computes with 8-bit activations (level 4), 4 bits in float32 (level 0: its level 4 is row-variant).
+LLAMA_QUANT = {8: "Q8_0", 4: "Q4_0"}
+ACCURACY_LEVEL = {8: 4, 4: 0}
+
+
+def base_config(config):
+    """'Specula + draft (8-bit)' -> 'Specula + draft'."""
+    return config.split(" (")[0]
+
+
+def bits_of(config):
+    """The weight bits of a configuration: 8 or 4 for '(Q8_0)' / '(8-bit)' and the like, else None (float32)."""
+    for b, q in LLAMA_QUANT.items():
+        if config and (config.endswith(f"({q})") or config.endswith(f"({b}-bit)")):
+            return b
+    return None
 
 
 class Env:
@@ -47,8 +67,16 @@ class Env:
         self.bin = a.llama_bin
         self.target_dir = os.path.join(a.pair, "target")
         self.draft_dir = os.path.join(a.pair, "draft")
+        self.quant_dir = os.path.join(a.gguf_dir, "onnx")  # Specula's quantized copies of the pair
         self.prompt_dir = os.path.join(a.out, "prompts")
         self.commands = {}  # config -> one example command line
+
+    def model_dir(self, model, config):
+        """Specula's directory of 'target' or 'draft' for a configuration: the pair's, or its quantized copy."""
+        b = bits_of(config)
+        if b is None:
+            return self.target_dir if model == "target" else self.draft_dir
+        return os.path.join(self.quant_dir, f"{model}-{b}bit")
 
     def note(self, config, cmd):
         self.commands.setdefault(config, " ".join(shlex.quote(c) for c in cmd))
@@ -81,8 +109,9 @@ def llama_common(e, threads, n_predict):
 
 
 def gguf(e, model, config):
-    """The GGUF file of 'target' or 'draft' for a configuration: f32, or Q8_0 for the '(Q8_0)' configurations."""
-    return os.path.join(e.a.gguf_dir, f"{model}-{'q8_0' if config and config.endswith('(Q8_0)') else 'f32'}.gguf")
+    """The GGUF file of 'target' or 'draft' for a configuration: f32, or Q8_0 / Q4_0 for the quantized ones."""
+    b = bits_of(config)
+    return os.path.join(e.a.gguf_dir, f"{model}-{LLAMA_QUANT[b].lower() if b else 'f32'}.gguf")
 
 
 def llama_plain(e, prompt_file, threads, config="llama.cpp plain"):
@@ -135,13 +164,14 @@ def llama_loop_tool(e, tool, config, prompt_file, threads, extra=(), debug=False
 
 
 def specula(e, config, prompt_file, threads):
-    cmd = ["java", "-jar", e.a.jar, "generate", "--json", "--target", e.target_dir, "--draft", SPECULA_DRAFT[config],
+    cmd = ["java", "-jar", e.a.jar, "generate", "--json", "--target", e.model_dir("target", config),
+           "--draft", SPECULA_DRAFT[base_config(config)],
            "--threads", str(threads), "--draft-threads", "1", "--max-new-tokens", str(e.a.max_new_tokens),
            "--temperature", "0", "--prompt-file", prompt_file]
     if not e.a.cold:
         cmd.append("--warm-up")
-    if config == "Specula + draft":
-        cmd[cmd.index("--draft") + 2:cmd.index("--draft") + 2] = ["--draft-model", e.draft_dir]
+    if base_config(config) == "Specula + draft":
+        cmd[cmd.index("--draft") + 2:cmd.index("--draft") + 2] = ["--draft-model", e.model_dir("draft", config)]
     e.note(config, cmd)
     out, _ = run(cmd)
     j = json.loads(out)
@@ -181,9 +211,16 @@ def convert(e):
     for src, dst in ((e.target_dir, gguf(e, "target", None)), (e.draft_dir, gguf(e, "draft", None))):
         if not os.path.exists(dst):
             run([PY, os.path.join(ROOT, "benchmarks/peer/onnx_to_gguf.py"), "--llama-cpp", e.a.llama_cpp, src, dst])
-        q8 = dst.replace("-f32.gguf", "-q8_0.gguf")
-        if e.a.q8 and not os.path.exists(q8):
-            run([os.path.join(e.bin, "llama-quantize"), dst, q8, "Q8_0"])
+        for b in sorted(set(e.a.quantized) | ({8} if e.a.q8 else set())):
+            q = dst.replace("-f32.gguf", f"-{LLAMA_QUANT[b].lower()}.gguf")
+            if not os.path.exists(q):
+                run([os.path.join(e.bin, "llama-quantize"), dst, q, LLAMA_QUANT[b]])
+    for b in e.a.quantized:
+        for model, src in (("target", e.target_dir), ("draft", e.draft_dir)):
+            dst = e.model_dir(model, f"({b}-bit)")
+            if not os.path.exists(os.path.join(dst, "model.onnx")):
+                run([PY, os.path.join(ROOT, "tools/model-factory/quantize_nbits.py"), "--bits", str(b),
+                     "--accuracy-level", str(ACCURACY_LEVEL[b]), src, dst])
 
 
 def llama_ids(e, tool, path, threads, extra=()):
@@ -221,6 +258,11 @@ def validate(e, prompts, threads):
         row["llama-completion text == Specula plain text"] = text in (sp["text"] + "\n\n", sp["text"])
         for config in ("Specula + draft", "Specula lookup"):
             row[config + " ids == plain"] = specula(e, config, path, threads)["ids"] == sp["ids"]
+        for b in e.a.quantized:  # lossy against float32; each quantized pair must be lossless against itself
+            qp = specula(e, f"Specula plain ({b}-bit)", path, threads)["ids"]
+            for config in ("Specula + draft", "Specula lookup"):
+                row[f"{config} ({b}-bit) ids == Specula plain ({b}-bit)"] = \
+                    specula(e, f"{config} ({b}-bit)", path, threads)["ids"] == qp
         ok &= all(v[0] if isinstance(v, list) else v for k, v in row.items() if "==" in k)
         print(json.dumps(row), file=sys.stderr, flush=True)
         rows.append(row)
@@ -228,8 +270,12 @@ def validate(e, prompts, threads):
 
 
 def configs_of(a):
-    q8 = ["llama.cpp plain (Q8_0)"] if a.q8 else []
-    return LLAMA_CONFIGS + SPECULA_CONFIGS + q8
+    configs = LLAMA_CONFIGS + SPECULA_CONFIGS
+    if a.q8 and 8 not in a.quantized:
+        configs.append("llama.cpp plain (Q8_0)")
+    for b in a.quantized:
+        configs += [f"{c} ({LLAMA_QUANT[b]})" for c in LLAMA_CONFIGS] + [f"{c} ({b}-bit)" for c in SPECULA_CONFIGS]
+    return configs
 
 
 def default_llama_bin():
@@ -257,10 +303,15 @@ def main():
     ap.add_argument("--cold", action="store_true",
                     help="time Specula's first generation in each JVM (default: after generate --warm-up, whose two"
                          " short runs compile the Java side and warm ONNX Runtime)")
-    ap.add_argument("--q8", action="store_true", help="also run llama.cpp on Q8_0 quantizations (llama-quantize)")
+    ap.add_argument("--q8", action="store_true", help="also run llama.cpp plain on the Q8_0 target (llama-quantize)")
+    ap.add_argument("--quantized", default="", help="bit widths, e.g. 8,4: also run all three modes of both engines"
+                    " on 8-bit / 4-bit weights (llama.cpp Q8_0 / Q4_0, Specula MatMulNBits blocks of 32)")
     ap.add_argument("--validate-only", action="store_true")
     ap.add_argument("--table-only", action="store_true", help="rewrite table.md from the raw.jsonl of --out")
     a = ap.parse_args()
+    a.quantized = [int(b) for b in a.quantized.split(",") if b]
+    if any(b not in LLAMA_QUANT for b in a.quantized):
+        sys.exit(f"--quantized takes bit widths among {sorted(LLAMA_QUANT)}, got {a.quantized}")
     e = Env(a)
     os.makedirs(a.out, exist_ok=True)
     if a.table_only:
@@ -312,21 +363,27 @@ def same_output_line(runs, prompt_dir):
     """Per configuration: the runs whose generated text equals Specula plain's on the same prompt (a prefix check
     for llama-speculative and llama-lookup, which check the token budget only after a whole accepted draft and so
     may overshoot it by a few tokens)."""
-    ref = {r["prompt"]: r["text"] for r in runs if r["config"] == "Specula plain" and "text" in r}
+    ref = {(r["prompt"], r["config"]): r["text"] for r in runs if base_config(r["config"]) == "Specula plain"
+           and "text" in r}
     counts = {}
     for r in runs:
-        if r["prompt"] not in ref or r.get("text") is None:
+        b = bits_of(r["config"])
+        own = f"Specula plain ({b}-bit)" if b and r["config"].startswith("Specula") else "Specula plain"
+        if (r["prompt"], own) not in ref or r.get("text") is None:
             continue
+        expected = ref[r["prompt"], own]
         t = generated_text(r, prompt_dir)
         loop_tool = r["config"].startswith(("llama.cpp + draft", "llama.cpp lookup"))
-        same = t.startswith(ref[r["prompt"]]) if loop_tool else t == ref[r["prompt"]]
+        same = t.startswith(expected) if loop_tool else t == expected
         a, n = counts.get(r["config"], (0, 0))
         counts[r["config"]] = (a + same, n + 1)
     if not counts:
         return "Output texts were not recorded."
     return "Runs whose generated text equals Specula plain's on the same prompt (llama-speculative, llama-lookup:" \
         " starts with it): " + ", ".join(
-        f"{c} {a}/{n}" for c, (a, n) in counts.items()) + " (Q8_0 is not expected to match)."
+        f"{c} {a}/{n}" for c, (a, n) in counts.items()) + " (Specula's n-bit configurations are compared with" \
+        " Specula plain n-bit; llama.cpp's Q8_0 / Q4_0 with float32 Specula plain, which they are not expected to" \
+        " match: other weights, and llama.cpp quantizes the activations too)."
 
 
 def write_table(e, raw_path, threads, configs):

@@ -63,6 +63,36 @@ class RowInvariantQuantizationTest {
     }
 
     @Test
+    void greedySpeculationOnFourBitWeightsWithFloatActivationsEqualsPlainDecoding() {
+        // MatMulNBits, 4-bit blocks of 32, accuracy_level 0 (tools/model-factory/quantize_nbits.py)
+        Path dir = HF.resolve("tiny-qwen2-nbits4");
+        for (Consumer<Specula.Builder> drafting : List.<Consumer<Specula.Builder>>of(
+                b -> b.draftModel(dir).scheduling(Scheduling.fixed(4)),
+                b -> b.promptLookup().scheduling(Scheduling.fixed(3)))) {
+            try (Specula specula = open(dir, drafting)) {
+                assertTrue(specula.target().rowInvariance().rowInvariant(), specula.target().rowInvariance().toString());
+                assertEquals(java.util.Optional.empty(), specula.losslessCaveat());
+                for (int[] prompt : prompts()) {
+                    assertArrayEquals(generate(specula, prompt, false), generate(specula, prompt, true),
+                            java.util.Arrays.toString(prompt));
+                }
+            }
+        }
+    }
+
+    @Test
+    void eightBitActivationsInMatMulNBitsCarryTheCaveat() {
+        // MatMulNBits, 8-bit blocks, accuracy_level 4: activations rounded to 8 bits per block
+        Path dir = HF.resolve("tiny-qwen2-nbits8-int8act");
+        try (Specula speculative = open(dir, b -> b.draftModel(dir).scheduling(Scheduling.fixed(4)))) {
+            String caveat = speculative.losslessCaveat().orElseThrow();
+            assertTrue(caveat.contains("target tiny-qwen2-nbits8-int8act is row-variant (14 MatMulNBits nodes"),
+                    caveat);
+            assertTrue(caveat.contains("(accuracy_level 4)"), caveat);
+        }
+    }
+
+    @Test
     void speculationOrBatchingOnThePerCallGraphCarriesTheCaveatAndPlainDecodingDoesNot() {
         Path dir = HF.resolve("tiny-qwen2-dynq8");
         try (Specula speculative = open(dir, b -> b.draftModel(dir).scheduling(Scheduling.fixed(4)));

@@ -32,10 +32,16 @@ final class GraphOpTypes {
     /** File offset of {@code buf}'s first byte. */
     private long bufStart;
     private final Set<String> opTypes = new TreeSet<>();
+    private final Set<String> int8Activations = new TreeSet<>();
     private long bytesRead;
 
-    /** What a scan found, and how many bytes of the file it read to find it (the rest was skipped). */
-    record Scan(Set<String> opTypes, long bytesRead) {
+    /**
+     * What a scan found, and how many bytes of the file it read to find it (the rest was skipped).
+     *
+     * @param int8Activations the nodes (by name) that quantize their activations to 8 bits per block:
+     *                        {@code MatMulNBits} with {@code accuracy_level} 4
+     */
+    record Scan(Set<String> opTypes, Set<String> int8Activations, long bytesRead) {
     }
 
     private GraphOpTypes(FileChannel channel, Path file) {
@@ -58,22 +64,36 @@ final class GraphOpTypes {
         try (FileChannel ch = FileChannel.open(graph, StandardOpenOption.READ)) {
             GraphOpTypes reader = new GraphOpTypes(ch, graph);
             reader.message(Kind.MODEL, ch.size(), 0);
-            return new Scan(java.util.Collections.unmodifiableSet(reader.opTypes), reader.bytesRead);
+            return new Scan(java.util.Collections.unmodifiableSet(reader.opTypes),
+                    java.util.Collections.unmodifiableSet(reader.int8Activations), reader.bytesRead);
         } catch (IOException e) {
             throw new SpeculaException("cannot read graph " + graph + " to list its operators: " + e.getMessage(), e);
         }
     }
 
-    private void message(Kind kind, long end, int depth) throws IOException {
+    /**
+     * Reads one message up to {@code end}. Returns, for an attribute named {@code accuracy_level}, its integer value,
+     * else -1.
+     */
+    private long message(Kind kind, long end, int depth) throws IOException {
         if (depth > MAX_DEPTH) {
             throw malformed("subgraphs nested deeper than " + MAX_DEPTH);
         }
+        String op = null;        // a node's op_type
+        String name = null;      // a node's or an attribute's name
+        long intValue = -1;      // an attribute's integer
+        long accuracyLevel = -1; // a node's accuracy_level attribute
         while (position() < end) {
             long tag = varint();
             int field = (int) (tag >>> 3);
             int wire = (int) (tag & 7);
             switch (wire) {
-                case 0 -> varint();
+                case 0 -> {
+                    long v = varint();
+                    if (kind == Kind.ATTRIBUTE && field == 3) { // i
+                        intValue = v;
+                    }
+                }
                 case 1 -> skip(8);
                 case 5 -> skip(4);
                 case 2 -> {
@@ -85,9 +105,16 @@ final class GraphOpTypes {
                     }
                     Kind inner = child(kind, field);
                     if (inner != null) {
-                        message(inner, fieldEnd, depth + 1);
-                    } else if (kind == Kind.NODE && field == 4 && length <= MAX_NAME) {
-                        opTypes.add(string((int) length));
+                        long level = message(inner, fieldEnd, depth + 1);
+                        if (kind == Kind.NODE && inner == Kind.ATTRIBUTE && level >= 0) {
+                            accuracyLevel = level;
+                        }
+                    } else if (kind == Kind.NODE && field == 4 && length <= MAX_NAME) { // op_type
+                        op = string((int) length);
+                        opTypes.add(op);
+                    } else if ((kind == Kind.NODE && field == 3 || kind == Kind.ATTRIBUTE && field == 1)
+                            && length <= MAX_NAME) {                                    // name
+                        name = string((int) length);
                     } else {
                         skip(length);
                     }
@@ -98,6 +125,10 @@ final class GraphOpTypes {
         if (position() != end) {
             throw malformed("a field ran past its message's end " + end);
         }
+        if (kind == Kind.NODE && "MatMulNBits".equals(op) && accuracyLevel == 4) {
+            int8Activations.add(name == null ? "MatMulNBits" : name);
+        }
+        return kind == Kind.ATTRIBUTE && "accuracy_level".equals(name) ? intValue : -1;
     }
 
     /** The submessage kind of {@code field} in a {@code kind} message (onnx.proto's field numbers), or null. */

@@ -19,7 +19,10 @@ import java.util.Set;
  * model), and greedy speculative output can differ from plain decoding. Two checks:
  * <ul>
  *   <li>static: a node of the graph (or of its subgraphs and functions) is an operator that quantizes activations
- *       per call ({@link #PER_CALL_OPS});</li>
+ *       per call ({@link #PER_CALL_OPS}), or a {@code MatMulNBits} that quantizes them to 8 bits per block
+ *       ({@code accuracy_level} 4). Per block is per row, but the rounding amplifies summation-order differences
+ *       (1e-7) into whole rounding steps: the embedded pair's 8-bit target, whose row probe reads 6e-7, gave other
+ *       greedy tokens from token 42 of a code prompt in plain decoding than with any drafter;</li>
  *   <li>dynamic: after a shared prefix, {@value #ROWS} tokens appended in one call against the same tokens one per
  *       call, the largest difference relative to each row's largest |logit|.</li>
  * </ul>
@@ -44,6 +47,8 @@ public final class RowInvarianceProbe {
             "DynamicQuantizeLSTM");
     /** The command that rewrites a graph to per-row activation quantization (named in the decision's reason). */
     static final String REWRITE_COMMAND = "python3 tools/model-factory/row_invariant_quant.py rewrite";
+    /** The command that block-quantizes weights with float32 activations (named in the decision's reason). */
+    static final String NBITS_COMMAND = "python3 tools/model-factory/quantize_nbits.py --accuracy-level 0";
 
     private RowInvarianceProbe() {
     }
@@ -63,7 +68,8 @@ public final class RowInvarianceProbe {
     }
 
     static Decision decide(OnnxCausalLM model) {
-        List<String> ops = perCallQuantization(model.files().graph());
+        GraphOpTypes.Scan scan = GraphOpTypes.scan(model.files().graph());
+        List<String> ops = perCallQuantization(scan.opTypes());
         ModelSignature sig = model.signature();
         double tolerance = sig.kvType() == ai.onnxruntime.OnnxJavaType.FLOAT
                 && sig.logitsType() == ai.onnxruntime.OnnxJavaType.FLOAT ? FLOAT_TOLERANCE : HALF_TOLERANCE;
@@ -71,6 +77,14 @@ public final class RowInvarianceProbe {
         boolean invariant = difference <= tolerance && ops.isEmpty();
         String probe = String.format(Locale.ROOT, "row probe: max difference %.2e of the row's max |logit|"
                 + " (%d tokens in one call vs one per call), tolerance %.0e", difference, ROWS, tolerance);
+        if (ops.isEmpty() && !scan.int8Activations().isEmpty()) {
+            return new Decision(false, difference, scan.int8Activations().size() + " MatMulNBits nodes (e.g. "
+                    + scan.int8Activations().iterator().next() + ") quantize their activations to 8 bits per block"
+                    + " (accuracy_level 4): a float difference in summation order between call shapes can move an"
+                    + " activation across a rounding step, so a verify call's row can differ from the same token"
+                    + " alone by far more than the probe's tolerance; quantize with `" + NBITS_COMMAND + "` for"
+                    + " float32 activations; " + probe);
+        }
         if (ops.isEmpty()) {
             return new Decision(invariant, difference, probe);
         }
@@ -119,7 +133,10 @@ public final class RowInvarianceProbe {
      * not the file's, and a weight whose bytes happen to spell an operator name does not count.
      */
     static List<String> perCallQuantization(Path graph) {
-        Set<String> types = GraphOpTypes.read(graph);
+        return perCallQuantization(GraphOpTypes.read(graph));
+    }
+
+    private static List<String> perCallQuantization(Set<String> types) {
         List<String> ops = new ArrayList<>();
         for (String op : PER_CALL_OPS) {
             if (types.contains(op)) {

@@ -52,6 +52,28 @@ class RowInvarianceProbeTest {
     }
 
     @Test
+    void blockQuantizedActivationsAreFlaggedWithTheNodesAndTheCommandForFloatActivations() {
+        try (OnnxCausalLM model = OnnxCausalLM.load(HF.resolve("tiny-qwen2-nbits8-int8act"), OnnxModelOptions.cpu(1))) {
+            RowInvarianceProbe.Decision d = model.rowInvariance();
+            System.out.println("row probe nbits8-int8act: " + d);
+            assertFalse(d.rowInvariant(), d.toString());
+            assertTrue(d.reason().startsWith("14 MatMulNBits nodes (e.g. /m/model/layers.0/"), d.reason());
+            assertTrue(d.reason().contains("(accuracy_level 4)"), d.reason());
+            assertTrue(d.reason().contains(RowInvarianceProbe.NBITS_COMMAND), d.reason());
+            assertTrue(d.reason().contains("row probe: max difference"), d.reason());
+        }
+        GraphOpTypes.Scan scan = GraphOpTypes.scan(HF.resolve("tiny-qwen2-nbits8-int8act").resolve("model.onnx"));
+        assertEquals(14, scan.int8Activations().size(), scan.int8Activations().toString());
+        assertTrue(scan.opTypes().contains("MatMulNBits"), scan.opTypes().toString());
+        // accuracy_level 0 computes in float32: not flagged, and the probe finds the rows equal
+        assertEquals(java.util.Set.of(),
+                GraphOpTypes.scan(HF.resolve("tiny-qwen2-nbits4").resolve("model.onnx")).int8Activations());
+        try (OnnxCausalLM model = OnnxCausalLM.load(HF.resolve("tiny-qwen2-nbits4"), OnnxModelOptions.cpu(1))) {
+            assertTrue(model.rowInvariance().rowInvariant(), model.rowInvariance().toString());
+        }
+    }
+
+    @Test
     void theGraphRewrittenToPerRowQuantizationIsRowInvariant() {
         try (OnnxCausalLM model = OnnxCausalLM.load(HF.resolve("tiny-qwen2-dynq8-rowwise"), OnnxModelOptions.cpu(1))) {
             RowInvarianceProbe.Decision d = model.rowInvariance();
