@@ -170,6 +170,8 @@ def specula(e, config, prompt_file, threads):
            "--temperature", "0", "--prompt-file", prompt_file]
     if not e.a.cold:
         cmd.append("--warm-up")
+    if e.a.optimized_model_cache:
+        cmd += ["--optimized-model-cache", e.a.optimized_model_cache]
     if base_config(config) == "Specula + draft":
         cmd[cmd.index("--draft") + 2:cmd.index("--draft") + 2] = ["--draft-model", e.model_dir("draft", config)]
     e.note(config, cmd)
@@ -306,6 +308,8 @@ def main():
     ap.add_argument("--q8", action="store_true", help="also run llama.cpp plain on the Q8_0 target (llama-quantize)")
     ap.add_argument("--quantized", default="", help="bit widths, e.g. 8,4: also run all three modes of both engines"
                     " on 8-bit / 4-bit weights (llama.cpp Q8_0 / Q4_0, Specula MatMulNBits blocks of 32)")
+    ap.add_argument("--optimized-model-cache", help="passed to every Specula run: a 1B model then loads in seconds"
+                    " after its first load (load time is not timed either way)")
     ap.add_argument("--validate-only", action="store_true")
     ap.add_argument("--table-only", action="store_true", help="rewrite table.md from the raw.jsonl of --out")
     a = ap.parse_args()
