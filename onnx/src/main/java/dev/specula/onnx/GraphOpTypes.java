@@ -14,7 +14,7 @@ import java.util.TreeSet;
 /**
  * The operator types of an ONNX graph file, read from its protobuf structure without the weights: the main graph's
  * nodes, nodes of subgraphs in node attributes (the {@code If} branches of a merged decoder) and of model-local
- * functions. Initializers, tensor-valued attributes and every other field are skipped by seeking over their
+ * functions; and which {@code MatMulNBits} nodes compute with 8-bit activations (their {@code accuracy_level}). Initializers, tensor-valued attributes and every other field are skipped by seeking over their
  * length, so the cost grows with the number of fields outside the weights, not with the file's size.
  */
 final class GraphOpTypes {
