@@ -38,8 +38,9 @@ WORKLOADS = os.path.join(ROOT, "server/src/main/resources/dev/specula/cli/bench/
 PY = "/usr/bin/python3"
 
 LLAMA_CONFIGS = ["llama.cpp plain", "llama.cpp + draft", "llama.cpp lookup"]
-SPECULA_CONFIGS = ["Specula plain", "Specula + draft", "Specula lookup"]
-SPECULA_DRAFT = {"Specula plain": "none", "Specula + draft": "model", "Specula lookup": "lookup"}
+SPECULA_CONFIGS = ["Specula plain", "Specula + draft", "Specula lookup", "Specula lookup + draft"]
+SPECULA_DRAFT = {"Specula plain": "none", "Specula + draft": "model", "Specula lookup": "lookup",
+                 "Specula lookup + draft": "lookup-model"}
 # Quantized weights (--quantized): llama.cpp's Q8_0 / Q4_0 of the f32 GGUF (llama-quantize), and Specula's
 # MatMulNBits variants of the same ONNX pair (tools/model-factory/quantize_nbits.py: the same symmetric blocks of
 # 32). The accuracy level per bit width is the faster row-invariant one measured on ONNX Runtime 1.29's CPU kernels:
@@ -172,7 +173,7 @@ def specula(e, config, prompt_file, threads):
         cmd.append("--warm-up")
     if e.a.optimized_model_cache:
         cmd += ["--optimized-model-cache", e.a.optimized_model_cache]
-    if base_config(config) == "Specula + draft":
+    if base_config(config) in ("Specula + draft", "Specula lookup + draft"):
         cmd[cmd.index("--draft") + 2:cmd.index("--draft") + 2] = ["--draft-model", e.model_dir("draft", config)]
     e.note(config, cmd)
     out, _ = run(cmd)
@@ -258,11 +259,11 @@ def validate(e, prompts, threads):
         text = llama_plain(e, path, threads)["text"]
         # llama-completion (--no-display-prompt) prints what it generated, then a blank line.
         row["llama-completion text == Specula plain text"] = text in (sp["text"] + "\n\n", sp["text"])
-        for config in ("Specula + draft", "Specula lookup"):
+        for config in ("Specula + draft", "Specula lookup", "Specula lookup + draft"):
             row[config + " ids == plain"] = specula(e, config, path, threads)["ids"] == sp["ids"]
         for b in e.a.quantized:  # lossy against float32; each quantized pair must be lossless against itself
             qp = specula(e, f"Specula plain ({b}-bit)", path, threads)["ids"]
-            for config in ("Specula + draft", "Specula lookup"):
+            for config in ("Specula + draft", "Specula lookup", "Specula lookup + draft"):
                 row[f"{config} ({b}-bit) ids == Specula plain ({b}-bit)"] = \
                     specula(e, f"{config} ({b}-bit)", path, threads)["ids"] == qp
         ok &= all(v[0] if isinstance(v, list) else v for k, v in row.items() if "==" in k)

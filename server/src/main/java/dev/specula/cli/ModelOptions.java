@@ -19,16 +19,18 @@ final class ModelOptions {
             description = "Target model directory (Optimum export). Default: the embedded Python-code pair.")
     Path target;
 
-    @Option(names = "--draft", paramLabel = "DIR|model|lookup|ngram|composite|none", defaultValue = "model",
+    @Option(names = "--draft", paramLabel = "DIR|model|lookup|lookup-model|ngram|composite|none",
+            defaultValue = "model",
             description = "How to draft: a draft model directory; 'model' (the --draft-model, or the embedded"
                     + " draft with the embedded target); 'lookup' (prompt lookup only: nothing carried between"
-                    + " requests); 'ngram' (prompt lookup, then a cross-request n-gram cache);"
-                    + " 'composite' (ngram, else the model); 'none' (plain decoding). Default: ${DEFAULT-VALUE}.")
+                    + " requests); 'lookup-model' (prompt lookup, else the model: nothing carried between requests);"
+                    + " 'ngram' (prompt lookup, then a cross-request n-gram cache); 'composite' (ngram, else the"
+                    + " model); 'none' (plain decoding). Default: ${DEFAULT-VALUE}.")
     String draft;
 
     @Option(names = {"-md", "--draft-model"}, paramLabel = "DIR",
-            description = "Draft model directory for 'model' and 'composite'. Default: the embedded draft with the"
-                    + " embedded target, else none.")
+            description = "Draft model directory for 'model', 'lookup-model' and 'composite'. Default: the embedded"
+                    + " draft with the embedded target, else none.")
     Path draftModel;
 
     @Option(names = "--draft-length", paramLabel = "auto|heuristic|N", defaultValue = "auto",
@@ -156,6 +158,9 @@ final class ModelOptions {
             case "lookup":
                 b.promptLookup();
                 break;
+            case "lookup-model":
+                b.promptLookup().draftModel(requireDraftModel());
+                break;
             case "ngram":
                 b.promptLookup().ngramCache();
                 break;
@@ -165,8 +170,8 @@ final class ModelOptions {
             default:
                 Path dir = Path.of(draft);
                 if (!Files.isDirectory(dir)) {
-                    throw new IllegalArgumentException("--draft must be a model directory or one of model, lookup, ngram,"
-                            + " composite, none; '" + draft + "' is neither");
+                    throw new IllegalArgumentException("--draft must be a model directory or one of model, lookup,"
+                            + " lookup-model, ngram, composite, none; '" + draft + "' is neither");
                 }
                 b.draftModel(dir);
         }

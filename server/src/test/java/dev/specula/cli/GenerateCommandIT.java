@@ -108,6 +108,20 @@ class GenerateCommandIT {
     }
 
     @Test
+    void promptLookupElseTheDraftModelGivesPlainDecodingsTokens() throws Exception {
+        String prompt = "def area(w, h):\n    return w * h\n\n\ndef perimeter(w, h):\n    return";
+        Run plain = specula("generate", "--draft", "none", "--prompt", prompt, "--max-new-tokens", "40", "--json");
+        Run both = specula("generate", "--draft", "lookup-model", "--prompt", prompt, "--max-new-tokens", "40",
+                "--draft-length", "3", "--json");
+        assertEquals(0, both.exit(), both.err());
+        JsonNode b = new ObjectMapper().readTree(both.out());
+        assertEquals(new ObjectMapper().readTree(plain.out()).get("token_ids"), b.get("token_ids"));
+        String drafter = b.get("drafter").asText();
+        assertTrue(drafter.contains("lookup") && drafter.contains("draft"), drafter);
+        assertTrue(b.get("metrics").get("drafted_tokens").asInt() > 0, b.toString());
+    }
+
+    @Test
     void promptFilesAreReadAsStrictUtf8(@TempDir Path tmp) throws Exception {
         Path good = tmp.resolve("good.txt");
         Files.writeString(good, "def café():\n", StandardCharsets.UTF_8);
