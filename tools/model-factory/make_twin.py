@@ -53,11 +53,12 @@ import time
 import numpy as np
 import onnx
 import torch
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from specula_factory.model import Config, CausalLM  # noqa: E402
 from specula_factory.export import _Wrapper, OPSET, write_configs  # noqa: E402
+import quantize_nbits  # noqa: E402
 
 PAIR = "models/src/main/resources/dev/specula/models/python-code"
 SHAPES = {
@@ -190,18 +191,6 @@ def check_equal(orig, twin, seed, label, batch=2, new=7, past_len=5):
     return diff
 
 
-def quantize_blocks(w):
-    """Symmetric 8-bit blocks of BLOCK along K for a [N, K] float32 weight: (uint8 [N, K/BLOCK, BLOCK], scales
-    [N * K/BLOCK], dequantized [N, K]). Zero point 128 (MatMulNBits' default for 8 bits); all-zero blocks stay 0."""
-    n, k = w.shape
-    blocks = w.reshape(n, k // BLOCK, BLOCK)
-    scale = np.abs(blocks).max(axis=2) / 127.0
-    safe = np.where(scale > 0, scale, 1.0).astype(np.float32)
-    q = np.clip(np.rint(blocks / safe[:, :, None]), -127, 127)
-    deq = (q * safe[:, :, None]).reshape(n, k).astype(np.float32)
-    return (q + 128).astype(np.uint8), safe.reshape(-1).astype(np.float32), deq
-
-
 def export_onnx(model, out_dir, tmp_root):
     """torch.onnx.export of the twin (as the model factory exports the pair), then one external data file."""
     tmp = tempfile.mkdtemp(dir=tmp_root)
@@ -311,50 +300,6 @@ def undo_deduplication(model):
     graph.node.extend(keep)
 
 
-def to_int8(model, src_dir, accuracy_level):
-    """Rewrites every MatMul(x, Transpose(W)) whose W is a layer projection into MatMulNBits (8 bits)."""
-    graph = model.graph
-    inits = {i.name: i for i in graph.initializer}
-    producers = {o: n for n in graph.node for o in n.output}
-    consumers = {}
-    for n in graph.node:
-        for i in n.input:
-            consumers.setdefault(i, []).append(n)
-    drop, new_inits, replaced = set(), [], 0
-    nodes = []
-    for node in graph.node:
-        if node.op_type == "MatMul":
-            t = producers.get(node.input[1])
-            w_name = t.input[0] if t is not None and t.op_type == "Transpose" else None
-            if w_name in inits and any(w_name.endswith(p + ".weight") for p in PROJECTIONS) \
-                    and len(consumers[t.output[0]]) == 1:
-                w = tensor_array(inits[w_name], src_dir).astype(np.float32)  # [N, K] = [out, in]
-                q, scales, _ = quantize_blocks(w)
-                n_out, k_in = w.shape
-                q_name, s_name = w_name + "_q8", w_name + "_scales"
-                new_inits += [numpy_helper.from_array(q, q_name), numpy_helper.from_array(scales, s_name)]
-                nodes.append(helper.make_node("MatMulNBits", [node.input[0], q_name, s_name], list(node.output),
-                                              name=node.name + "_q8", domain="com.microsoft", K=k_in, N=n_out,
-                                              bits=8, block_size=BLOCK, accuracy_level=accuracy_level))
-                drop.add(t.name)
-                drop.add(w_name)
-                replaced += 1
-                continue
-        nodes.append(node)
-    nodes = [n for n in nodes if n.name not in drop]
-    del graph.node[:]
-    graph.node.extend(nodes)
-    kept = [i for i in graph.initializer if i.name not in drop]
-    del graph.initializer[:]
-    graph.initializer.extend(kept + new_inits)
-    if not any(o.domain == "com.microsoft" for o in model.opset_import):
-        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
-    print(f"  int8: {replaced} MatMul nodes -> MatMulNBits (bits 8, block {BLOCK}, accuracy_level {accuracy_level})",
-          flush=True)
-    if replaced == 0:
-        raise SystemExit("no projection MatMul found to quantize: the export's graph changed shape")
-
-
 def dequantized_copy(twin):
     """The twin with each projection replaced by its int8 blocks dequantized: what the int8 graph computes."""
     with torch.no_grad():
@@ -363,7 +308,8 @@ def dequantized_copy(twin):
                 for p in PROJECTIONS:
                     lin = getattr(mod, p, None)
                     if lin is not None:
-                        lin.weight.copy_(torch.from_numpy(quantize_blocks(lin.weight.numpy())[2]))
+                        deq = quantize_nbits.quantize_blocks(lin.weight.numpy(), 8, BLOCK)[2]
+                        lin.weight.copy_(torch.from_numpy(deq))
     return twin
 
 
@@ -389,7 +335,8 @@ def make(name, pair_dir, out_root, seed, int8, accuracy_level, tmp_root):
         if int8:
             int8_dir = os.path.join(out_root, name + "-int8")
             os.makedirs(int8_dir, exist_ok=True)
-            write_streamed(m, tmp, int8_dir, lambda model, d: to_int8(model, d, accuracy_level))
+            write_streamed(m, tmp, int8_dir,
+                           lambda model, d: quantize_nbits.quantize(model, 8, BLOCK, accuracy_level, d))
             finish_dir(src, int8_dir, twin.cfg)
             print(f"  wrote {int8_dir} ({dir_size(int8_dir) / 2**30:.2f} GiB) after {time.time() - start:.0f} s",
                   flush=True)

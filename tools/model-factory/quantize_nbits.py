@@ -53,7 +53,7 @@ def quantize_blocks(w, bits, block):
     return stored, safe.reshape(-1), deq
 
 
-def projection_weight(graph, node, inits, producers):
+def projection_weight(node, inits, producers):
     """(initializer, nodes between it and the MatMul, whether it is stored [N, K]) for a layer projection's
     MatMul: B = Transpose(W) or Transpose(Cast(W)) with W [N, K] named after the projection (the model factory's
     export), or B = W [K, N] directly in a MatMul named after the projection (transformers' / Optimum's export);
@@ -90,7 +90,7 @@ def quantize(model, bits, block, accuracy_level, base_dir):
             uses[i] = uses.get(i, 0) + 1
     new_nodes, new_inits, dropped, replaced, worst = [], [], set(), 0, 0.0
     for node in graph.node:
-        found = projection_weight(graph, node, inits, producers) if node.op_type == "MatMul" else None
+        found = projection_weight(node, inits, producers) if node.op_type == "MatMul" else None
         if found is None or any(uses[c.output[0]] != 1 for c in found[1]):
             new_nodes.append(node)
             continue
